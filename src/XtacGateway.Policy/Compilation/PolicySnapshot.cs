@@ -1,0 +1,168 @@
+using System.Collections.Frozen;
+using XtacGateway.Policy.Claims;
+using XtacGateway.Policy.Evaluation;
+using XtacGateway.Policy.Model;
+
+namespace XtacGateway.Policy.Compilation;
+
+/// <summary>
+/// A compiled, immutable policy: every partner's effective settings resolved once, looked up by home
+/// tenant in a frozen dictionary. Deciding reads only this object: no locks, no I/O, no allocation.
+/// </summary>
+public sealed class PolicySnapshot
+{
+    private readonly EffectiveSettings _default;
+    private readonly FrozenDictionary<Guid, EffectiveSettings> _partners;
+
+    internal PolicySnapshot(
+        PolicyDocument document,
+        Guid resourceTenantId,
+        EffectiveSettings defaults,
+        FrozenDictionary<Guid, EffectiveSettings> partners,
+        PolicyVersion version)
+    {
+        Document = document;
+        ResourceTenantId = resourceTenantId;
+        _default = defaults;
+        _partners = partners;
+        Version = version.Number;
+        ETag = version.ETag;
+        LoadedAt = version.LoadedAt;
+    }
+
+    /// <summary>The document this snapshot was compiled from, as read.</summary>
+    public PolicyDocument Document { get; }
+
+    /// <summary>The organisation whose inbound settings these are; its own users are internal callers.</summary>
+    public Guid ResourceTenantId { get; }
+
+    public long Version { get; }
+
+    public string ETag { get; }
+
+    public DateTimeOffset LoadedAt { get; }
+
+    public int PartnerCount => _partners.Count;
+
+    /// <summary>Decides whether <paramref name="caller"/> may reach <paramref name="app"/> (domain rules, section 6a).</summary>
+    public Decision Decide(CallerFacts caller, AppPolicy app)
+    {
+        var appId = app.AppId;
+        switch (caller.Status)
+        {
+            case HomeTenantStatus.Unknown:
+                return new Decision(DecisionReason.UnknownHomeTenant, SettingsSource.None, null, appId);
+            case HomeTenantStatus.UnsupportedIdentityProvider:
+                return new Decision(DecisionReason.UnsupportedIdentityProvider, SettingsSource.None, null, appId);
+        }
+
+        var home = caller.HomeTenantId;
+        if (home == ResourceTenantId)
+        {
+            var internalReason = GrantControlsReason(caller, app, settings: null);
+            return new Decision(internalReason ?? DecisionReason.InternalUser, SettingsSource.None, home, appId);
+        }
+
+        if (!_partners.TryGetValue(home, out var effective))
+        {
+            effective = _default;
+        }
+
+        var source = (SettingsSource)effective.Source;
+        var reason = InboundReason(caller, app, effective) ?? GrantControlsReason(caller, app, effective) ?? DecisionReason.Allowed;
+        return new Decision(reason, source, home, appId);
+    }
+
+    private static DecisionReason? InboundReason(CallerFacts caller, AppPolicy app, EffectiveSettings settings)
+    {
+        var users = settings.Users;
+
+        // Fail closed when the rule needs a fact the token cannot give (section 6).
+        if (caller.IsGuest || caller.UserObjectId is null)
+        {
+            // A guest's groups belong to the resource tenant, so they can never answer for home groups.
+            if ((settings.HasSpecificUsers && caller.UserObjectId is null) || (caller.IsGuest && settings.HasSpecificGroups))
+            {
+                return DecisionReason.HomeIdentityUnavailable;
+            }
+        }
+
+        if (!caller.IsGuest && caller.GroupsOverage && settings.HasSpecificGroups)
+        {
+            return DecisionReason.GroupMembershipUnavailable;
+        }
+
+        var userHit = users.AllUsers
+            || caller.UserObjectId is { } oid && users.Users.Contains(oid)
+            || !caller.IsGuest && users.Groups.ContainsAny(caller.Groups);
+
+        var apps = settings.Applications;
+        var appHit = apps.AllApplications || apps.Applications.Contains(app.AppId);
+
+        bool allowed;
+        if (!users.Allowed && !apps.Allowed)
+        {
+            allowed = !(userHit && appHit);
+        }
+        else
+        {
+            allowed = (users.Allowed ? userHit : !userHit) && (apps.Allowed ? appHit : !appHit);
+        }
+
+        return allowed ? null : DecisionReason.InboundPolicyBlocked;
+    }
+
+    /// <summary>Checks the app's grant controls; <paramref name="settings"/> is null for an internal caller, whose own claims suffice.</summary>
+    private static DecisionReason? GrantControlsReason(CallerFacts caller, AppPolicy app, EffectiveSettings? settings)
+    {
+        var controls = app.ControlArray;
+        if (controls.Length == 0)
+        {
+            return null;
+        }
+
+        if (app.Blocks)
+        {
+            return DecisionReason.BlockedByGrantControls;
+        }
+
+        DecisionReason? firstUnmet = null;
+        foreach (var control in controls)
+        {
+            var satisfied = control switch
+            {
+                GrantControl.Mfa => caller.MultifactorAuthenticated && (settings is null || settings.MfaAccepted),
+                GrantControl.CompliantDevice => caller.CompliantDevice && (settings is null || settings.CompliantDeviceAccepted),
+                GrantControl.DomainJoinedDevice => caller.HybridJoinedDevice && (settings is null || settings.HybridJoinedDeviceAccepted),
+                _ => false,
+            };
+
+            if (satisfied)
+            {
+                if (app.Operator == GrantOperator.Or)
+                {
+                    return null;
+                }
+            }
+            else
+            {
+                firstUnmet ??= control switch
+                {
+                    GrantControl.Mfa => DecisionReason.MfaRequired,
+                    GrantControl.CompliantDevice => DecisionReason.CompliantDeviceRequired,
+                    _ => DecisionReason.HybridJoinedDeviceRequired,
+                };
+
+                if (app.Operator == GrantOperator.And)
+                {
+                    return firstUnmet;
+                }
+            }
+        }
+
+        return firstUnmet;
+    }
+}
+
+/// <summary>The identity of a snapshot: a number that only grows, an entity tag, and when it was loaded.</summary>
+public readonly record struct PolicyVersion(long Number, string ETag, DateTimeOffset LoadedAt);

@@ -1,0 +1,59 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace XtacGateway.Policy.Model;
+
+/// <summary>Writes a policy document in Graph's shape, keeping every property that was read.</summary>
+public static class PolicyWriter
+{
+    public static byte[] WriteUtf8(PolicyDocument document, bool indented = true)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = indented }))
+        {
+            Write(writer, document);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static string WriteString(PolicyDocument document, bool indented = true)
+        => System.Text.Encoding.UTF8.GetString(WriteUtf8(document, indented));
+
+    public static void Write(Utf8JsonWriter writer, PolicyDocument document)
+    {
+        var context = PolicyJsonContext.Default;
+        writer.WriteStartObject();
+        writer.WritePropertyName("default");
+        JsonSerializer.Serialize(writer, document.Default, context.CrossTenantAccessPolicyConfigurationDefault);
+        writer.WritePropertyName("partners");
+        if (document.PartnersEnvelope is { } envelope)
+        {
+            writer.WriteStartObject();
+            foreach (var (name, value) in envelope)
+            {
+                writer.WritePropertyName(name);
+                value.WriteTo(writer);
+            }
+
+            writer.WritePropertyName("value");
+            JsonSerializer.Serialize(writer, document.Partners, context.IReadOnlyListCrossTenantAccessPolicyConfigurationPartner);
+            writer.WriteEndObject();
+        }
+        else
+        {
+            JsonSerializer.Serialize(writer, document.Partners, context.IReadOnlyListCrossTenantAccessPolicyConfigurationPartner);
+        }
+
+        if (document.AdditionalData is { } additional)
+        {
+            foreach (var (name, value) in additional)
+            {
+                writer.WritePropertyName(name);
+                value.WriteTo(writer);
+            }
+        }
+
+        writer.WriteEndObject();
+    }
+}
