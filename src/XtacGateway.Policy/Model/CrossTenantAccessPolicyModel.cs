@@ -6,6 +6,7 @@ namespace XtacGateway.Policy.Model;
 // The Microsoft Graph resources of /policies/crossTenantAccessPolicy, property for property.
 // Every type keeps the properties it does not know in AdditionalData so that a document read and
 // written again gives back everything it held (tenantRestrictions, @odata.*, future additions).
+// AdditionalData has a setter because System.Text.Json cannot fill extension data through init-only members.
 
 /// <summary>A policy document: the default configuration and the partner configurations.</summary>
 public sealed record PolicyDocument
@@ -21,7 +22,7 @@ public sealed record PolicyDocument
     public IReadOnlyDictionary<string, JsonElement>? PartnersEnvelope { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? AdditionalData { get; init; }
+    public Dictionary<string, JsonElement>? AdditionalData { get; set; }
 }
 
 /// <summary>Graph's <c>crossTenantAccessPolicyConfigurationDefault</c>.</summary>
@@ -49,7 +50,7 @@ public sealed record CrossTenantAccessPolicyConfigurationDefault
     public CrossTenantAccessPolicyB2BSetting? B2bCollaborationOutbound { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? AdditionalData { get; init; }
+    public Dictionary<string, JsonElement>? AdditionalData { get; set; }
 }
 
 /// <summary>Graph's <c>crossTenantAccessPolicyConfigurationPartner</c>; a null setting is inherited from the default.</summary>
@@ -83,7 +84,7 @@ public sealed record CrossTenantAccessPolicyConfigurationPartner
     public CrossTenantAccessPolicyB2BSetting? B2bCollaborationOutbound { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? AdditionalData { get; init; }
+    public Dictionary<string, JsonElement>? AdditionalData { get; set; }
 }
 
 /// <summary>Graph's <c>crossTenantAccessPolicyB2BSetting</c>.</summary>
@@ -96,7 +97,7 @@ public sealed record CrossTenantAccessPolicyB2BSetting
     public CrossTenantAccessPolicyTargetConfiguration? Applications { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? AdditionalData { get; init; }
+    public Dictionary<string, JsonElement>? AdditionalData { get; set; }
 }
 
 /// <summary>Graph's <c>crossTenantAccessPolicyTargetConfiguration</c>.</summary>
@@ -109,7 +110,7 @@ public sealed record CrossTenantAccessPolicyTargetConfiguration
     public IReadOnlyList<CrossTenantAccessPolicyTarget>? Targets { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? AdditionalData { get; init; }
+    public Dictionary<string, JsonElement>? AdditionalData { get; set; }
 }
 
 /// <summary>Graph's <c>crossTenantAccessPolicyTarget</c>.</summary>
@@ -122,7 +123,7 @@ public sealed record CrossTenantAccessPolicyTarget
     public string? TargetType { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? AdditionalData { get; init; }
+    public Dictionary<string, JsonElement>? AdditionalData { get; set; }
 }
 
 /// <summary>Graph's <c>crossTenantAccessPolicyInboundTrust</c>; a null field is inherited from the default.</summary>
@@ -138,7 +139,7 @@ public sealed record CrossTenantAccessPolicyInboundTrust
     public bool? IsHybridAzureADJoinedDeviceAccepted { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? AdditionalData { get; init; }
+    public Dictionary<string, JsonElement>? AdditionalData { get; set; }
 }
 
 /// <summary>Graph's <c>inboundOutboundPolicyConfiguration</c> (automatic user consent).</summary>
@@ -151,7 +152,7 @@ public sealed record InboundOutboundPolicyConfiguration
     public bool? OutboundAllowed { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? AdditionalData { get; init; }
+    public Dictionary<string, JsonElement>? AdditionalData { get; set; }
 }
 
 /// <summary>Graph's list response for partners: <c>{"@odata.context": ..., "value": [...]}</c>.</summary>
@@ -161,5 +162,5 @@ public sealed record PartnerCollectionResponse
     public IReadOnlyList<CrossTenantAccessPolicyConfigurationPartner> Value { get; init; } = [];
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? AdditionalData { get; init; }
+    public Dictionary<string, JsonElement>? AdditionalData { get; set; }
 }

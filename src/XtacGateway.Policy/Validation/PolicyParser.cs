@@ -54,7 +54,8 @@ public static class PolicyParser
     public static PolicyParseResult Validate(PolicyDocument document, Guid? resourceTenantId = null)
         => Parse(PolicyWriter.WriteUtf8(document), resourceTenantId);
 
-    internal static PolicyError MalformedJsonError(JsonException ex)
+    /// <summary>Describes a JSON syntax error with its line and byte, counted from one.</summary>
+    public static PolicyError MalformedJsonError(JsonException ex)
     {
         // JsonException numbers lines and bytes from zero; people count from one.
         var line = (ex.LineNumber ?? 0) + 1;

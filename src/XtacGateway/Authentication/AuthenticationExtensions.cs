@@ -1,0 +1,121 @@
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Microsoft.Identity.Web;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace XtacGateway.Authentication;
+
+internal static class AuthenticationExtensions
+{
+    /// <summary>Tokens larger than this are refused before parsing; Entra's largest access tokens stay well below.</summary>
+    private const int MaximumTokenSizeInBytes = 16 * 1024;
+
+    /// <summary>
+    /// Bearer authentication through Microsoft.Identity.Web against Entra's multi-tenant endpoint (the <c>AzureAd</c>
+    /// section), plus the loopback issuer in Development.
+    /// </summary>
+    public static void AddXtacAuthentication(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        var devIssuerEnabled = IsDevelopmentIssuerEnabled(builder.Configuration, builder.Environment);
+        if (devIssuerEnabled)
+        {
+            var keyPath = builder.Configuration[$"{GatewayOptions.Section}:DevelopmentIssuer:KeyPath"] ?? DevelopmentIssuer.DefaultKeyPath;
+            services.TryAddSingleton(_ => DevelopmentIssuer.LoadOrCreate(keyPath));
+
+            // Registered before Microsoft.Identity.Web's JwtBearer so it runs before JwtBearer builds its configuration manager.
+            services.AddSingleton<IPostConfigureOptions<JwtBearerOptions>, DevelopmentIssuerJwtBearerOptions>();
+        }
+
+        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
+            .AddMicrosoftIdentityWebApi(builder.Configuration.GetSection("AzureAd"));
+
+        services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, options =>
+        {
+            // Caller facts read raw claim names (tid, oid, amr...), never the WS-Federation URIs.
+            options.MapInboundClaims = false;
+            options.TokenValidationParameters.ValidAlgorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512, SecurityAlgorithms.RsaSsaPssSha256];
+            options.TokenValidationParameters.RequireExpirationTime = true;
+            options.TokenValidationParameters.RequireSignedTokens = true;
+            foreach (var handler in options.TokenHandlers)
+            {
+                if (handler is JsonWebTokenHandler jwt)
+                {
+                    jwt.MapInboundClaims = false;
+                    jwt.MaximumTokenSizeInBytes = MaximumTokenSizeInBytes;
+                }
+            }
+        });
+    }
+
+    /// <summary>Development only; switching it on elsewhere is refused at start-up, naming the setting.</summary>
+    public static bool IsDevelopmentIssuerEnabled(IConfiguration configuration, IHostEnvironment environment)
+    {
+        const string Setting = $"{GatewayOptions.Section}:DevelopmentIssuer:Enabled";
+        var configured = configuration.GetValue<bool?>(Setting);
+        if (configured is true && !environment.IsDevelopment())
+        {
+            throw new InvalidOperationException(
+                $"'{Setting}' is true but the environment is '{environment.EnvironmentName}': the development issuer would let anyone mint trusted tokens, so it runs only in Development.");
+        }
+
+        return configured ?? environment.IsDevelopment();
+    }
+
+    public static void MapDevelopmentIssuer(this IEndpointRouteBuilder endpoints)
+    {
+        if (endpoints.ServiceProvider.GetService<DevelopmentIssuer>() is null)
+        {
+            return;
+        }
+
+        var group = endpoints.MapGroup(DevelopmentIssuer.PathPrefix).AllowAnonymous();
+        group.MapGet("/{tenant}/v2.0/.well-known/openid-configuration", (HttpContext context, DevelopmentIssuer issuer)
+            => Results.Text(issuer.DiscoveryDocument(BaseUrl(context), v2: true), "application/json"));
+        group.MapGet("/{tenant}/.well-known/openid-configuration", (HttpContext context, DevelopmentIssuer issuer)
+            => Results.Text(issuer.DiscoveryDocument(BaseUrl(context), v2: false), "application/json"));
+        group.MapGet("/discovery/v2.0/keys", (DevelopmentIssuer issuer) => Results.Text(issuer.KeySetDocument(), "application/json"));
+    }
+
+    private static string BaseUrl(HttpContext context) => $"{context.Request.Scheme}://{context.Request.Host}";
+
+    /// <summary>Points JwtBearer at the loopback issuer this very process serves, through the ordinary metadata and JWKS path.</summary>
+    private sealed class DevelopmentIssuerJwtBearerOptions(IServer server) : IPostConfigureOptions<JwtBearerOptions>
+    {
+        public void PostConfigure(string? name, JwtBearerOptions options)
+        {
+            if (name != JwtBearerDefaults.AuthenticationScheme)
+            {
+                return;
+            }
+
+            var authority = $"{LoopbackBaseUrl(server)}{DevelopmentIssuer.PathPrefix}/organizations/v2.0";
+            options.Authority = authority;
+            options.MetadataAddress = $"{authority}/.well-known/openid-configuration";
+            options.RequireHttpsMetadata = false;
+
+            // Entra's multi-tenant issuer shape: the templates are checked against each token's own tid.
+            options.TokenValidationParameters.ValidIssuers = [DevelopmentIssuer.IssuerTemplateV2, DevelopmentIssuer.IssuerTemplateV1];
+        }
+
+        private static string LoopbackBaseUrl(IServer server)
+        {
+            var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            foreach (var address in addresses)
+            {
+                if (address.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+                {
+                    var uri = new Uri(address.Replace("://+", "://127.0.0.1", StringComparison.Ordinal).Replace("://*", "://127.0.0.1", StringComparison.Ordinal)
+                        .Replace("://0.0.0.0", "://127.0.0.1", StringComparison.Ordinal).Replace("://[::]", "://127.0.0.1", StringComparison.Ordinal));
+                    return $"http://{uri.Host}:{uri.Port}";
+                }
+            }
+
+            throw new InvalidOperationException("The development issuer needs an http:// listener on this gateway to serve its keys from.");
+        }
+    }
+}

@@ -1,0 +1,115 @@
+namespace XtacGateway.Cli;
+
+/// <summary>
+/// The command words the host understands. With one of them the process runs that command and exits;
+/// without one it runs the gateway.
+/// </summary>
+internal static class CommandLine
+{
+    public const int Success = 0;
+    public const int Invalid = 1;
+    public const int UsageError = 2;
+
+    public static bool IsCommand(string[] args)
+        => args.Length > 0 && args[0] is "validate" or "evaluate" or "token" or "help" or "--help" or "-h";
+
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var rest = args.AsSpan(1).ToArray();
+        try
+        {
+            return args[0] switch
+            {
+                "validate" => await ValidateCommand.RunAsync(rest, stdout, stderr),
+                "evaluate" => await EvaluateCommand.RunAsync(rest, stdout, stderr),
+                "token" => TokenCommand.Run(rest, stdout, stderr),
+                _ => Help(stdout),
+            };
+        }
+        catch (UsageException ex)
+        {
+            await stderr.WriteLineAsync($"{args[0]}: {ex.Message}");
+            return UsageError;
+        }
+    }
+
+    private static int Help(TextWriter stdout)
+    {
+        stdout.WriteLine("""
+            XtacGateway: request-time enforcement of Entra cross-tenant access settings.
+
+            Usage:
+              XtacGateway                                  run the gateway (appsettings.json, --urls, --Section:Key=value)
+              XtacGateway validate --policy FILE [--resource-tenant GUID]
+              XtacGateway evaluate --policy FILE --input FILE [--resource-tenant GUID]
+              XtacGateway token [--tenant GUID] [--oid GUID] [--group GUID]... [--amr VALUE]... [--wids GUID]...
+                                [--idp URL] [--claim NAME=VALUE]... [--expires-in SECONDS]
+            """);
+        return Success;
+    }
+}
+
+/// <summary>A command was called wrongly; the message says how.</summary>
+internal sealed class UsageException(string message) : Exception(message);
+
+/// <summary>A minimal option reader: <c>--name value</c> pairs, repeatable where the command allows.</summary>
+internal sealed class CommandOptions
+{
+    private readonly Dictionary<string, List<string>> _values = new(StringComparer.Ordinal);
+
+    private CommandOptions()
+    {
+    }
+
+    public static CommandOptions Parse(string[] args, IReadOnlySet<string> known)
+    {
+        var options = new CommandOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var name = args[i];
+            if (!name.StartsWith("--", StringComparison.Ordinal) || !known.Contains(name[2..]))
+            {
+                throw new UsageException($"unknown option '{name}'; expected one of {string.Join(", ", known.Select(k => "--" + k))}.");
+            }
+
+            if (i + 1 >= args.Length)
+            {
+                throw new UsageException($"option '{name}' needs a value.");
+            }
+
+            if (!options._values.TryGetValue(name[2..], out var list))
+            {
+                options._values[name[2..]] = list = [];
+            }
+
+            list.Add(args[++i]);
+        }
+
+        return options;
+    }
+
+    public string? Single(string name)
+    {
+        if (!_values.TryGetValue(name, out var list))
+        {
+            return null;
+        }
+
+        return list.Count == 1 ? list[0] : throw new UsageException($"option '--{name}' may be given once.");
+    }
+
+    public string Required(string name) => Single(name) ?? throw new UsageException($"option '--{name}' is required.");
+
+    public IReadOnlyList<string> All(string name) => _values.TryGetValue(name, out var list) ? list : [];
+
+    public Guid? Guid(string name)
+    {
+        var text = Single(name);
+        if (text is null)
+        {
+            return null;
+        }
+
+        return System.Guid.TryParse(text, out var value) ? value : throw new UsageException($"option '--{name}' must be a GUID, not '{text}'.");
+    }
+}

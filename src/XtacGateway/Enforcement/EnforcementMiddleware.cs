@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+using XtacGateway.Observability;
+using XtacGateway.Policies;
+using XtacGateway.Policy.Claims;
+using XtacGateway.Policy.Evaluation;
+using Yarp.ReverseProxy.Model;
+
+namespace XtacGateway.Enforcement;
+
+/// <summary>
+/// The cross-tenant access step in YARP's pipeline: authenticate, decide with the snapshot in force, then
+/// forward with trusted identity headers or answer 403 without calling the upstream.
+/// </summary>
+internal sealed class EnforcementMiddleware(
+    RequestDelegate next,
+    PolicySnapshotStore store,
+    CallerContextProvider callers,
+    GatewayTelemetry telemetry,
+    IOptions<GatewayOptions> options,
+    ILogger<EnforcementMiddleware> logger)
+{
+    public const string HomeTenantHeader = "X-Xtac-Home-Tenant-Id";
+    public const string UserObjectIdHeader = "X-Xtac-User-Object-Id";
+    public const string DecisionHeader = "X-Xtac-Decision";
+    private const string ReservedPrefix = "X-Xtac-";
+
+    private readonly string[] _removedHeaders = options.Value.Headers.Remove;
+    private readonly bool _stripAuthorization = options.Value.Headers.StripAuthorization;
+
+    public Task Invoke(HttpContext context)
+    {
+        var route = context.GetReverseProxyFeature().Route.Config;
+        var rule = RouteRule.For(route);
+        if (rule.App is not { } app)
+        {
+            RemoveSpoofableHeaders(context.Request.Headers);
+            return next(context);
+        }
+
+        if (context.User.Identity?.IsAuthenticated != true)
+        {
+            // JwtBearer writes RFC 6750's WWW-Authenticate, with error="invalid_token" when a token was sent.
+            return context.ChallengeAsync(JwtBearerDefaults.AuthenticationScheme);
+        }
+
+        var caller = callers.Get(context.User);
+        var snapshot = store.Current;
+        var start = telemetry.DecisionsEnabled ? Stopwatch.GetTimestamp() : 0;
+        var decision = snapshot is null
+            ? new Decision(DecisionReason.PolicyUnavailable, SettingsSource.None, caller.Facts.Status == HomeTenantStatus.Known ? caller.Facts.HomeTenantId : null, app.AppId)
+            : snapshot.Decide(caller.Facts, app);
+        if (start != 0)
+        {
+            telemetry.RecordDecision(decision, rule.AppTag, Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+
+        var version = snapshot?.Version ?? 0;
+        var activity = Activity.Current;
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("xtac.decision", decision.Verdict);
+            activity.SetTag("xtac.reason", decision.ReasonName);
+            activity.SetTag("xtac.app", rule.AppTag);
+            activity.SetTag("xtac.home_tenant", caller.HomeTenantText);
+            activity.SetTag("xtac.policy.version", version);
+        }
+
+        if (!decision.IsAllowed)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, decision.ReasonName);
+            var traceId = activity?.TraceId.ToHexString() ?? context.TraceIdentifier;
+            Log.RequestDenied(logger, decision.ReasonName, decision.ErrorCode, app.AppId, decision.HomeTenantId, caller.LogUser, version, traceId);
+            return DenialResponse.WriteAsync(context, decision, traceId);
+        }
+
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.RequestAllowed(logger, decision.ReasonName, app.AppId, decision.HomeTenantId, caller.LogUser, version, activity?.TraceId.ToHexString() ?? context.TraceIdentifier);
+        }
+
+        var headers = context.Request.Headers;
+        RemoveSpoofableHeaders(headers);
+        headers[HomeTenantHeader] = caller.HomeTenantText;
+        if (caller.UserObjectIdText is { } oid)
+        {
+            headers[UserObjectIdHeader] = oid;
+        }
+
+        headers[DecisionHeader] = decision.ReasonName;
+        return next(context);
+    }
+
+    private void RemoveSpoofableHeaders(IHeaderDictionary headers)
+    {
+        // Collect first: a header dictionary cannot change while it is enumerated.
+        List<string>? reserved = null;
+        foreach (var header in headers)
+        {
+            if (header.Key.StartsWith(ReservedPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                (reserved ??= []).Add(header.Key);
+            }
+        }
+
+        if (reserved is not null)
+        {
+            foreach (var name in reserved)
+            {
+                headers.Remove(name);
+            }
+        }
+
+        foreach (var name in _removedHeaders)
+        {
+            headers.Remove(name);
+        }
+
+        if (_stripAuthorization)
+        {
+            headers.Authorization = StringValues.Empty;
+        }
+    }
+}

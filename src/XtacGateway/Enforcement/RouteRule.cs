@@ -1,0 +1,77 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Primitives;
+using Yarp.ReverseProxy.Configuration;
+using XtacGateway.Policy.Evaluation;
+
+namespace XtacGateway.Enforcement;
+
+/// <summary>What a YARP route says about the app behind it, read from the route's metadata once.</summary>
+internal sealed class RouteRule
+{
+    public const string AppIdKey = "Xtac.AppId";
+    public const string GrantControlsKey = "Xtac.GrantControls";
+    public const string GrantOperatorKey = "Xtac.GrantOperator";
+    public const string PublicKey = "Xtac.Public";
+
+    private static readonly ConditionalWeakTable<RouteConfig, RouteRule> s_rules = [];
+
+    private RouteRule(AppPolicy? app)
+    {
+        App = app;
+        AppTag = app?.AppId.ToString() ?? "public";
+    }
+
+    /// <summary>Null for a public route (<c>Xtac.Public: true</c>), which is forwarded without authentication.</summary>
+    public AppPolicy? App { get; }
+
+    /// <summary>The app ID as text, formatted once for metric tags and logs.</summary>
+    public string AppTag { get; }
+
+    /// <summary>The rule for a route already checked by <see cref="RouteRuleConfigFilter"/>.</summary>
+    public static RouteRule For(RouteConfig route)
+        => s_rules.GetValue(route, static r => Parse(r, out var errors) ?? throw new InvalidOperationException(string.Join(" ", errors)));
+
+    /// <summary>Parses a route's metadata; null with the reasons when the route cannot be enforced.</summary>
+    public static RouteRule? Parse(RouteConfig route, out List<string> errors)
+    {
+        errors = [];
+        var metadata = route.Metadata ?? new Dictionary<string, string>();
+        if (metadata.TryGetValue(PublicKey, out var isPublic) && bool.TryParse(isPublic, out var publicRoute) && publicRoute)
+        {
+            return new RouteRule(null);
+        }
+
+        if (!metadata.TryGetValue(AppIdKey, out var appId))
+        {
+            errors.Add($"Route '{route.RouteId}' has no '{AppIdKey}' metadata: every route must name the app it protects (or say '{PublicKey}: true').");
+            return null;
+        }
+
+        metadata.TryGetValue(GrantOperatorKey, out var grantOperator);
+        metadata.TryGetValue(GrantControlsKey, out var controls);
+        var problems = new List<string>();
+        var app = AppPolicy.TryCreate(appId, grantOperator, new StringValues(controls?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)), problems);
+        foreach (var problem in problems)
+        {
+            errors.Add($"Route '{route.RouteId}': {problem}");
+        }
+
+        return app is null ? null : new RouteRule(app);
+    }
+}
+
+/// <summary>Refuses any route that cannot be enforced: at start-up that stops the gateway (fail closed); on reload YARP keeps the old routes.</summary>
+internal sealed class RouteRuleConfigFilter : IProxyConfigFilter
+{
+    public ValueTask<ClusterConfig> ConfigureClusterAsync(ClusterConfig cluster, CancellationToken cancel) => new(cluster);
+
+    public ValueTask<RouteConfig> ConfigureRouteAsync(RouteConfig route, ClusterConfig? cluster, CancellationToken cancel)
+    {
+        if (RouteRule.Parse(route, out var errors) is null)
+        {
+            throw new InvalidOperationException(string.Join(" ", errors));
+        }
+
+        return new(route);
+    }
+}

@@ -1,0 +1,87 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using XtacGateway.Authentication;
+using XtacGateway.Development;
+using XtacGateway.Enforcement;
+using XtacGateway.Observability;
+using XtacGateway.Policies;
+
+namespace XtacGateway;
+
+/// <summary>Builds the gateway: the one place Program.cs and the tests share.</summary>
+internal static class GatewayApplication
+{
+    /// <summary>Creates the gateway from command-line arguments (<c>--urls</c>, <c>--Section:Key=value</c>) and an optional extra configuration step.</summary>
+    public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            // The repository root (dotnet run) or the publish folder holds appsettings.json.
+            ContentRootPath = ResolveContentRoot(),
+        });
+
+        configure?.Invoke(builder);
+        builder.AddXtacGateway();
+        var app = builder.Build();
+        app.MapXtacGateway();
+        return app;
+    }
+
+    public static WebApplicationBuilder AddXtacGateway(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            // Room for a hostile 64 KB token to reach JwtBearer and be refused as 401 rather than 431.
+            kestrel.Limits.MaxRequestHeadersTotalSize = 128 * 1024;
+        });
+
+        services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<TelemetryOptions>().BindConfiguration(TelemetryOptions.Section);
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<PolicySnapshotStore>();
+        services.TryAddSingleton<GatewayTelemetry>();
+        services.TryAddSingleton<CallerContextProvider>();
+        services.AddSingleton<FilePolicySource>();
+        services.AddHostedService(sp => sp.GetRequiredService<FilePolicySource>());
+
+        builder.AddXtacAuthentication();
+        services.AddAuthorization();
+        services.AddProblemDetails();
+
+        services.AddReverseProxy()
+            .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
+            .AddConfigFilter<RouteRuleConfigFilter>();
+
+        builder.AddSampleApp();
+        return builder;
+    }
+
+    public static WebApplication MapXtacGateway(this WebApplication app)
+    {
+        app.UseAuthentication();
+        app.MapGet("/healthz", () => Results.Text("alive")).AllowAnonymous();
+        app.MapGet("/readyz", (PolicySnapshotStore store) => store.Current is { } snapshot
+            ? Results.Json(new ReadinessReport("ready", snapshot.Version, snapshot.ETag), GatewayJsonContext.Default.ReadinessReport)
+            : Results.Json(new ReadinessReport("no policy loaded", 0, null), GatewayJsonContext.Default.ReadinessReport, statusCode: StatusCodes.Status503ServiceUnavailable))
+            .AllowAnonymous();
+        app.MapDevelopmentIssuer();
+        app.MapReverseProxy(proxy =>
+        {
+            proxy.UseMiddleware<EnforcementMiddleware>();
+            proxy.UseSessionAffinity();
+            proxy.UseLoadBalancing();
+            proxy.UsePassiveHealthChecks();
+        });
+        return app;
+    }
+
+    private static string ResolveContentRoot()
+    {
+        var current = Directory.GetCurrentDirectory();
+        return File.Exists(Path.Combine(current, "appsettings.json")) ? current : AppContext.BaseDirectory;
+    }
+}
+
+internal sealed record ReadinessReport(string Status, long PolicyVersion, string? PolicyETag);

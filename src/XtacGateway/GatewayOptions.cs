@@ -1,0 +1,61 @@
+using System.ComponentModel.DataAnnotations;
+using XtacGateway.Policy.Claims;
+
+namespace XtacGateway;
+
+/// <summary>The gateway's own settings: the <c>Xtac</c> configuration section.</summary>
+internal sealed class GatewayOptions
+{
+    public const string Section = "Xtac";
+
+    /// <summary>The organisation whose apps the gateway protects; its users are internal callers.</summary>
+    [Required]
+    public Guid? ResourceTenantId { get; set; }
+
+    public PolicyOptions Policy { get; set; } = new();
+
+    public IdentityHeaderOptions Headers { get; set; } = new();
+
+    /// <summary>Claim names for each caller fact (section 6 of the rule book); every one may be renamed.</summary>
+    public ClaimNames Claims { get; set; } = new();
+
+    public DevelopmentIssuerOptions DevelopmentIssuer { get; set; } = new();
+
+    public SampleAppOptions SampleApp { get; set; } = new();
+}
+
+internal sealed class PolicyOptions
+{
+    /// <summary>The policy document (Graph's JSON). Relative paths are taken from the content root.</summary>
+    public string? Path { get; set; }
+
+    /// <summary>How often the file is checked for changes.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:10:00")]
+    public TimeSpan FileCheckInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+}
+
+internal sealed class IdentityHeaderOptions
+{
+    /// <summary>Remove the caller's <c>Authorization</c> header before forwarding.</summary>
+    public bool StripAuthorization { get; set; }
+
+    /// <summary>Further incoming identity headers removed before forwarding (every <c>X-Xtac-*</c> header always is).</summary>
+    public string[] Remove { get; set; } = ["X-MS-CLIENT-PRINCIPAL", "X-MS-CLIENT-PRINCIPAL-ID", "X-MS-CLIENT-PRINCIPAL-NAME", "X-MS-CLIENT-PRINCIPAL-IDP"];
+}
+
+internal sealed class DevelopmentIssuerOptions
+{
+    /// <summary>Serve and trust the loopback issuer. Unset means "in Development only"; true outside Development refuses to start.</summary>
+    public bool? Enabled { get; set; }
+
+    /// <summary>The key file shared by every instance and the <c>token</c> command.</summary>
+    public string? KeyPath { get; set; }
+}
+
+internal sealed class SampleAppOptions
+{
+    /// <summary>Start the sample internal app with the gateway. Unset means "in Development only".</summary>
+    public bool? Enabled { get; set; }
+
+    public string Url { get; set; } = "http://127.0.0.1:5090";
+}
