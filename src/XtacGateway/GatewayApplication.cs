@@ -11,13 +11,13 @@ namespace XtacGateway;
 internal static class GatewayApplication
 {
     /// <summary>Creates the gateway from command-line arguments (<c>--urls</c>, <c>--Section:Key=value</c>) and an optional extra configuration step.</summary>
-    public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
+    public static WebApplication Create(string[] args, string? contentRoot = null, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             Args = args,
             // The repository root (dotnet run) or the publish folder holds appsettings.json.
-            ContentRootPath = ResolveContentRoot(),
+            ContentRootPath = contentRoot ?? ResolveContentRoot(),
         });
 
         configure?.Invoke(builder);
