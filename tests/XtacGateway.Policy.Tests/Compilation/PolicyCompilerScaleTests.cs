@@ -3,6 +3,7 @@ using XtacGateway.Policy.Compilation;
 using XtacGateway.Policy.Evaluation;
 using XtacGateway.Policy.Model;
 using XtacGateway.Policy.Validation;
+using Xunit.Abstractions;
 
 namespace XtacGateway.Policy.Tests.Compilation;
 
@@ -15,7 +16,7 @@ public sealed class MemoryMeasurementCollection
 
 /// <summary>Domain rules section 9: no limit on partners; 100,000 of them must compile into a compact snapshot.</summary>
 [Collection(MemoryMeasurementCollection.Name)]
-public sealed class PolicyCompilerScaleTests
+public sealed class PolicyCompilerScaleTests(ITestOutputHelper output)
 {
     private const int PartnerCount = 100_000;
     private const long MaxRetainedBytes = 200L * 1024 * 1024;
@@ -30,6 +31,7 @@ public sealed class PolicyCompilerScaleTests
         var after = GC.GetTotalMemory(forceFullCollection: true);
 
         var retained = after - before;
+        output.WriteLine($"Retained by the snapshot of {PartnerCount:N0} partners: {retained:N0} bytes.");
         Assert.True(retained < MaxRetainedBytes, $"The snapshot retains {retained / (1024 * 1024)} MB; the budget is 200 MB.");
         Assert.Equal(PartnerCount, snapshot.PartnerCount);
 

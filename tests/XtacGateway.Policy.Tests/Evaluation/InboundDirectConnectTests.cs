@@ -58,6 +58,23 @@ public sealed class InboundDirectConnectTests
         Assert.Equal(DecisionReason.InboundPolicyBlocked, other.Reason);
     }
 
+    [Fact]
+    public void Decide_PartnerListsManyGroupsAndApps_MatchesAnyOfThem()
+    {
+        // More targets than a linear scan holds, so the compiled sets switch to hashing.
+        var groups = Enumerable.Range(1, 12).Select(i => new Guid($"eeeeeeee-0000-4000-8000-{i:x12}")).ToArray();
+        var apps = Enumerable.Range(1, 12).Select(i => new Guid($"ffffffff-0000-4000-8000-{i:x12}")).ToArray();
+        var setting = Setting(Allowed([.. groups.Select(Group)]), Allowed([.. apps.Select(App)]));
+        var snapshot = Compile(Document(Default(), Partner(Ids.PartnerTenant, setting)));
+        var inLastGroup = Tokens.Read(Tokens.Member(Ids.PartnerTenant).With("groups", Tokens.Groups(Ids.G2, groups[^1])));
+        var inNoGroup = Tokens.Read(Tokens.Member(Ids.PartnerTenant).With("groups", Tokens.Groups(Ids.G2)));
+
+        Assert.Equal(DecisionReason.Allowed, snapshot.Decide(inLastGroup, AppPolicy.Open(apps[^1])).Reason);
+        Assert.Equal(DecisionReason.Allowed, snapshot.Decide(inLastGroup, AppPolicy.Open(apps[5])).Reason);
+        Assert.Equal(DecisionReason.InboundPolicyBlocked, snapshot.Decide(inLastGroup, AppPolicy.Open(Ids.A1)).Reason);
+        Assert.Equal(DecisionReason.InboundPolicyBlocked, snapshot.Decide(inNoGroup, AppPolicy.Open(apps[0])).Reason);
+    }
+
     [Theory]
     [InlineData("Office365")]
     [InlineData("AllMicrosoftApps")]
