@@ -11,7 +11,7 @@ internal static class CommandLine
     public const int UsageError = 2;
 
     public static bool IsCommand(string[] args)
-        => args.Length > 0 && args[0] is "validate" or "evaluate" or "token" or "help" or "--help" or "-h";
+        => args.Length > 0 && args[0] is "validate" or "evaluate" or "token" or "healthcheck" or "help" or "--help" or "-h";
 
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -23,6 +23,7 @@ internal static class CommandLine
                 "validate" => await ValidateCommand.RunAsync(rest, stdout, stderr),
                 "evaluate" => await EvaluateCommand.RunAsync(rest, stdout, stderr),
                 "token" => TokenCommand.Run(rest, stdout, stderr),
+                "healthcheck" => await HealthCheckCommand.RunAsync(rest, stderr),
                 _ => Help(stdout),
             };
         }
@@ -44,6 +45,7 @@ internal static class CommandLine
               XtacGateway evaluate --policy FILE --input FILE [--resource-tenant GUID]
               XtacGateway token [--tenant GUID] [--oid GUID] [--group GUID]... [--amr VALUE]... [--wids GUID]...
                                 [--idp URL] [--claim NAME=VALUE]... [--expires-in SECONDS]
+              XtacGateway healthcheck [URL]                exit 0 when URL (default http://127.0.0.1:8080/healthz) answers 200
             """);
         return Success;
     }

@@ -1,0 +1,27 @@
+namespace XtacGateway.Cli;
+
+/// <summary><c>healthcheck [URL]</c>: for container HEALTHCHECKs, where the runtime image has no curl.</summary>
+internal static class HealthCheckCommand
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter stderr)
+    {
+        var url = args.Length > 0 ? args[0] : "http://127.0.0.1:8080/healthz";
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
+        try
+        {
+            using var response = await client.GetAsync(url);
+            if (response.IsSuccessStatusCode)
+            {
+                return CommandLine.Success;
+            }
+
+            await stderr.WriteLineAsync($"{url} answered {(int)response.StatusCode}.");
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            await stderr.WriteLineAsync($"{url}: {ex.Message}");
+        }
+
+        return CommandLine.Invalid;
+    }
+}
