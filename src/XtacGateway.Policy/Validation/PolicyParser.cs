@@ -117,7 +117,7 @@ public static class PolicyParser
             ["b2bDirectConnectInbound", "b2bDirectConnectOutbound", "b2bCollaborationInbound", "b2bCollaborationOutbound"];
 
         // The default's halves, after falling back to the service default, used to check partners' inherited halves.
-        private readonly Dictionary<string, (HalfSummary Users, HalfSummary Apps)> _defaultHalves = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, (HalfSummary? Users, HalfSummary? Apps)> _defaultHalves = new(StringComparer.Ordinal);
 
         public void ValidateDocument(JsonElement root)
         {
@@ -225,8 +225,8 @@ public static class PolicyParser
                 }
 
                 var isInbound = setting.EndsWith("Inbound", StringComparison.Ordinal);
-                var users = ValidateHalf(b2b, "usersAndGroups", settingPath, isUsers: true, defaultInbound: isInbound) ?? service.Users;
-                var apps = ValidateHalf(b2b, "applications", settingPath, isUsers: false, defaultInbound: false) ?? service.Apps;
+                var users = Effective(ValidateHalf(b2b, "usersAndGroups", settingPath, isUsers: true, defaultInbound: isInbound, out var usersPresent), usersPresent, service.Users);
+                var apps = Effective(ValidateHalf(b2b, "applications", settingPath, isUsers: false, defaultInbound: false, out var appsPresent), appsPresent, service.Apps);
                 _defaultHalves[setting] = (users, apps);
                 CheckConsistency(users, apps, isInbound, settingPath);
             }
@@ -279,8 +279,8 @@ public static class PolicyParser
 
                 // A half left out is inherited from the default, so consistency is judged on the effective pair.
                 var inherited = _defaultHalves[setting];
-                var users = ValidateHalf(b2b, "usersAndGroups", settingPath, isUsers: true, defaultInbound: false) ?? inherited.Users;
-                var apps = ValidateHalf(b2b, "applications", settingPath, isUsers: false, defaultInbound: false) ?? inherited.Apps;
+                var users = Effective(ValidateHalf(b2b, "usersAndGroups", settingPath, isUsers: true, defaultInbound: false, out var usersPresent), usersPresent, inherited.Users);
+                var apps = Effective(ValidateHalf(b2b, "applications", settingPath, isUsers: false, defaultInbound: false, out var appsPresent), appsPresent, inherited.Apps);
                 CheckConsistency(users, apps, setting.EndsWith("Inbound", StringComparison.Ordinal), settingPath);
             }
         }
@@ -296,9 +296,13 @@ public static class PolicyParser
             }
         }
 
-        /// <summary>Validates one half of a B2B setting; returns its summary, or null when it is absent (inherited) or invalid.</summary>
-        private HalfSummary? ValidateHalf(JsonElement setting, string name, string settingPath, bool isUsers, bool defaultInbound)
+        /// <summary>A half left out is inherited; a half given but invalid is unknown (null), so no rule is judged on a guess.</summary>
+        private static HalfSummary? Effective(HalfSummary? given, bool present, HalfSummary? inherited) => present ? given : inherited;
+
+        /// <summary>Validates one half of a B2B setting; returns its summary, or null when it is absent or invalid (<paramref name="present"/> tells which).</summary>
+        private HalfSummary? ValidateHalf(JsonElement setting, string name, string settingPath, bool isUsers, bool defaultInbound, out bool present)
         {
+            present = setting.TryGetProperty(name, out var given) && given.ValueKind != JsonValueKind.Null;
             if (!TryGetObject(setting, name, settingPath, out var half))
             {
                 return null;
@@ -459,7 +463,7 @@ public static class PolicyParser
             }
         }
 
-        private static (HalfSummary Users, HalfSummary Apps) ServiceDefaultHalves(string setting)
+        private static (HalfSummary? Users, HalfSummary? Apps) ServiceDefaultHalves(string setting)
             => setting.StartsWith("b2bDirectConnect", StringComparison.Ordinal)
                 ? (new HalfSummary(false, true), new HalfSummary(false, true))
                 : (new HalfSummary(true, true), new HalfSummary(true, true));

@@ -354,8 +354,7 @@ public sealed class PolicyParserTests
         Assert.Equal(expected.Order(StringComparer.Ordinal), errors.Select(e => e.Path).Order(StringComparer.Ordinal));
     }
 
-    [Fact(Skip = "BUG: PolicyParser.cs lines 228-229 and 282-283 treat an invalid half like an absent one and check consistency "
-        + "against the service default's / inherited half, adding a false \"blocked for 'AllUsers'\" error for a half that says 'allowed'.")]
+    [Fact]
     public void Parse_InvalidTargetInAllowedHalf_NoSpuriousConsistencyError()
     {
         // Direct connect inbound is blocked for AllUsers by default; this partner allows one group, misspelt.
