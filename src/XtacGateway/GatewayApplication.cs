@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using XtacGateway.Authentication;
 using XtacGateway.Development;
 using XtacGateway.Enforcement;
+using XtacGateway.Hosting;
 using XtacGateway.Observability;
 using XtacGateway.Policies;
 
@@ -30,6 +31,7 @@ internal static class GatewayApplication
     public static WebApplicationBuilder AddXtacGateway(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
+        builder.ConfigureListeners();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -47,6 +49,8 @@ internal static class GatewayApplication
         services.AddHostedService(sp => sp.GetRequiredService<FilePolicySource>());
 
         builder.AddXtacAuthentication();
+        builder.AddXtacTelemetry();
+        services.AddXtacHealthChecks();
         services.AddAuthorization();
         services.AddProblemDetails();
 
@@ -60,12 +64,11 @@ internal static class GatewayApplication
 
     public static WebApplication MapXtacGateway(this WebApplication app)
     {
+        app.UseRouting();
+        app.UseMiddleware<ListenerSeparationMiddleware>();
         app.UseAuthentication();
-        app.MapGet("/healthz", () => Results.Text("alive")).AllowAnonymous();
-        app.MapGet("/readyz", (PolicySnapshotStore store) => store.Current is { } snapshot
-            ? Results.Json(new ReadinessReport("ready", snapshot.Version, snapshot.ETag), GatewayJsonContext.Default.ReadinessReport)
-            : Results.Json(new ReadinessReport("no policy loaded", 0, null), GatewayJsonContext.Default.ReadinessReport, statusCode: StatusCodes.Status503ServiceUnavailable))
-            .AllowAnonymous();
+        app.MapXtacHealth();
+        app.MapXtacMetrics();
         app.MapDevelopmentIssuer();
         app.MapReverseProxy(proxy =>
         {
@@ -83,5 +86,3 @@ internal static class GatewayApplication
         return File.Exists(Path.Combine(current, "appsettings.json")) ? current : AppContext.BaseDirectory;
     }
 }
-
-internal sealed record ReadinessReport(string Status, long PolicyVersion, string? PolicyETag);

@@ -32,6 +32,9 @@ internal sealed class PolicyOptions
     /// <summary>How often the file is checked for changes.</summary>
     [Range(typeof(TimeSpan), "00:00:00.050", "00:10:00")]
     public TimeSpan FileCheckInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Readiness fails when the source has not confirmed the policy in force for this long.</summary>
+    public TimeSpan MaxAge { get; set; } = TimeSpan.FromMinutes(10);
 }
 
 internal sealed class IdentityHeaderOptions

@@ -84,7 +84,7 @@ internal static class AuthenticationExtensions
     private static string BaseUrl(HttpContext context) => $"{context.Request.Scheme}://{context.Request.Host}";
 
     /// <summary>Points JwtBearer at the loopback issuer this very process serves, through the ordinary metadata and JWKS path.</summary>
-    private sealed class DevelopmentIssuerJwtBearerOptions(IServer server) : IPostConfigureOptions<JwtBearerOptions>
+    private sealed class DevelopmentIssuerJwtBearerOptions(IServer server, Hosting.ListenerEndpoints listeners) : IPostConfigureOptions<JwtBearerOptions>
     {
         public void PostConfigure(string? name, JwtBearerOptions options)
         {
@@ -93,7 +93,7 @@ internal static class AuthenticationExtensions
                 return;
             }
 
-            var authority = $"{LoopbackBaseUrl(server)}{DevelopmentIssuer.PathPrefix}/organizations/v2.0";
+            var authority = $"{listeners.ProxyUrls.FirstOrDefault() ?? LoopbackBaseUrl(server)}{DevelopmentIssuer.PathPrefix}/organizations/v2.0";
             options.Authority = authority;
             options.MetadataAddress = $"{authority}/.well-known/openid-configuration";
             options.RequireHttpsMetadata = false;

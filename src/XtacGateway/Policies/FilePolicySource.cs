@@ -47,6 +47,10 @@ internal sealed partial class FilePolicySource(
                 {
                     await LoadAsync(stoppingToken);
                 }
+                else if (File.Exists(PolicyPath))
+                {
+                    store.Confirm();
+                }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {

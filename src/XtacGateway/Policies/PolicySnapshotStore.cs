@@ -6,24 +6,32 @@ namespace XtacGateway.Policies;
 /// Holds the compiled policy in force. Readers take one volatile read; a change builds a whole new snapshot
 /// and swaps it in, so a request never sees half a policy and never waits for a reload.
 /// </summary>
-internal sealed class PolicySnapshotStore
+internal sealed class PolicySnapshotStore(TimeProvider time)
 {
     private PolicySnapshot? _current;
     private long _lastVersion;
+    private long _confirmedAtTicks;
+    private volatile PolicySourceState _sourceState = PolicySourceState.Healthy;
 
     /// <summary>The snapshot in force, or null before the first successful load (requests then fail closed).</summary>
     public PolicySnapshot? Current => Volatile.Read(ref _current);
 
+    /// <summary>When the source last confirmed the snapshot in force is its newest (loaded or found unchanged).</summary>
+    public DateTimeOffset LastConfirmedAt => new(Interlocked.Read(ref _confirmedAtTicks), TimeSpan.Zero);
+
+    /// <summary>How the policy source is doing; a degraded source leaves the last good snapshot in force.</summary>
+    public PolicySourceState SourceState => _sourceState;
+
     /// <summary>Raised after each swap, with the new snapshot.</summary>
     public event Action<PolicySnapshot>? Swapped;
 
-    /// <summary>The next version number: versions only grow, even across sources.</summary>
+    /// <summary>The next version number: versions only grow.</summary>
     public long NextVersion() => Interlocked.Increment(ref _lastVersion);
 
     /// <summary>Raises the version counter to at least <paramref name="version"/> (a version learnt from a shared store).</summary>
     public void ObserveVersion(long version)
     {
-        var seen = Volatile.Read(ref _lastVersion);
+        var seen = Interlocked.Read(ref _lastVersion);
         while (version > seen)
         {
             var previous = Interlocked.CompareExchange(ref _lastVersion, version, seen);
@@ -39,7 +47,19 @@ internal sealed class PolicySnapshotStore
     public void Swap(PolicySnapshot snapshot)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
+        ObserveVersion(snapshot.Version);
         Volatile.Write(ref _current, snapshot);
+        Confirm();
         Swapped?.Invoke(snapshot);
     }
+
+    public void Confirm() => Interlocked.Exchange(ref _confirmedAtTicks, time.GetUtcNow().UtcTicks);
+
+    public void ReportSource(PolicySourceState state) => _sourceState = state;
+}
+
+internal enum PolicySourceState
+{
+    Healthy,
+    Degraded,
 }

@@ -19,7 +19,9 @@ internal sealed class GatewayHarness : IAsyncDisposable
         Backend = backend;
         Directory = directory;
         Issuer = issuer;
-        Client = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
+        var listeners = app.Services.GetRequiredService<Hosting.ListenerEndpoints>();
+        Client = new HttpClient { BaseAddress = new Uri(listeners.ProxyUrls[0]) };
+        Management = new HttpClient { BaseAddress = new Uri(listeners.ManagementUrls[0]) };
     }
 
     public WebApplication App { get; }
@@ -27,6 +29,9 @@ internal sealed class GatewayHarness : IAsyncDisposable
     public string Directory { get; }
     public DevelopmentIssuer Issuer { get; }
     public HttpClient Client { get; }
+
+    /// <summary>A client for the management listener (admin API, metrics, health).</summary>
+    public HttpClient Management { get; }
     public string PolicyPath => Path.Combine(Directory, "policy.json");
     public string KeyPath => Path.Combine(Directory, "dev-keys.pem");
 
@@ -40,6 +45,7 @@ internal sealed class GatewayHarness : IAsyncDisposable
         ["Xtac:Policy:FileCheckInterval"] = "00:00:00.100",
         ["Xtac:DevelopmentIssuer:KeyPath"] = Path.Combine(directory, "dev-keys.pem"),
         ["Xtac:SampleApp:Enabled"] = "false",
+        ["Xtac:Management:Urls"] = "http://127.0.0.1:0",
         ["ReverseProxy:Routes:open:ClusterId"] = "backend",
         ["ReverseProxy:Routes:open:Match:Path"] = "/{**catch-all}",
         ["ReverseProxy:Routes:open:Metadata:Xtac.AppId"] = TestIds.OpenApp.ToString(),
@@ -119,6 +125,7 @@ internal sealed class GatewayHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
+        Management.Dispose();
         await App.DisposeAsync();
         await Backend.DisposeAsync();
         try

@@ -1,0 +1,149 @@
+using System.Net;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace XtacGateway.Hosting;
+
+/// <summary>
+/// Two kinds of Kestrel listener: the proxy listener (<c>urls</c>, as ASP.NET Core reads it from <c>--urls</c> or
+/// <c>ASPNETCORE_URLS</c>) and the management listener (<c>Xtac:Management:Urls</c>), which alone serves the admin
+/// API and metrics. Each connection is stamped with its listener, so an endpoint can refuse the wrong one.
+/// </summary>
+internal static class Listeners
+{
+    public const string ManagementUrlsSetting = "Xtac:Management:Urls";
+    private const string DefaultManagementUrls = "http://127.0.0.1:5081";
+    private const string ListenerItem = "xtac.listener";
+    private const string Management = "management";
+
+    public static void ConfigureListeners(this WebApplicationBuilder builder)
+    {
+        var proxyUrls = Split(builder.Configuration[WebHostDefaults.ServerUrlsKey] ?? "http://localhost:5000");
+        var managementUrls = Split(builder.Configuration[ManagementUrlsSetting] ?? DefaultManagementUrls);
+
+        var endpoints = new ListenerEndpoints();
+        builder.Services.AddSingleton(endpoints);
+
+        // Explicit endpoints replace the 'urls' setting; clear it so Kestrel does not warn about overriding it.
+        builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, string.Empty);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            endpoints.Clear();
+            foreach (var url in proxyUrls)
+            {
+                endpoints.Proxy.Add(Listen(kestrel, url, management: false));
+            }
+
+            foreach (var url in managementUrls)
+            {
+                endpoints.Management.Add(Listen(kestrel, url, management: true));
+            }
+        });
+    }
+
+    /// <summary>True when the request arrived on the management listener.</summary>
+    public static bool IsManagementRequest(this HttpContext context)
+        => context.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(ListenerItem, out var kind) == true && Equals(kind, Management);
+
+    private static (string Scheme, Func<ListenOptions?> Options) Listen(KestrelServerOptions kestrel, string url, bool management)
+    {
+        ListenOptions? bound = null;
+        var uri = new Uri(url.Replace("://+", "://0.0.0.0", StringComparison.Ordinal).Replace("://*", "://0.0.0.0", StringComparison.Ordinal));
+        void Configure(ListenOptions listen)
+        {
+            bound = listen;
+            if (uri.Scheme == Uri.UriSchemeHttps)
+            {
+                listen.UseHttps();
+            }
+
+            if (management)
+            {
+                listen.Use(next => connection =>
+                {
+                    connection.Items[ListenerItem] = Management;
+                    return next(connection);
+                });
+            }
+        }
+
+        if (string.Equals(uri.Host, "localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            kestrel.ListenLocalhost(uri.Port, Configure);
+        }
+        else if (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address))
+        {
+            kestrel.Listen(address, uri.Port, Configure);
+        }
+        else
+        {
+            throw new InvalidOperationException($"Cannot listen on '{url}': use an IP address, localhost, '+' or '*'.");
+        }
+
+        return (uri.Scheme, () => bound);
+    }
+
+    private static string[] Split(string urls) => urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+}
+
+
+
+
+/// <summary>The listeners' actual addresses (with the ports Kestrel picked for port 0) once the server runs.</summary>
+internal sealed class ListenerEndpoints
+{
+    internal List<(string Scheme, Func<ListenOptions?> Options)> Proxy { get; } = [];
+
+    internal List<(string Scheme, Func<ListenOptions?> Options)> Management { get; } = [];
+
+    public IReadOnlyList<string> ProxyUrls => Urls(Proxy);
+
+    public IReadOnlyList<string> ManagementUrls => Urls(Management);
+
+    internal void Clear()
+    {
+        Proxy.Clear();
+        Management.Clear();
+    }
+
+    private static List<string> Urls(List<(string Scheme, Func<ListenOptions?> Options)> listeners)
+    {
+        var urls = new List<string>();
+        foreach (var (scheme, options) in listeners)
+        {
+            if (options() is { IPEndPoint: { } endpoint })
+            {
+                var host = endpoint.Address.Equals(IPAddress.Any) || endpoint.Address.Equals(IPAddress.IPv6Any) ? "127.0.0.1"
+                    : endpoint.Address.Equals(IPAddress.IPv6Loopback) ? "[::1]" : endpoint.Address.ToString();
+                urls.Add($"{scheme}://{host}:{endpoint.Port}");
+            }
+        }
+
+        return urls;
+    }
+}
+
+/// <summary>Marks an endpoint served only on the management listener.</summary>
+internal sealed class ManagementEndpointAttribute : Attribute;
+
+/// <summary>Answers 404 to management endpoints on the proxy listener, and to everything else on the management listener.</summary>
+internal sealed class ListenerSeparationMiddleware(RequestDelegate next)
+{
+    public Task Invoke(HttpContext context)
+    {
+        var endpoint = context.GetEndpoint();
+        var managementEndpoint = endpoint?.Metadata.GetMetadata<ManagementEndpointAttribute>() is not null;
+        var sharedEndpoint = endpoint?.Metadata.GetMetadata<SharedEndpointAttribute>() is not null;
+        if (!sharedEndpoint && managementEndpoint != context.IsManagementRequest())
+        {
+            context.SetEndpoint(null);
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return Task.CompletedTask;
+        }
+
+        return next(context);
+    }
+}
+
+/// <summary>Marks an endpoint served on both listeners (health).</summary>
+internal sealed class SharedEndpointAttribute : Attribute;

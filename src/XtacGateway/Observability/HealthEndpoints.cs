@@ -1,0 +1,102 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using XtacGateway.Hosting;
+using XtacGateway.Policies;
+
+namespace XtacGateway.Observability;
+
+/// <summary><c>/healthz</c> (alive), <c>/readyz</c> (a fresh policy is loaded) and <c>/health</c> (every check, as JSON).</summary>
+internal static class HealthEndpoints
+{
+    public const string LiveTag = "live";
+    public const string ReadyTag = "ready";
+
+    public static void AddXtacHealthChecks(this IServiceCollection services)
+    {
+        services.AddHealthChecks()
+            .AddCheck("process", () => HealthCheckResult.Healthy("alive"), tags: [LiveTag])
+            .AddCheck<PolicySnapshotHealthCheck>("policy", tags: [ReadyTag]);
+    }
+
+    public static void MapXtacHealth(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = c => c.Tags.Contains(LiveTag), ResponseWriter = WriteAsync })
+            .WithMetadata(new SharedEndpointAttribute()).AllowAnonymous();
+        endpoints.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync })
+            .WithMetadata(new SharedEndpointAttribute()).AllowAnonymous();
+        endpoints.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteAsync })
+            .WithMetadata(new ManagementEndpointAttribute()).AllowAnonymous();
+    }
+
+    private static async Task WriteAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        var store = context.RequestServices.GetRequiredService<PolicySnapshotStore>();
+        await using var writer = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        writer.WriteStartObject();
+        writer.WriteString("status", report.Status.ToString());
+        if (store.Current is { } snapshot)
+        {
+            writer.WriteNumber("policyVersion", snapshot.Version);
+            writer.WriteString("policyETag", snapshot.ETag);
+            writer.WriteNumber("policyPartners", snapshot.PartnerCount);
+        }
+        else
+        {
+            writer.WriteNull("policyVersion");
+        }
+
+        writer.WriteStartObject("checks");
+        foreach (var (name, entry) in report.Entries)
+        {
+            writer.WriteStartObject(name);
+            writer.WriteString("status", entry.Status.ToString());
+            if (entry.Description is { } description)
+            {
+                writer.WriteString("description", description);
+            }
+
+            foreach (var (key, value) in entry.Data)
+            {
+                writer.WriteString(key, value?.ToString());
+            }
+
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+    }
+}
+
+/// <summary>Ready when a snapshot is loaded and its source confirmed it recently (<c>Xtac:Policy:MaxAge</c>).</summary>
+internal sealed class PolicySnapshotHealthCheck(PolicySnapshotStore store, TimeProvider time, IOptions<GatewayOptions> options) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (store.Current is not { } snapshot)
+        {
+            return Task.FromResult(HealthCheckResult.Unhealthy("No policy snapshot is loaded: cross-tenant requests are denied."));
+        }
+
+        var age = time.GetUtcNow() - store.LastConfirmedAt;
+        var maxAge = options.Value.Policy.MaxAge;
+        var data = new Dictionary<string, object>
+        {
+            ["version"] = snapshot.Version,
+            ["confirmedSecondsAgo"] = Math.Round(age.TotalSeconds, 1),
+            ["source"] = store.SourceState,
+        };
+
+        if (age > maxAge)
+        {
+            return Task.FromResult(HealthCheckResult.Unhealthy($"The policy in force was last confirmed by its source {age.TotalSeconds:F0} s ago (bound: {maxAge.TotalSeconds:F0} s).", data: data));
+        }
+
+        return Task.FromResult(store.SourceState == PolicySourceState.Healthy
+            ? HealthCheckResult.Healthy($"Policy version {snapshot.Version} in force.", data)
+            : HealthCheckResult.Degraded($"Policy version {snapshot.Version} in force; its source is {store.SourceState}.", data: data));
+    }
+}

@@ -1,0 +1,56 @@
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using XtacGateway.Hosting;
+
+namespace XtacGateway.Observability;
+
+internal static class TelemetryExtensions
+{
+    /// <summary>
+    /// OpenTelemetry for the gateway: its own Meter and ActivitySource, ASP.NET Core, Kestrel, HttpClient (YARP's
+    /// upstream calls), the .NET runtime and YARP's activities. Prometheus is always scraped at /metrics on the
+    /// management listener; OTLP is on when OTEL_EXPORTER_OTLP_ENDPOINT is set; the console only when asked.
+    /// </summary>
+    public static void AddXtacTelemetry(this WebApplicationBuilder builder)
+    {
+        var console = builder.Configuration.GetValue<bool>($"{TelemetryOptions.Section}:ConsoleExporter");
+        var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+
+        var otel = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(serviceName: builder.Configuration["OTEL_SERVICE_NAME"] ?? GatewayTelemetry.Name))
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter(GatewayTelemetry.Name)
+                    .AddAspNetCoreInstrumentation()
+                    .AddMeter("Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Authentication")
+                    .AddHttpClientInstrumentation()
+                    .AddRuntimeInstrumentation()
+                    .AddPrometheusExporter();
+                if (console)
+                {
+                    metrics.AddConsoleExporter();
+                }
+            })
+            .WithTracing(tracing =>
+            {
+                tracing.AddSource(GatewayTelemetry.Name, "Yarp.ReverseProxy")
+                    .AddAspNetCoreInstrumentation(options => options.Filter = context => !context.IsManagementRequest())
+                    .AddHttpClientInstrumentation();
+                if (console)
+                {
+                    tracing.AddConsoleExporter();
+                }
+            });
+
+        if (otlp)
+        {
+            // Reads the standard OTEL_EXPORTER_OTLP_* variables (endpoint, protocol, headers) for all signals.
+            otel.UseOtlpExporter();
+        }
+    }
+
+    public static void MapXtacMetrics(this IEndpointRouteBuilder endpoints)
+        => endpoints.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new ManagementEndpointAttribute());
+}
