@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -31,22 +32,42 @@ internal static class AuthenticationExtensions
             services.AddSingleton<IPostConfigureOptions<JwtBearerOptions>, DevelopmentIssuerJwtBearerOptions>();
         }
 
+        services.AddOptions<SigningKeyOptions>().BindConfiguration(SigningKeyOptions.Section);
+        services.AddOptions<TokenCacheOptions>().BindConfiguration(TokenCacheOptions.Section);
+        services.TryAddSingleton<SigningKeyManager>();
+        services.TryAddSingleton<VerifiedTokenCache>();
+        services.AddSingleton<IPostConfigureOptions<JwtBearerOptions>, SigningKeyJwtBearerOptions>();
+
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
             .AddMicrosoftIdentityWebApi(builder.Configuration.GetSection("AzureAd"));
 
-        services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, options =>
+        var clockSkew = builder.Configuration.GetValue<TimeSpan?>($"{GatewayOptions.Section}:Authentication:ClockSkew");
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).PostConfigure<VerifiedTokenCache, SigningKeyManager>((options, cache, keys) =>
         {
             // Caller facts read raw claim names (tid, oid, amr...), never the WS-Federation URIs.
             options.MapInboundClaims = false;
+            if (clockSkew is { } skew)
+            {
+                options.TokenValidationParameters.ClockSkew = skew;
+            }
+
+            for (var i = 0; i < options.TokenHandlers.Count; i++)
+            {
+                if (options.TokenHandlers[i] is JsonWebTokenHandler handler)
+                {
+                    options.TokenHandlers[i] = new CachingTokenHandler(handler, cache, keys);
+                }
+            }
+
             options.TokenValidationParameters.ValidAlgorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512, SecurityAlgorithms.RsaSsaPssSha256];
             options.TokenValidationParameters.RequireExpirationTime = true;
             options.TokenValidationParameters.RequireSignedTokens = true;
             foreach (var handler in options.TokenHandlers)
             {
-                if (handler is JsonWebTokenHandler jwt)
+                handler.MaximumTokenSizeInBytes = MaximumTokenSizeInBytes;
+                if (handler is CachingTokenHandler caching)
                 {
-                    jwt.MapInboundClaims = false;
-                    jwt.MaximumTokenSizeInBytes = MaximumTokenSizeInBytes;
+                    caching.MapInboundClaims = false;
                 }
             }
         });
@@ -78,7 +99,37 @@ internal static class AuthenticationExtensions
             => Results.Text(issuer.DiscoveryDocument(BaseUrl(context), v2: true), "application/json"));
         group.MapGet("/{tenant}/.well-known/openid-configuration", (HttpContext context, DevelopmentIssuer issuer)
             => Results.Text(issuer.DiscoveryDocument(BaseUrl(context), v2: false), "application/json"));
-        group.MapGet("/discovery/v2.0/keys", (DevelopmentIssuer issuer) => Results.Text(issuer.KeySetDocument(), "application/json"));
+        group.MapGet("/discovery/v2.0/keys", (DevelopmentIssuer issuer) =>
+        {
+            try
+            {
+                return Results.Text(issuer.KeySetDocument(), "application/json");
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or CryptographicException or ArgumentException)
+            {
+                return Results.Problem(ex.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Development issuer unavailable");
+            }
+        });
+    }
+
+    /// <summary>Hands JwtBearer the gateway's own signing key manager, pointed at the configured metadata.</summary>
+    private sealed class SigningKeyJwtBearerOptions(SigningKeyManager keys) : IPostConfigureOptions<JwtBearerOptions>
+    {
+        public void PostConfigure(string? name, JwtBearerOptions options)
+        {
+            if (name != JwtBearerDefaults.AuthenticationScheme || options.ConfigurationManager is not null)
+            {
+                return;
+            }
+
+            var metadata = !string.IsNullOrEmpty(options.MetadataAddress)
+                ? options.MetadataAddress
+                : $"{options.Authority?.TrimEnd('/')}/.well-known/openid-configuration";
+            var backchannel = new HttpClient(options.BackchannelHttpHandler ?? new HttpClientHandler()) { Timeout = options.BackchannelTimeout };
+            backchannel.DefaultRequestHeaders.UserAgent.ParseAdd("XtacGateway");
+            keys.Attach(metadata, backchannel, options.RequireHttpsMetadata);
+            options.ConfigurationManager = keys;
+        }
     }
 
     private static string BaseUrl(HttpContext context) => $"{context.Request.Scheme}://{context.Request.Host}";

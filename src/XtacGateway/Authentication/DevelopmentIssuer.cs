@@ -20,14 +20,42 @@ internal sealed class DevelopmentIssuer
     /// <summary>Where the gateway serves the issuer's discovery documents and keys.</summary>
     public const string PathPrefix = "/.xtac-dev-issuer";
 
-    private readonly RsaSecurityKey[] _keys;
+    private readonly string _path;
+    private RsaSecurityKey[] _keys;
+    private DateTime _stamp;
 
-    private DevelopmentIssuer(RsaSecurityKey[] keys) => _keys = keys;
+    private DevelopmentIssuer(string path, RsaSecurityKey[] keys, DateTime stamp)
+    {
+        _path = path;
+        _keys = keys;
+        _stamp = stamp;
+    }
 
     /// <summary>The first key signs; all are published, so a rotated-out key keeps working until it is removed.</summary>
-    public RsaSecurityKey SigningKey => _keys[0];
+    public RsaSecurityKey SigningKey => Volatile.Read(ref _keys)[0];
 
-    public IReadOnlyList<RsaSecurityKey> Keys => _keys;
+    public IReadOnlyList<RsaSecurityKey> Keys => Volatile.Read(ref _keys);
+
+    /// <summary>
+    /// Re-reads the key file when it changed, so keys can be rotated while gateways run. A missing or unreadable
+    /// file makes the issuer unavailable (like an identity provider outage) until it is readable again.
+    /// </summary>
+    public IReadOnlyList<RsaSecurityKey> CurrentKeys()
+    {
+        var stamp = File.GetLastWriteTimeUtc(_path);
+        if (!File.Exists(_path))
+        {
+            throw new IOException($"The development issuer key file '{_path}' is missing.");
+        }
+
+        if (stamp != _stamp)
+        {
+            Volatile.Write(ref _keys, ReadKeys(File.ReadAllText(_path), _path));
+            _stamp = stamp;
+        }
+
+        return _keys;
+    }
 
     public static string DefaultKeyPath => Path.Combine(
         Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
@@ -56,7 +84,7 @@ internal sealed class DevelopmentIssuer
             }
         }
 
-        return new DevelopmentIssuer(ReadKeys(File.ReadAllText(path), path));
+        return new DevelopmentIssuer(path, ReadKeys(File.ReadAllText(path), path), File.GetLastWriteTimeUtc(path));
     }
 
     private static RsaSecurityKey[] ReadKeys(string pem, string path)
@@ -80,6 +108,14 @@ internal sealed class DevelopmentIssuer
 
     private static string KeyIdOf(RSAParameters parameters)
         => Base64UrlEncoder.Encode(SHA256.HashData(parameters.Modulus!).AsSpan(0, 16).ToArray());
+
+    /// <summary>Writes a key file with a new signing key first, followed by the keys still published.</summary>
+    public static void WriteKeyFile(string path, IEnumerable<RSA> keys)
+    {
+        var temp = $"{path}.{Guid.NewGuid():N}.tmp";
+        File.WriteAllText(temp, string.Join(Environment.NewLine, keys.Select(k => k.ExportRSAPrivateKeyPem())));
+        File.Move(temp, path, overwrite: true);
+    }
 
     /// <summary>Signs a token with the current key.</summary>
     public string Mint(IDictionary<string, object> claims, DateTimeOffset now, TimeSpan lifetime)
@@ -130,7 +166,7 @@ internal sealed class DevelopmentIssuer
         {
             writer.WriteStartObject();
             writer.WriteStartArray("keys");
-            foreach (var key in _keys)
+            foreach (var key in CurrentKeys())
             {
                 var p = key.Parameters;
                 writer.WriteStartObject();

@@ -1,0 +1,129 @@
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Protocols;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
+
+namespace XtacGateway.Authentication;
+
+/// <summary>
+/// The issuer's metadata and signing keys for JwtBearer. Keys are refreshed in the background; an unknown
+/// <c>kid</c> asks for one coalesced, rate-limited refresh that the same request can wait for; and while the
+/// issuer is unreachable the last good keys keep working.
+/// </summary>
+internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> options, TimeProvider time, ILogger<SigningKeyManager> logger)
+    : IConfigurationManager<OpenIdConnectConfiguration>
+{
+    private readonly Lock _gate = new();
+    private OpenIdConnectConfiguration? _current;
+    private Task<bool>? _inflight;
+    private DateTimeOffset _lastAttempt = DateTimeOffset.MinValue;
+    private DateTimeOffset _nextAutomaticRefresh = DateTimeOffset.MinValue;
+    private TimeSpan _failureBackoff;
+    private string? _metadataAddress;
+    private IDocumentRetriever? _retriever;
+
+    /// <summary>Raised after the key set changed, with the key IDs now published.</summary>
+    public event Action<IReadOnlySet<string>>? KeysChanged;
+
+    public OpenIdConnectConfiguration? Current => Volatile.Read(ref _current);
+
+    public void Attach(string metadataAddress, HttpClient backchannel, bool requireHttps)
+    {
+        _metadataAddress = metadataAddress;
+        _retriever = new HttpDocumentRetriever(backchannel) { RequireHttps = requireHttps };
+    }
+
+    public async Task<OpenIdConnectConfiguration> GetConfigurationAsync(CancellationToken cancel)
+    {
+        if (Current is { } current)
+        {
+            if (time.GetUtcNow() >= _nextAutomaticRefresh)
+            {
+                _ = StartRefresh(force: false);
+            }
+
+            return current;
+        }
+
+        await StartRefresh(force: true).WaitAsync(cancel);
+        return Current ?? throw new InvalidOperationException($"No signing keys could be read from '{_metadataAddress}'.");
+    }
+
+    /// <summary>JwtBearer calls this after an unknown key; the refresh happens in the background, rate-limited.</summary>
+    public void RequestRefresh() => _ = StartRefresh(force: false, unknownKey: true);
+
+    /// <summary>Refreshes now unless one ran moments ago (then joins it if still running); true when the keys changed.</summary>
+    public Task<bool> RefreshForUnknownKeyAsync() => StartRefresh(force: false, unknownKey: true);
+
+    private Task<bool> StartRefresh(bool force, bool unknownKey = false)
+    {
+        lock (_gate)
+        {
+            if (_inflight is { IsCompleted: false } running)
+            {
+                return running;
+            }
+
+            var now = time.GetUtcNow();
+            var limit = unknownKey ? options.Value.MinimumRefreshInterval : TimeSpan.Zero;
+            if (!force && (now - _lastAttempt < limit || (!unknownKey && now < _nextAutomaticRefresh)))
+            {
+                return Task.FromResult(false);
+            }
+
+            _lastAttempt = now;
+            return _inflight = RefreshAsync();
+        }
+    }
+
+    private async Task<bool> RefreshAsync()
+    {
+        var address = _metadataAddress ?? throw new InvalidOperationException("The signing key manager has no metadata address.");
+        try
+        {
+            var configuration = await OpenIdConnectConfigurationRetriever.GetAsync(address, _retriever!, CancellationToken.None);
+            var previous = Current;
+            var kids = configuration.SigningKeys.Select(k => k.KeyId).Where(k => k is not null).ToHashSet(StringComparer.Ordinal);
+            var changed = previous is null || !kids.SetEquals(previous.SigningKeys.Select(k => k.KeyId).Where(k => k is not null));
+            Volatile.Write(ref _current, configuration);
+            _failureBackoff = TimeSpan.Zero;
+            _nextAutomaticRefresh = time.GetUtcNow() + options.Value.RefreshInterval;
+            if (changed)
+            {
+                LogKeysLoaded(logger, address, kids.Count);
+                KeysChanged?.Invoke(kids);
+            }
+
+            return changed;
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException or InvalidOperationException or TaskCanceledException or ArgumentException)
+        {
+            // Keep the last good keys; try again later, backing off up to the normal interval.
+            _failureBackoff = _failureBackoff == TimeSpan.Zero ? options.Value.MinimumRefreshInterval : TimeSpan.FromTicks(Math.Min(_failureBackoff.Ticks * 2, options.Value.RefreshInterval.Ticks));
+            _nextAutomaticRefresh = time.GetUtcNow() + _failureBackoff;
+            LogRefreshFailed(logger, address, Current is not null, ex.Message);
+            if (Current is null)
+            {
+                throw;
+            }
+
+            return false;
+        }
+    }
+
+    [LoggerMessage(3001, LogLevel.Information, "Signing keys loaded from {Address}: {Count} key(s).")]
+    private static partial void LogKeysLoaded(ILogger logger, string address, int count);
+
+    [LoggerMessage(3002, LogLevel.Warning, "Signing keys could not be refreshed from {Address} (last good keys kept: {HaveKeys}): {Reason}")]
+    private static partial void LogRefreshFailed(ILogger logger, string address, bool haveKeys, string reason);
+}
+
+internal sealed class SigningKeyOptions
+{
+    public const string Section = "Xtac:SigningKeys";
+
+    /// <summary>How often the metadata and JWKS are refreshed in the background.</summary>
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>At most one refresh for unknown keys in this interval, however many such tokens arrive.</summary>
+    public TimeSpan MinimumRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
+}
