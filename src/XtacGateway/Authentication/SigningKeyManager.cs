@@ -15,7 +15,7 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
     private readonly Lock _gate = new();
     private OpenIdConnectConfiguration? _current;
     private Task<bool>? _inflight;
-    private DateTimeOffset _lastAttempt = DateTimeOffset.MinValue;
+    private DateTimeOffset _lastUnknownKeyRefresh = DateTimeOffset.MinValue;
     private DateTimeOffset _nextAutomaticRefresh = DateTimeOffset.MinValue;
     private TimeSpan _failureBackoff;
     private string? _metadataAddress;
@@ -64,13 +64,21 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
             }
 
             var now = time.GetUtcNow();
-            var limit = unknownKey ? options.Value.MinimumRefreshInterval : TimeSpan.Zero;
-            if (!force && (now - _lastAttempt < limit || (!unknownKey && now < _nextAutomaticRefresh)))
+            if (unknownKey)
+            {
+                // Tokens naming unknown keys are cheap to forge: at most one refresh for them per interval.
+                if (now - _lastUnknownKeyRefresh < options.Value.MinimumRefreshInterval)
+                {
+                    return Task.FromResult(false);
+                }
+
+                _lastUnknownKeyRefresh = now;
+            }
+            else if (!force && now < _nextAutomaticRefresh)
             {
                 return Task.FromResult(false);
             }
 
-            _lastAttempt = now;
             return _inflight = RefreshAsync();
         }
     }

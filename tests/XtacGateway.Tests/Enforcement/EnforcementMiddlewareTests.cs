@@ -65,7 +65,7 @@ public sealed class EnforcementMiddlewareTests
     public async Task Invoke_IssuerOfAnotherTenantThanTid_Returns401InvalidToken()
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
-        var token = gateway.Token(TestIds.AllowedPartner, c => c["iss"] = Authentication.DevelopmentIssuer.IssuerFor(TestIds.BlockedPartner));
+        var token = gateway.Token(TestIds.AllowedPartner, c => c["iss"] = XtacGateway.Authentication.DevelopmentIssuer.IssuerFor(TestIds.BlockedPartner));
 
         using var response = await gateway.GetAsync("/orders", token);
 

@@ -1,0 +1,161 @@
+using System.Net;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using XtacGateway.Authentication;
+using XtacGateway.Tests.Infrastructure;
+
+namespace XtacGateway.Tests.Authentication;
+
+public sealed class VerifiedTokenCacheTests
+{
+    [Fact]
+    public async Task ValidateToken_SameTokenTwice_SecondIsCacheHit()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        using var lookups = new MetricCollector<long>(gateway.Service<System.Diagnostics.Metrics.IMeterFactory>(), "XtacGateway", "xtac.token_cache.lookups");
+        var token = gateway.Token();
+
+        using (var first = await gateway.GetAsync("/a", token))
+        using (var second = await gateway.GetAsync("/b", token))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+            Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        }
+
+        var results = lookups.GetMeasurementSnapshot().Select(m => (string)m.Tags["result"]!).ToArray();
+        Assert.Equal(["miss", "hit"], results);
+        Assert.Equal(1, gateway.Service<VerifiedTokenCache>().Count);
+    }
+
+    [Fact]
+    public async Task ValidateToken_InvalidSignature_NeverCached()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        var token = gateway.Token();
+        var tampered = token[..^4] + (token[^4] == 'A' ? "BBBB" : "AAAA");
+
+        using var first = await gateway.GetAsync("/a", tampered);
+        using var second = await gateway.GetAsync("/a", tampered);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, second.StatusCode);
+        Assert.Equal(0, gateway.Service<VerifiedTokenCache>().Count);
+        Assert.Empty(gateway.Backend.Requests);
+    }
+
+    [Fact]
+    public async Task ValidateToken_ExpiredAfterBeingCached_Returns401()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Authentication:ClockSkew"] = "00:00:00");
+        var token = gateway.Token(lifetime: TimeSpan.FromSeconds(2));
+        var expires = DateTimeOffset.UtcNow.AddSeconds(2);
+
+        using (var fresh = await gateway.GetAsync("/a", token))
+        {
+            Assert.Equal(HttpStatusCode.OK, fresh.StatusCode);
+        }
+
+        Assert.Equal(1, gateway.Service<VerifiedTokenCache>().Count);
+        await Task.Delay((expires - DateTimeOffset.UtcNow) + TimeSpan.FromMilliseconds(1100));
+
+        using var expired = await gateway.GetAsync("/a", token);
+        Assert.Equal(HttpStatusCode.Unauthorized, expired.StatusCode);
+        Assert.Contains("invalid_token", expired.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        Assert.Single(gateway.Backend.Requests);
+    }
+
+    [Fact]
+    public async Task ValidateToken_KeyRotatedWhileRunning_NoRequestFails()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        using (var before = await gateway.GetAsync("/a", gateway.Token()))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        }
+
+        using var oldKey = RSA.Create();
+        oldKey.ImportFromPem(await File.ReadAllTextAsync(gateway.KeyPath));
+        using var newKey = RSA.Create(2048);
+        DevelopmentIssuer.WriteKeyFile(gateway.KeyPath, [newKey, oldKey]);
+        var rotated = DevelopmentIssuer.LoadOrCreate(gateway.KeyPath);
+        Assert.NotEqual(gateway.Issuer.SigningKey.KeyId, rotated.SigningKey.KeyId);
+
+        // Several callers with new-key tokens at once: one coalesced refresh, and every request succeeds.
+        var tokens = Enumerable.Range(0, 8).Select(_ => rotated.Mint(Claims(gateway), DateTimeOffset.UtcNow, TimeSpan.FromHours(1))).ToArray();
+        var responses = await Task.WhenAll(tokens.Select(t => gateway.GetAsync("/rotated", t)));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        using var oldKeyStillPublished = await gateway.GetAsync("/a", gateway.Token());
+        Assert.Equal(HttpStatusCode.OK, oldKeyStillPublished.StatusCode);
+        foreach (var response in responses)
+        {
+            response.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task ValidateToken_KeyRemovedFromJwks_CachedTokensOfThatKeyDropped()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        var oldToken = gateway.Token();
+        using (var before = await gateway.GetAsync("/a", oldToken))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        }
+
+        using var newKey = RSA.Create(2048);
+        DevelopmentIssuer.WriteKeyFile(gateway.KeyPath, [newKey]);
+        var rotated = DevelopmentIssuer.LoadOrCreate(gateway.KeyPath);
+        using (var newKeyResponse = await gateway.GetAsync("/b", rotated.Mint(Claims(gateway), DateTimeOffset.UtcNow, TimeSpan.FromHours(1))))
+        {
+            Assert.Equal(HttpStatusCode.OK, newKeyResponse.StatusCode);
+        }
+
+        using var after = await gateway.GetAsync("/a", oldToken);
+        Assert.Equal(HttpStatusCode.Unauthorized, after.StatusCode);
+    }
+
+    [Fact]
+    public async Task ValidateToken_IssuerUnreachable_KnownKeysKeepWorking()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:SigningKeys:MinimumRefreshInterval"] = "00:00:00");
+        using (var warmUp = await gateway.GetAsync("/a", gateway.Token()))
+        {
+            Assert.Equal(HttpStatusCode.OK, warmUp.StatusCode);
+        }
+
+        // The issuer goes down: its key file disappears, so its JWKS endpoint answers 503.
+        File.Delete(gateway.KeyPath);
+        using (var jwks = await gateway.Client.GetAsync("/.xtac-dev-issuer/discovery/v2.0/keys"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, jwks.StatusCode);
+        }
+
+        // A token naming an unknown key forces a refresh attempt, which fails...
+        using var strangerKey = RSA.Create(2048);
+        var strangerPath = Path.Combine(gateway.Directory, "stranger.pem");
+        DevelopmentIssuer.WriteKeyFile(strangerPath, [strangerKey]);
+        var stranger = DevelopmentIssuer.LoadOrCreate(strangerPath);
+        using (var unknown = await gateway.GetAsync("/a", stranger.Mint(Claims(gateway), DateTimeOffset.UtcNow, TimeSpan.FromHours(1))))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, unknown.StatusCode);
+        }
+
+        // ...and new tokens signed with the known key (never cached) still get in.
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await gateway.GetAsync("/a", gateway.Token());
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    private static Dictionary<string, object> Claims(GatewayHarness gateway) => new()
+    {
+        ["iss"] = DevelopmentIssuer.IssuerFor(TestIds.AllowedPartner),
+        ["aud"] = TestIds.Audience,
+        ["tid"] = TestIds.AllowedPartner.ToString(),
+        ["oid"] = Guid.NewGuid().ToString(),
+        ["scp"] = "access_as_user",
+        ["ver"] = "2.0",
+    };
+}
