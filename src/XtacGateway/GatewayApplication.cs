@@ -45,8 +45,7 @@ internal static class GatewayApplication
         services.TryAddSingleton<PolicySnapshotStore>();
         services.TryAddSingleton<GatewayTelemetry>();
         services.TryAddSingleton<CallerContextProvider>();
-        services.AddSingleton<FilePolicySource>();
-        services.AddHostedService(sp => sp.GetRequiredService<FilePolicySource>());
+        builder.AddXtacPolicySources();
 
         builder.AddXtacAuthentication();
         builder.AddXtacTelemetry();

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 using XtacGateway.Observability;
 using XtacGateway.Policy.Compilation;
+using XtacGateway.Policy.Model;
 using XtacGateway.Policy.Validation;
 
 namespace XtacGateway.Policies;
@@ -17,8 +18,10 @@ internal sealed partial class FilePolicySource(
     IHostEnvironment environment,
     TimeProvider time,
     GatewayTelemetry telemetry,
-    ILogger<FilePolicySource> logger) : BackgroundService
+    ILogger<FilePolicySource> logger) : BackgroundService, IPolicySource
 {
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
     private byte[]? _lastHash;
     private (DateTime Modified, long Length) _lastStamp;
 
@@ -45,7 +48,7 @@ internal sealed partial class FilePolicySource(
             {
                 if (HasChanged())
                 {
-                    await LoadAsync(stoppingToken);
+                    await LoadLockedAsync(stoppingToken);
                 }
                 else if (File.Exists(PolicyPath))
                 {
@@ -57,6 +60,72 @@ internal sealed partial class FilePolicySource(
                 // Mid-write or briefly missing (rename-replace); the next tick sees the finished file.
                 Log.PolicyFileUnreadable(logger, PolicyPath, ex.Message);
             }
+        }
+    }
+
+    public string Name => "file";
+
+    public bool IsWritable => true;
+
+    public async Task ReloadAsync(CancellationToken cancellationToken)
+    {
+        if (await LoadLockedAsync(cancellationToken) is { } errors)
+        {
+            throw new InvalidDataException($"The policy file '{PolicyPath}' is invalid; the policy in force is unchanged.{Environment.NewLine}{string.Join(Environment.NewLine, errors)}");
+        }
+    }
+
+    /// <summary>Writes the document to the file (temp file, then rename) if the file still holds the policy in force.</summary>
+    public async Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            // Someone may have edited the file by hand since it was last read.
+            if (HasChanged())
+            {
+                await LoadAsync(cancellationToken);
+            }
+
+            if (store.Current?.ETag != basisETag)
+            {
+                return new PolicyCommitResult(PolicyCommitStatus.Conflict, Detail: "The policy file changed since this change was prepared.");
+            }
+
+            var temp = $"{PolicyPath}.{Environment.ProcessId}.tmp";
+            try
+            {
+                await File.WriteAllBytesAsync(temp, PolicyWriter.WriteUtf8(document), cancellationToken);
+                File.Move(temp, PolicyPath, overwrite: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail: $"The policy file cannot be written: {ex.Message}");
+            }
+
+            if (await LoadAsync(cancellationToken) is { } errors)
+            {
+                return new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail: string.Join(Environment.NewLine, errors));
+            }
+
+            return new PolicyCommitResult(PolicyCommitStatus.Committed, store.Current);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task<IReadOnlyList<string>?> LoadLockedAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            return await LoadAsync(cancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
         }
     }
 

@@ -1,0 +1,227 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.Options;
+using Microsoft.Identity.Abstractions;
+using XtacGateway.Observability;
+using XtacGateway.Policy.Compilation;
+using XtacGateway.Policy.Model;
+using XtacGateway.Policy.Validation;
+
+namespace XtacGateway.Policies;
+
+/// <summary>
+/// Mirrors the organisation's own cross-tenant access policy from Microsoft Graph: <c>GET
+/// /policies/crossTenantAccessPolicy/default</c> and <c>/partners</c> (following <c>@odata.nextLink</c>), with an
+/// app-only token, periodically and on demand. Graph owns the policy, so the admin API cannot change it here.
+/// </summary>
+internal sealed class GraphPolicySource(
+    PolicySnapshotStore store,
+    IHttpClientFactory httpClientFactory,
+    GraphTokenProvider tokens,
+    LastKnownGoodStore lastKnownGood,
+    IOptions<GatewayOptions> gatewayOptions,
+    IOptions<PolicySourceOptions> sourceOptions,
+    TimeProvider time,
+    GatewayTelemetry telemetry,
+    ILogger<GraphPolicySource> logger) : BackgroundService, IPolicySource
+{
+    public const string HttpClientName = "xtac-graph";
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly GraphPolicySourceOptions _options = sourceOptions.Value.Graph;
+    private readonly Guid _resourceTenant = gatewayOptions.Value.ResourceTenantId!.Value;
+    private int _failures;
+
+    public string Name => "graph";
+
+    public bool IsWritable => false;
+
+    private Uri BaseUrl => _options.BaseUrl.AbsoluteUri.EndsWith('/') ? _options.BaseUrl : new Uri(_options.BaseUrl.AbsoluteUri + "/");
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ReloadAsync(cancellationToken);
+        }
+        catch (Exception ex) when (IsFailure(ex))
+        {
+            _failures = 1;
+            store.ReportSource(PolicySourceState.Degraded);
+            if (lastKnownGood.TryLoad(_resourceTenant) is { } saved)
+            {
+                store.Swap(saved);
+                PolicySourceLog.StartedFromLastKnownGood(logger, Name, saved.Version, lastKnownGood.Path);
+            }
+            else
+            {
+                PolicySourceLog.StartedWithoutPolicy(logger, Name, lastKnownGood.Path);
+            }
+        }
+
+        await base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var options = sourceOptions.Value;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var delay = _failures == 0 ? _options.RefreshInterval : Backoff.Delay(_failures, options.RetryMinDelay, options.RetryMaxDelay);
+            try
+            {
+                await Task.Delay(delay, time, stoppingToken);
+                await ReloadAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (IsFailure(ex))
+            {
+                _failures++;
+                store.ReportSource(PolicySourceState.Degraded);
+                PolicySourceLog.SourceUnreachable(logger, Name, store.Current?.Version ?? 0,
+                    Backoff.Delay(_failures, options.RetryMinDelay, options.RetryMaxDelay).TotalMilliseconds, ex.Message);
+            }
+        }
+    }
+
+    /// <summary>Pulls the whole policy from Graph now and swaps it in when it differs from the one in force.</summary>
+    public async Task ReloadAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            var client = httpClientFactory.CreateClient(HttpClientName);
+            var defaults = await GetJsonAsync(client, new Uri(BaseUrl, "policies/crossTenantAccessPolicy/default"), cancellationToken);
+            var partners = new JsonArray();
+            Uri? next = new(BaseUrl, "policies/crossTenantAccessPolicy/partners");
+            while (next is not null)
+            {
+                var page = await GetJsonAsync(client, next, cancellationToken);
+                if (page["value"] is JsonArray values)
+                {
+                    foreach (var partner in values)
+                    {
+                        partners.Add(partner?.DeepClone());
+                    }
+                }
+
+                next = page["@odata.nextLink"]?.GetValue<string>() is { } link ? new Uri(link) : null;
+            }
+
+            var document = new JsonObject { ["default"] = defaults, ["partners"] = partners };
+            var parsed = PolicyParser.Parse(Encoding.UTF8.GetBytes(document.ToJsonString()), _resourceTenant);
+            if (!parsed.IsValid)
+            {
+                var errors = parsed.Errors.Select(e => e.ToString()).ToArray();
+                Log.PolicyRejected(logger, Name, errors.Length, string.Join(Environment.NewLine, errors));
+                telemetry.PolicyReloaded("invalid");
+                throw new InvalidDataException("The policy read from Microsoft Graph is invalid; the policy in force is unchanged.");
+            }
+
+            var etag = PolicyCompiler.ComputeETag(parsed.Document!);
+            if (store.Current?.ETag != etag)
+            {
+                var snapshot = PolicyCompiler.Compile(parsed.Document!, _resourceTenant, new PolicyVersion(store.NextVersion(), etag, time.GetUtcNow()));
+                store.Swap(snapshot);
+                lastKnownGood.Save(snapshot);
+                Log.PolicyLoaded(logger, Name, snapshot.Version, snapshot.PartnerCount);
+                telemetry.PolicyReloaded("success");
+            }
+            else
+            {
+                store.Confirm();
+            }
+
+            if (_failures > 0)
+            {
+                PolicySourceLog.SourceRecovered(logger, Name);
+            }
+
+            _failures = 0;
+            store.ReportSource(PolicySourceState.Healthy);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, CancellationToken cancellationToken)
+        => Task.FromResult(new PolicyCommitResult(PolicyCommitStatus.ReadOnly,
+            Detail: "The policy source is Microsoft Graph: change the cross-tenant access settings in Entra (or through Graph); this gateway mirrors them."));
+
+    private async Task<JsonNode> GetJsonAsync(HttpClient client, Uri url, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            request.Headers.TryAddWithoutValidation("Authorization", await tokens.GetAuthorizationHeaderAsync(cancellationToken));
+            using var response = await client.SendAsync(request, cancellationToken);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests && attempt < 5)
+            {
+                var retryAfter = response.Headers.RetryAfter;
+                var delay = retryAfter?.Delta ?? (retryAfter?.Date is { } date ? date - time.GetUtcNow() : TimeSpan.FromSeconds(attempt));
+                if (delay > _options.MaxRetryAfter)
+                {
+                    throw new HttpRequestException($"Microsoft Graph asked to wait {delay.TotalSeconds:F0} s (Retry-After), longer than {_options.MaxRetryAfter.TotalSeconds:F0} s.");
+                }
+
+                delay = delay < TimeSpan.Zero ? TimeSpan.Zero : delay;
+                PolicySourceLog.GraphThrottled(logger, url.AbsolutePath, delay.TotalMilliseconds);
+                await Task.Delay(delay, time, cancellationToken);
+                continue;
+            }
+
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new HttpRequestException($"Microsoft Graph answered {(int)response.StatusCode} {response.ReasonPhrase} to GET {url.AbsolutePath}.", null, response.StatusCode);
+            }
+
+            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+            return await JsonNode.ParseAsync(body, cancellationToken: cancellationToken)
+                ?? throw new InvalidDataException($"Microsoft Graph answered null to GET {url.AbsolutePath}.");
+        }
+    }
+
+    private static bool IsFailure(Exception ex)
+        => ex is HttpRequestException or InvalidDataException or System.Text.Json.JsonException or MicrosoftIdentityWebFailure
+            || (ex is TaskCanceledException && ex.InnerException is TimeoutException)
+            || ex.GetType().Namespace?.StartsWith("Microsoft.Identity", StringComparison.Ordinal) == true;
+}
+
+/// <summary>Marker for token failures surfaced by <see cref="GraphTokenProvider"/>.</summary>
+internal sealed class MicrosoftIdentityWebFailure(string message, Exception inner) : Exception(message, inner);
+
+/// <summary>
+/// The <c>Authorization</c> header for Graph: an app-only token through Microsoft.Identity.Web
+/// (<see cref="IAuthorizationHeaderProvider"/>, client credentials from the <c>AzureAd</c> section), or in Development
+/// and tests a fixed token from <c>Xtac:Policy:Graph:DevelopmentBearerToken</c>.
+/// </summary>
+internal sealed class GraphTokenProvider(IOptions<PolicySourceOptions> options, IServiceProvider services)
+{
+    public async Task<string> GetAuthorizationHeaderAsync(CancellationToken cancellationToken)
+    {
+        var graph = options.Value.Graph;
+        if (!string.IsNullOrEmpty(graph.DevelopmentBearerToken))
+        {
+            return $"Bearer {graph.DevelopmentBearerToken}";
+        }
+
+        try
+        {
+            var provider = services.GetRequiredService<IAuthorizationHeaderProvider>();
+            return await provider.CreateAuthorizationHeaderForAppAsync(graph.Scope,
+                new AuthorizationHeaderProviderOptions { AcquireTokenOptions = new AcquireTokenOptions { AuthenticationOptionsName = JwtBearerDefaults.AuthenticationScheme } },
+                cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new MicrosoftIdentityWebFailure($"No app-only token for Microsoft Graph ({graph.Scope}): {ex.Message}", ex);
+        }
+    }
+}

@@ -1,0 +1,38 @@
+using XtacGateway.Policy.Compilation;
+using XtacGateway.Policy.Model;
+
+namespace XtacGateway.Policies;
+
+/// <summary>The policy source in force (File, Redis or Graph): what the admin API reloads and writes through.</summary>
+internal interface IPolicySource
+{
+    /// <summary>For logs and problem details: "file", "redis", "graph".</summary>
+    string Name { get; }
+
+    /// <summary>False when the policy is owned elsewhere (Graph: change it in Entra).</summary>
+    bool IsWritable { get; }
+
+    /// <summary>Reads the source now and swaps in a newer policy when there is one.</summary>
+    Task ReloadAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores <paramref name="document"/> (already validated) as the new policy, but only if the policy in the source is
+    /// still the one with <paramref name="basisETag"/>: a compare-and-set, so concurrent editors cannot overwrite each other.
+    /// </summary>
+    Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, CancellationToken cancellationToken);
+}
+
+internal enum PolicyCommitStatus
+{
+    Committed,
+
+    /// <summary>The source holds another version than the basis: reload and retry, or answer 412.</summary>
+    Conflict,
+
+    /// <summary>The source cannot be reached; nothing changed.</summary>
+    Unavailable,
+
+    ReadOnly,
+}
+
+internal readonly record struct PolicyCommitResult(PolicyCommitStatus Status, PolicySnapshot? Snapshot = null, string? Detail = null);

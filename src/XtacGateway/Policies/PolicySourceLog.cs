@@ -1,0 +1,29 @@
+namespace XtacGateway.Policies;
+
+/// <summary>Log lines of the shared policy sources (event IDs 1100-1199).</summary>
+internal static partial class PolicySourceLog
+{
+    [LoggerMessage(1101, LogLevel.Warning, "Policy source {Source} is unreachable; policy version {Version} stays in force, next attempt in {RetryMs} ms: {Reason}")]
+    public static partial void SourceUnreachable(ILogger logger, string source, long version, double retryMs, string reason);
+
+    [LoggerMessage(1102, LogLevel.Information, "Policy source {Source} is reachable again.")]
+    public static partial void SourceRecovered(ILogger logger, string source);
+
+    [LoggerMessage(1103, LogLevel.Warning, "Policy source {Source} is unreachable at start-up; starting with the last known good policy version {Version} from {Path}.")]
+    public static partial void StartedFromLastKnownGood(ILogger logger, string source, long version, string path);
+
+    [LoggerMessage(1104, LogLevel.Error, "Policy source {Source} is unreachable at start-up and no last known good policy exists at {Path}: cross-tenant requests are denied until it is reachable.")]
+    public static partial void StartedWithoutPolicy(ILogger logger, string source, string path);
+
+    [LoggerMessage(1105, LogLevel.Information, "Seeded the empty Redis policy store with version {Version} from {Origin}.")]
+    public static partial void Seeded(ILogger logger, long version, string origin);
+
+    [LoggerMessage(1106, LogLevel.Warning, "Could not write the last known good policy to {Path}: {Reason}")]
+    public static partial void LastKnownGoodNotWritten(ILogger logger, string path, string reason);
+
+    [LoggerMessage(1107, LogLevel.Warning, "Microsoft Graph answered 429; retrying {Url} after {DelayMs} ms.")]
+    public static partial void GraphThrottled(ILogger logger, string url, double delayMs);
+
+    [LoggerMessage(1108, LogLevel.Warning, "The last known good policy at {Path} is unreadable and was ignored: {Reason}")]
+    public static partial void LastKnownGoodUnreadable(ILogger logger, string path, string reason);
+}

@@ -1,0 +1,84 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace XtacGateway.Policies;
+
+/// <summary>Where the policy comes from: the <c>Xtac:Policy</c> section (the same section as <see cref="PolicyOptions"/>).</summary>
+internal sealed class PolicySourceOptions
+{
+    public const string Section = "Xtac:Policy";
+
+    /// <summary><c>File</c> (default), <c>Redis</c> or <c>Graph</c>.</summary>
+    public PolicySourceKind Source { get; set; } = PolicySourceKind.File;
+
+    /// <summary>
+    /// Where the Redis and Graph sources keep the last good document, so a restart while the source is unreachable starts
+    /// with it. Relative paths are taken from the content root; unset means LocalApplicationData/XtacGateway.
+    /// </summary>
+    public string? LastKnownGoodPath { get; set; }
+
+    public RedisPolicySourceOptions Redis { get; set; } = new();
+
+    public GraphPolicySourceOptions Graph { get; set; } = new();
+
+    /// <summary>The first wait after a failed read of the source; doubled on each failure up to <see cref="RetryMaxDelay"/>.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan RetryMinDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    public string ResolveLastKnownGoodPath(string contentRoot) => LastKnownGoodPath switch
+    {
+        null or "" => Path.Combine(
+            Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
+            "XtacGateway", $"policy-last-known-good-{Source.ToString().ToLowerInvariant()}.json"),
+        var configured when Path.IsPathRooted(configured) => configured,
+        var configured => Path.GetFullPath(Path.Combine(contentRoot, configured)),
+    };
+}
+
+internal enum PolicySourceKind
+{
+    File,
+    Redis,
+    Graph,
+}
+
+internal sealed class RedisPolicySourceOptions
+{
+    /// <summary>Prefix of every key and of the channel, so several gateways (fleets) can share one Redis.</summary>
+    [Required]
+    public string KeyPrefix { get; set; } = "xtac:policy";
+
+    /// <summary>How often each instance compares its version with Redis's, in case a pub/sub message was missed.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "01:00:00")]
+    public TimeSpan CheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long old audit entries are kept: the stream is trimmed to about this many entries.</summary>
+    [Range(100, 100_000_000)]
+    public int AuditMaxEntries { get; set; } = 1_000_000;
+}
+
+internal sealed class GraphPolicySourceOptions
+{
+    /// <summary>Microsoft Graph's base address; tests point it at a fake Graph on loopback.</summary>
+    [Required]
+    public Uri BaseUrl { get; set; } = new("https://graph.microsoft.com/v1.0/");
+
+    /// <summary>The app-only scope requested through Microsoft.Identity.Web (needs Policy.Read.All as an application permission).</summary>
+    [Required]
+    public string Scope { get; set; } = "https://graph.microsoft.com/.default";
+
+    /// <summary>How often the policy is pulled from Graph (also on demand: <c>POST /admin/policies/reload</c>).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "1.00:00:00")]
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The longest <c>Retry-After</c> honoured before giving up this pull (the next pull comes with backoff).</summary>
+    public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Development and tests only: a fixed bearer token sent to <see cref="BaseUrl"/> instead of one acquired from Entra.
+    /// Refused at start-up outside the Development environment.
+    /// </summary>
+    public string? DevelopmentBearerToken { get; set; }
+}

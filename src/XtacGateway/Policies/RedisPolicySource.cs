@@ -1,0 +1,308 @@
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+using XtacGateway.Observability;
+using XtacGateway.Policy.Compilation;
+using XtacGateway.Policy.Model;
+using XtacGateway.Policy.Validation;
+
+namespace XtacGateway.Policies;
+
+/// <summary>
+/// The policy shared by a fleet through Redis. Documents are stored through <see cref="IDistributedCache"/> under their
+/// ETag (content-addressed, so never overwritten); one pointer key <c>{prefix}:current</c> holds "version etag" and is
+/// only ever moved by a Lua compare-and-set, which also publishes the new pointer on <c>{prefix}:changes</c>.
+/// Every instance keeps its compiled snapshot in memory (requests never wait on Redis), reloads when told over pub/sub
+/// or when its periodic check finds another version, keeps serving the last snapshot while Redis is down, and
+/// persists that snapshot locally for restarts during an outage.
+/// </summary>
+internal sealed class RedisPolicySource(
+    PolicySnapshotStore store,
+    RedisConnection redis,
+    IDistributedCache cache,
+    LastKnownGoodStore lastKnownGood,
+    IOptions<GatewayOptions> gatewayOptions,
+    IOptions<PolicySourceOptions> sourceOptions,
+    IHostEnvironment environment,
+    TimeProvider time,
+    GatewayTelemetry telemetry,
+    ILogger<RedisPolicySource> logger) : BackgroundService, IPolicySource
+{
+    // KEYS[1] pointer; ARGV[1] expected etag ('' = empty store), ARGV[2] new etag, ARGV[3] channel, ARGV[4] version floor.
+    private const string CompareAndSetScript = """
+        local cur = redis.call('GET', KEYS[1])
+        local version = 0
+        local etag = ''
+        if cur then
+          local space = string.find(cur, ' ', 1, true)
+          version = tonumber(string.sub(cur, 1, space - 1))
+          etag = string.sub(cur, space + 1)
+        end
+        if etag ~= ARGV[1] then
+          return {0, version}
+        end
+        local floor = tonumber(ARGV[4])
+        if floor > version then version = floor end
+        version = version + 1
+        local value = version .. ' ' .. ARGV[2]
+        redis.call('SET', KEYS[1], value)
+        redis.call('PUBLISH', ARGV[3], value)
+        return {1, version}
+        """;
+
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly RedisPolicySourceOptions _options = sourceOptions.Value.Redis;
+    private readonly Guid _resourceTenant = gatewayOptions.Value.ResourceTenantId!.Value;
+    private bool _subscribed;
+    private int _failures;
+
+    public string Name => "redis";
+
+    public bool IsWritable => true;
+
+    private string CurrentKey => $"{_options.KeyPrefix}:current";
+
+    private RedisChannel Channel => RedisChannel.Literal($"{_options.KeyPrefix}:changes");
+
+    private string DocumentKey(string etag) => $"{_options.KeyPrefix}:doc:{etag.Trim('"')}";
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await SubscribeAsync();
+            await SyncAsync(cancellationToken);
+        }
+        catch (Exception ex) when (RedisConnection.IsUnreachable(ex))
+        {
+            _failures = 1;
+            store.ReportSource(PolicySourceState.Degraded);
+            if (store.Current is null && lastKnownGood.TryLoad(_resourceTenant) is { } saved)
+            {
+                store.Swap(saved);
+                PolicySourceLog.StartedFromLastKnownGood(logger, Name, saved.Version, lastKnownGood.Path);
+            }
+            else if (store.Current is null)
+            {
+                PolicySourceLog.StartedWithoutPolicy(logger, Name, lastKnownGood.Path);
+            }
+        }
+
+        await base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var options = sourceOptions.Value;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var delay = _failures == 0 ? _options.CheckInterval : Backoff.Delay(_failures, options.RetryMinDelay, options.RetryMaxDelay);
+            try
+            {
+                await _wake.WaitAsync(delay, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            try
+            {
+                await SubscribeAsync();
+                await SyncAsync(stoppingToken);
+                if (_failures > 0)
+                {
+                    PolicySourceLog.SourceRecovered(logger, Name);
+                }
+
+                _failures = 0;
+                store.ReportSource(PolicySourceState.Healthy);
+            }
+            catch (Exception ex) when (RedisConnection.IsUnreachable(ex) || ex is InvalidDataException)
+            {
+                _failures++;
+                store.ReportSource(PolicySourceState.Degraded);
+                var next = Backoff.Delay(_failures, options.RetryMinDelay, options.RetryMaxDelay);
+                PolicySourceLog.SourceUnreachable(logger, Name, store.Current?.Version ?? 0, next.TotalMilliseconds, ex.Message);
+            }
+        }
+    }
+
+    public async Task ReloadAsync(CancellationToken cancellationToken)
+    {
+        await SyncAsync(cancellationToken);
+        _failures = 0;
+        store.ReportSource(PolicySourceState.Healthy);
+    }
+
+    public async Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            var result = await CompareAndSetAsync(document, basisETag, store.Current?.Version ?? 0);
+            if (result.Status == PolicyCommitStatus.Committed && !string.IsNullOrEmpty(basisETag) && basisETag != result.Snapshot!.ETag)
+            {
+                // Nobody points at the old document any more; an instance that was about to read it re-reads the pointer.
+                await cache.RemoveAsync(DocumentKey(basisETag), cancellationToken);
+            }
+
+            return result;
+        }
+        catch (Exception ex) when (RedisConnection.IsUnreachable(ex))
+        {
+            store.ReportSource(PolicySourceState.Degraded);
+            _wake.Release();
+            return new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail: $"Redis cannot be reached: {ex.Message}");
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task<PolicyCommitResult> CompareAndSetAsync(PolicyDocument document, string basisETag, long floor)
+    {
+        var etag = PolicyCompiler.ComputeETag(document);
+        await cache.SetAsync(DocumentKey(etag), PolicyWriter.WriteUtf8(document, indented: false), new DistributedCacheEntryOptions());
+        var db = await redis.DatabaseAsync();
+        var result = (RedisResult[])(await db.ScriptEvaluateAsync(CompareAndSetScript, [CurrentKey], [basisETag, etag, Channel.ToString(), floor]))!;
+        if ((long)result[0] != 1)
+        {
+            return new PolicyCommitResult(PolicyCommitStatus.Conflict, Detail: $"The shared policy is at version {(long)result[1]}, not the one this change was based on.");
+        }
+
+        var snapshot = PolicyCompiler.Compile(document, _resourceTenant, new PolicyVersion((long)result[1], etag, time.GetUtcNow()));
+        Apply(snapshot);
+        return new PolicyCommitResult(PolicyCommitStatus.Committed, snapshot);
+    }
+
+    private async Task SubscribeAsync()
+    {
+        if (_subscribed)
+        {
+            return;
+        }
+
+        var multiplexer = await redis.GetAsync();
+        await multiplexer.GetSubscriber().SubscribeAsync(Channel, (_, _) =>
+        {
+            if (_wake.CurrentCount == 0)
+            {
+                _wake.Release();
+            }
+        });
+
+        // The multiplexer re-subscribes by itself after a reconnect.
+        _subscribed = true;
+    }
+
+    /// <summary>Brings the snapshot in force up to Redis's pointer, seeding an empty store first.</summary>
+    private async Task SyncAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            var db = await redis.DatabaseAsync();
+            for (var attempt = 0; attempt < 3; attempt++)
+            {
+                var pointer = await db.StringGetAsync(CurrentKey);
+                if (pointer.IsNull)
+                {
+                    if (SeedDocument() is not { } seed)
+                    {
+                        return;
+                    }
+
+                    var seeded = await CompareAndSetAsync(seed.Document, string.Empty, store.Current?.Version ?? 0);
+                    if (seeded.Status == PolicyCommitStatus.Committed)
+                    {
+                        PolicySourceLog.Seeded(logger, seeded.Snapshot!.Version, seed.Origin);
+                        return;
+                    }
+
+                    continue;
+                }
+
+                var text = pointer.ToString();
+                var space = text.IndexOf(' ', StringComparison.Ordinal);
+                var version = long.Parse(text.AsSpan(0, space), System.Globalization.CultureInfo.InvariantCulture);
+                var etag = text[(space + 1)..];
+                if (store.Current is { } current && current.Version == version && current.ETag == etag)
+                {
+                    store.Confirm();
+                    return;
+                }
+
+                var bytes = await cache.GetAsync(DocumentKey(etag), cancellationToken);
+                if (bytes is null)
+                {
+                    // Replaced between our two reads: read the pointer again.
+                    continue;
+                }
+
+                var parsed = PolicyParser.Parse(bytes, _resourceTenant);
+                if (!parsed.IsValid)
+                {
+                    var errors = parsed.Errors.Select(e => e.ToString()).ToArray();
+                    Log.PolicyRejected(logger, $"redis version {version}", errors.Length, string.Join(Environment.NewLine, errors));
+                    telemetry.PolicyReloaded("invalid");
+                    throw new InvalidDataException($"The policy version {version} in Redis is invalid; the policy in force is unchanged.");
+                }
+
+                Apply(PolicyCompiler.Compile(parsed.Document!, _resourceTenant, new PolicyVersion(version, etag, time.GetUtcNow())));
+                return;
+            }
+
+            throw new InvalidDataException("The Redis policy pointer kept moving while it was read.");
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private void Apply(PolicySnapshot snapshot)
+    {
+        store.Swap(snapshot);
+        lastKnownGood.Save(snapshot);
+        Log.PolicyLoaded(logger, Name, snapshot.Version, snapshot.PartnerCount);
+        telemetry.PolicyReloaded("success");
+    }
+
+    /// <summary>What an empty Redis is seeded with: the policy in force (Redis lost its data), else <c>Xtac:Policy:Path</c>.</summary>
+    private (PolicyDocument Document, string Origin)? SeedDocument()
+    {
+        if (store.Current is { } current)
+        {
+            return (current.Document, $"the policy in force (version {current.Version})");
+        }
+
+        if (string.IsNullOrWhiteSpace(gatewayOptions.Value.Policy.Path))
+        {
+            return null;
+        }
+
+        var path = FilePolicySource.ResolvePath(gatewayOptions.Value.Policy.Path, environment.ContentRootPath);
+        var parsed = PolicyParser.Parse(File.ReadAllBytes(path), _resourceTenant);
+        if (!parsed.IsValid)
+        {
+            throw new InvalidOperationException(
+                $"The seed policy file '{path}' is invalid; the gateway will not start.{Environment.NewLine}{string.Join(Environment.NewLine, parsed.Errors)}");
+        }
+
+        return (parsed.Document!, path);
+    }
+}
+
+/// <summary>Exponential backoff with full jitter between a floor and a ceiling.</summary>
+internal static class Backoff
+{
+    public static TimeSpan Delay(int failures, TimeSpan min, TimeSpan max)
+    {
+        var exponential = min.TotalMilliseconds * Math.Pow(2, Math.Min(failures - 1, 16));
+        var capped = Math.Min(exponential, max.TotalMilliseconds);
+        return TimeSpan.FromMilliseconds(Math.Max(min.TotalMilliseconds, capped * (0.5 + (Random.Shared.NextDouble() / 2))));
+    }
+}
