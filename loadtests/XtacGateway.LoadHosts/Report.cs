@@ -1,0 +1,156 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace XtacGateway.LoadTests;
+
+/// <summary>Turns the per-scenario files of one run into the JSON result, the printed table and latest.md.</summary>
+internal static class Report
+{
+    private static readonly CultureInfo s_inv = CultureInfo.InvariantCulture;
+
+    public static int Write(string[] args)
+    {
+        var work = Options.Required(args, "work");
+        var scenarios = Directory.GetFiles(work, "scenario-*.json")
+            .Select(f => JsonNode.Parse(File.ReadAllText(f))!.AsObject())
+            .OrderBy(s => (int)s["scenario"]!)
+            .ToList();
+
+        JsonObject? S(int n) => scenarios.FirstOrDefault(s => (int)s["scenario"]! == n);
+        double Rps(JsonObject? s) => s is null ? double.NaN : (double)s["wrk"]!["rps"]!;
+        double P99Ms(JsonObject? s) => s is null ? double.NaN : (double)s["wrk"]!["latency_us"]!["p99"]! / 1000;
+        double RssMb(JsonObject? s) => s is null ? double.NaN : (double)s["rss_peak_kb"]! / 1024;
+
+        foreach (var s in scenarios)
+        {
+            s["checks"] = Check(s);
+        }
+
+        var r42 = Rps(S(4)) / Rps(S(2));
+        var r43 = Rps(S(4)) / Rps(S(3));
+        var p99Delta = P99Ms(S(4)) - P99Ms(S(2));
+        var r64 = Rps(S(6)) / Rps(S(4));
+        var rss6 = RssMb(S(6));
+        var targets = new JsonArray
+        {
+            Target("4/2 requests/s >= 0.90", r42, r42 >= 0.90),
+            Target("4/3 requests/s >= 1.8", r43, r43 >= 1.8),
+            Target("p99(4) - p99(2) <= 1 ms", p99Delta, p99Delta <= 1.0),
+            Target("6/4 requests/s >= 0.95", r64, r64 >= 0.95),
+            Target("peak RSS(6) < 300 MB", rss6, rss6 < 300),
+            Target("scenario 5: zero transport errors and zero unexpected statuses", double.NaN,
+                S(5) is { } s5 && (long)s5["checks"]!["transport_errors"]! == 0 && (long)s5["checks"]!["unexpected"]! == 0),
+        };
+
+        var result = new JsonObject
+        {
+            ["date"] = Options.Get(args, "date"),
+            ["mode"] = Options.Get(args, "mode"),
+            ["machine"] = Options.Get(args, "machine"),
+            ["dotnet"] = Options.Get(args, "dotnet"),
+            ["load_average_before"] = Options.Get(args, "load-before"),
+            ["load_average_after"] = Options.Get(args, "load-after"),
+            ["wrk"] = new JsonObject
+            {
+                ["threads"] = int.Parse(Options.Required(args, "threads"), s_inv),
+                ["connections"] = int.Parse(Options.Required(args, "connections"), s_inv),
+                ["duration_s"] = int.Parse(Options.Required(args, "duration"), s_inv),
+            },
+            ["ratios"] = new JsonObject { ["rps_4_over_2"] = Round(r42), ["rps_4_over_3"] = Round(r43), ["p99_4_minus_2_ms"] = Round(p99Delta), ["rps_6_over_4"] = Round(r64) },
+            ["targets"] = targets,
+            ["scenarios"] = new JsonArray([.. scenarios.Select(s => (JsonNode)s.DeepClone())]),
+        };
+
+        File.WriteAllText(Options.Required(args, "out"), result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+
+        var md = new StringBuilder();
+        md.AppendLine(CultureInfo.InvariantCulture, $"Run: {result["date"]}, {result["mode"]} mode; machine: {result["machine"]}; .NET SDK {result["dotnet"]}.");
+        md.AppendLine(CultureInfo.InvariantCulture, $"wrk: {result["wrk"]!["threads"]} threads, {result["wrk"]!["connections"]} connections, {result["wrk"]!["duration_s"]} s per scenario after a warm-up, everything on 127.0.0.1 of the same machine. Load average (1/5/15 min) before: {result["load_average_before"]}, after: {result["load_average_after"]}.");
+        md.AppendLine();
+        md.AppendLine("| # | Scenario | Requests/s | p50 ms | p99 ms | max ms | Statuses | 403 reasons | Transport errors | Unexpected | Peak RSS MB |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|");
+        foreach (var s in scenarios)
+        {
+            var w = s["wrk"]!;
+            var lat = w["latency_us"]!;
+            var name = (string)s["name"]!;
+            if (s["policy_reloads"] is { } reloads)
+            {
+                name += $" ({reloads} reloads during the run)";
+            }
+
+            md.AppendLine(CultureInfo.InvariantCulture,
+                $"| {s["scenario"]} | {name} | {(double)w["rps"]!:N0} | {(double)lat["p50"]! / 1000:0.00} | {(double)lat["p99"]! / 1000:0.00} | {(double)lat["max"]! / 1000:0.0} | {Map(w["statuses"])} | {Map(w["reasons"])} | {s["checks"]!["transport_errors"]} | {s["checks"]!["unexpected"]} | {RssMb(s):0} |");
+        }
+
+        md.AppendLine();
+        md.AppendLine("| Target (issue 6) | Measured | Met |");
+        md.AppendLine("|---|---:|---|");
+        foreach (var t in targets)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {t!["target"]} | {t["measured"]?.ToString() ?? "-"} | {((bool)t["met"]! ? "yes" : "**no**")} |");
+        }
+
+        File.WriteAllText(Options.Required(args, "markdown"), md.ToString());
+        Console.WriteLine();
+        Console.Write(md.ToString());
+        return 0;
+    }
+
+    /// <summary>Transport errors, and answers no scenario should give: anything but 200 in 1-3; in 4-6 anything but 200
+    /// and 403 with the two expected reasons, or a mix more than two points away from 70/20/10.</summary>
+    private static JsonObject Check(JsonObject s)
+    {
+        var n = (int)s["scenario"]!;
+        var w = s["wrk"]!;
+        var errors = w["errors"]!;
+        var transport = (long)errors["connect"]! + (long)errors["read"]! + (long)errors["write"]! + (long)errors["timeout"]!;
+        var statuses = Counts(w["statuses"]);
+        var reasons = Counts(w["reasons"]);
+        var total = statuses.Values.Sum();
+        long unexpected;
+        var notes = new JsonArray();
+        if (n <= 3)
+        {
+            unexpected = total - statuses.GetValueOrDefault("200");
+        }
+        else
+        {
+            unexpected = total - statuses.GetValueOrDefault("200") - statuses.GetValueOrDefault("403");
+            unexpected += reasons.Where(r => r.Key is not ("InboundPolicyBlocked" or "MfaRequired")).Sum(r => r.Value);
+            foreach (var (label, count, share) in new[]
+                     {
+                         ("allowed (200)", statuses.GetValueOrDefault("200"), 0.70),
+                         ("InboundPolicyBlocked", reasons.GetValueOrDefault("InboundPolicyBlocked"), 0.20),
+                         ("MfaRequired", reasons.GetValueOrDefault("MfaRequired"), 0.10),
+                     })
+            {
+                var actual = total == 0 ? 0 : (double)count / total;
+                if (Math.Abs(actual - share) > 0.02)
+                {
+                    notes.Add($"{label} is {actual:P1} of answers, expected {share:P0}");
+                    unexpected += 1;
+                }
+            }
+        }
+
+        return new JsonObject { ["transport_errors"] = transport, ["unexpected"] = unexpected, ["notes"] = notes };
+    }
+
+    private static Dictionary<string, long> Counts(JsonNode? node)
+        => node is JsonObject o ? o.ToDictionary(p => p.Key, p => (long)p.Value!) : [];
+
+    private static string Map(JsonNode? node)
+        => node is JsonObject o && o.Count > 0 ? string.Join(", ", o.Select(p => $"{p.Key}: {(long)p.Value!:N0}")) : "-";
+
+    private static double Round(double value) => double.IsFinite(value) ? Math.Round(value, 3) : 0;
+
+    private static JsonObject Target(string target, double measured, bool met) => new()
+    {
+        ["target"] = target,
+        ["measured"] = double.IsNaN(measured) ? null : Math.Round(measured, 3),
+        ["met"] = met,
+    };
+}

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Load tests: XtacGateway against the backend alone, plain YARP and YARP with per-request JwtBearer validation.
+#   loadtests/run.sh [--quick]
+# Builds Release, starts every process on 127.0.0.1, runs scenarios 1-6 of issue 6 with the same wrk settings,
+# prints one table and writes loadtests/results/load-<timestamp>.json (and latest.json / latest.md).
+set -euo pipefail
+
+quick=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    -h|--help) sed -n 2,5p "$0"; exit 0 ;;
+    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+cd "$(dirname "$0")/.."
+root=$(pwd)
+work="$root/loadtests/.work"
+results="$root/loadtests/results"
+mkdir -p "$work/logs" "$results"
+rm -f "$work"/scenario-*.json
+
+threads=${XTAC_LOAD_THREADS:-2}
+connections=${XTAC_LOAD_CONNECTIONS:-32}
+if ((quick)); then duration=${XTAC_LOAD_DURATION:-5}; warmup=2; else duration=${XTAC_LOAD_DURATION:-15}; warmup=5; fi
+mode=$([[ $quick == 1 ]] && echo quick || echo full)
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk..."
+  export DEBIAN_FRONTEND=noninteractive
+  sudo_cmd=$([[ $(id -u) == 0 ]] && echo "" || echo sudo)
+  $sudo_cmd apt-get update -q >/dev/null && $sudo_cmd apt-get install -y -q wrk >/dev/null
+fi
+
+# ---- processes: every one is recorded and killed on exit ---------------------------------------------------
+pids=()
+rewriter=""
+cleanup() {
+  [[ -n "$rewriter" ]] && kill "$rewriter" 2>/dev/null || true
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  local port
+  for ((port = $1; port < $1 + 200; port++)); do
+    if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then echo "$port"; return; fi
+  done
+  echo "no free port from $1" >&2; exit 1
+}
+
+start() { # start NAME CWD COMMAND...; sets $started to the pid
+  local name=$1 dir=$2; shift 2
+  (cd "$dir" && exec "$@") >"$work/logs/$name.log" 2>&1 &
+  started=$!
+  pids+=("$started")
+}
+
+stop() {
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+wait_status() { # wait_status URL EXPECTED [TOKEN]
+  local url=$1 expected=$2 token=${3:-} code
+  for _ in $(seq 1 300); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' ${token:+-H "Authorization: Bearer $token"} "$url" || true)
+    [[ "$code" == "$expected" ]] && return 0
+    sleep 0.2
+  done
+  echo "timed out waiting for $url to answer $expected (last: $code)" >&2
+  exit 1
+}
+
+# ---- build and fixtures ------------------------------------------------------------------------------------
+echo "== building Release"
+dotnet build loadtests/XtacGateway.LoadHosts/XtacGateway.LoadHosts.csproj -c Release -nologo -v q -clp:ErrorsOnly
+hosts=(dotnet "$root/loadtests/XtacGateway.LoadHosts/bin/Release/net10.0/XtacGateway.LoadHosts.dll")
+gateway_dir="$root/src/XtacGateway/bin/Release/net10.0"
+key="$work/dev-issuer-keys.pem"
+
+echo "== minting 1,000 tokens and writing policies"
+"${hosts[@]}" mint --key "$key" --count 1000 --lifetime 7200 --out "$work/tokens.txt"
+"${hosts[@]}" policy --partners 0 --out "$work/policy-a.json"
+"${hosts[@]}" policy --partners 0 --spare --out "$work/policy-b.json"
+[[ -s "$work/policy-100k.json" ]] || "${hosts[@]}" policy --partners 100000 --out "$work/policy-100k.json"
+token_of() { awk -v k="$1" '$1 == k { print $3; exit }' "$work/tokens.txt"; }
+path_of() { awk -v k="$1" '$1 == k { print $2; exit }' "$work/tokens.txt"; }
+
+backend_port=$(free_port 18080)
+start backend "$root" "${hosts[@]}" backend --urls "http://127.0.0.1:$backend_port"
+backend_pid=$started
+wait_status "http://127.0.0.1:$backend_port/" 200
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- one scenario ------------------------------------------------------------------------------------------
+# scenario N NAME URL PID [EXTRA_JSON]
+scenario() {
+  local n=$1 name=$2 url=$3 pid=$4 extra=${5:-}
+  XTAC_TOKENS="$work/tokens.txt" wrk -t"$threads" -c"$connections" -d"${warmup}s" -s loadtests/scripts/tokens.lua "$url" >/dev/null
+  [[ -n "${before_measure:-}" ]] && $before_measure
+  local out
+  out=$(XTAC_TOKENS="$work/tokens.txt" wrk -t"$threads" -c"$connections" -d"${duration}s" -s loadtests/scripts/tokens.lua "$url")
+  [[ -n "${after_measure:-}" ]] && extra=$($after_measure)
+  local result rss
+  result=$(sed -n 's/^XTAC_RESULT //p' <<<"$out")
+  rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
+  printf '{"scenario":%d,"name":"%s","rss_peak_kb":%d,"wrk":%s%s}\n' "$n" "$name" "$rss" "$result" "${extra:+,$extra}" >"$work/scenario-$n.json"
+  echo "   scenario $n done: $(grep -o '"rps":[0-9.]*' <<<"$result")"
+}
+
+gateway() { # gateway NAME POLICY [EXTRA ARGS...]: starts XtacGateway from its build output; sets $gw_pid $gw_port $mg_port
+  local name=$1 policy=$2; shift 2
+  gw_port=$(free_port 18100); mg_port=$(free_port $((gw_port + 1)))
+  start "$name" "$gateway_dir" dotnet "$gateway_dir/XtacGateway.dll" \
+    --urls "http://127.0.0.1:$gw_port" --environment Development \
+    "--Xtac:Management:Urls=http://127.0.0.1:$mg_port" --Xtac:SampleApp:Enabled=false \
+    "--Xtac:Policy:Path=$policy" "--Xtac:DevelopmentIssuer:KeyPath=$key" \
+    "--ReverseProxy:Clusters:sample-app:Destinations:sample:Address=http://127.0.0.1:$backend_port/" "$@"
+  gw_pid=$started
+  wait_status "http://127.0.0.1:$gw_port$(path_of allowed)" 200 "$(token_of allowed)"
+  # Every kind of token gets its expected answer before the load starts.
+  wait_status "http://127.0.0.1:$gw_port$(path_of allowed-mfa)" 200 "$(token_of allowed-mfa)"
+  wait_status "http://127.0.0.1:$gw_port$(path_of blocked)" 403 "$(token_of blocked)"
+  wait_status "http://127.0.0.1:$gw_port$(path_of mfa-required)" 403 "$(token_of mfa-required)"
+}
+
+echo "== scenarios: $threads threads, $connections connections, ${duration}s each (+${warmup}s warm-up), load average before: $load_before"
+
+echo "-- 1 backend directly"
+scenario 1 "backend directly" "http://127.0.0.1:$backend_port" "$backend_pid"
+
+echo "-- 2 plain YARP"
+port=$(free_port 18090)
+start plain-yarp "$root" "${hosts[@]}" plain-yarp --urls "http://127.0.0.1:$port" --backend "http://127.0.0.1:$backend_port/"
+pid=$started; wait_status "http://127.0.0.1:$port/" 200
+scenario 2 "plain YARP" "http://127.0.0.1:$port" "$pid"; stop "$pid"
+
+echo "-- 3 YARP + per-request JwtBearer"
+port=$(free_port 18090)
+start jwt-yarp "$root" "${hosts[@]}" jwt-yarp --urls "http://127.0.0.1:$port" --backend "http://127.0.0.1:$backend_port/" --key "$key"
+pid=$started; wait_status "http://127.0.0.1:$port/" 401; wait_status "http://127.0.0.1:$port/" 200 "$(token_of blocked)"
+scenario 3 "YARP + JwtBearer per request" "http://127.0.0.1:$port" "$pid"; stop "$pid"
+
+echo "-- 4 XtacGateway"
+gateway xtac "$work/policy-a.json"
+scenario 4 "XtacGateway" "http://127.0.0.1:$gw_port" "$gw_pid"; stop "$gw_pid"
+
+echo "-- 5 XtacGateway, policy rewritten 10x/s"
+cp "$work/policy-a.json" "$work/policy-live.json"
+gateway xtac-reload "$work/policy-live.json" --Xtac:Policy:FileCheckInterval=00:00:00.050
+reloads() { curl -s "http://127.0.0.1:$mg_port/metrics" | awk '/^xtac_policy_reloads_total\{.*result="success"/ { n += $NF } END { print n + 0 }'; }
+start_rewriter() {
+  reloads_before=$(reloads)
+  (
+    i=0
+    while :; do
+      if ((i % 2)); then src=policy-a.json; else src=policy-b.json; fi
+      cp "$work/$src" "$work/policy-live.json.tmp" && mv -f "$work/policy-live.json.tmp" "$work/policy-live.json"
+      i=$((i + 1)); sleep 0.1
+    done
+  ) &
+  rewriter=$!
+}
+stop_rewriter() {
+  kill "$rewriter" 2>/dev/null; wait "$rewriter" 2>/dev/null || true; rewriter=""
+  sleep 0.3
+  printf '"policy_reloads":%d' $(($(reloads) - reloads_before))
+}
+before_measure=start_rewriter after_measure=stop_rewriter \
+  scenario 5 "XtacGateway, policy reloaded 10x/s" "http://127.0.0.1:$gw_port" "$gw_pid"
+stop "$gw_pid"
+
+echo "-- 6 XtacGateway, 100,000 partners"
+gateway xtac-100k "$work/policy-100k.json"
+scenario 6 "XtacGateway, 100k partners" "http://127.0.0.1:$gw_port" "$gw_pid"; stop "$gw_pid"
+
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+"${hosts[@]}" report --work "$work" --out "$results/load-$stamp.json" --markdown "$results/latest.md" \
+  --mode "$mode" --threads "$threads" --connections "$connections" --duration "$duration" \
+  --machine "$(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1)" --dotnet "$(dotnet --version)" \
+  --date "$(date -u '+%Y-%m-%d %H:%M UTC')" --load-before "$load_before" --load-after "$load_after"
+cp "$results/load-$stamp.json" "$results/latest.json"
