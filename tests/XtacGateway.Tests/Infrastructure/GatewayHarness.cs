@@ -60,7 +60,11 @@ internal sealed class GatewayHarness : IAsyncDisposable
     };
 
     /// <summary>Starts a backend and a gateway with <paramref name="policyJson"/>; <paramref name="configure"/> may change any setting (null removes it).</summary>
-    public static async Task<GatewayHarness> StartAsync(string policyJson, Action<Dictionary<string, string?>>? configure = null, string environment = "Development")
+    public static async Task<GatewayHarness> StartAsync(
+        string policyJson,
+        Action<Dictionary<string, string?>>? configure = null,
+        string environment = "Development",
+        Action<WebApplicationBuilder>? configureBuilder = null)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("xtac-test-").FullName;
         var backend = await RecordingBackend.StartAsync();
@@ -77,6 +81,7 @@ internal sealed class GatewayHarness : IAsyncDisposable
                     builder.Configuration.AddInMemoryCollection(settings.Where(s => s.Value is not null));
                     builder.Logging.ClearProviders();
                     builder.Logging.AddFilter(_ => false);
+                    configureBuilder?.Invoke(builder);
                 });
             await app.StartAsync();
             var issuer = DevelopmentIssuer.LoadOrCreate(Path.Combine(directory, "dev-keys.pem"));

@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace XtacGateway.Tests.Infrastructure;
+
+/// <summary>A real Prometheus server (Debian's <c>prometheus</c> package) on a free loopback port, scraping one target every second.</summary>
+internal sealed class PrometheusServer : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly string _directory;
+
+    private PrometheusServer(Process process, string directory, string url)
+    {
+        _process = process;
+        _directory = directory;
+        Client = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(10) };
+    }
+
+    public HttpClient Client { get; }
+
+    public static string? BinaryPath => FindOnPath("prometheus");
+
+    public static async Task<PrometheusServer> StartAsync(string target)
+    {
+        var directory = Directory.CreateTempSubdirectory("xtac-prometheus-").FullName;
+        var port = FreePort();
+        var config = Path.Combine(directory, "prometheus.yml");
+        await File.WriteAllTextAsync(config, $"""
+            global:
+              scrape_interval: 1s
+              evaluation_interval: 1s
+            scrape_configs:
+              - job_name: xtac-gateway
+                metrics_path: /metrics
+                static_configs:
+                  - targets: ["{target}"]
+            """);
+
+        var start = new ProcessStartInfo(BinaryPath!)
+        {
+            ArgumentList = { $"--config.file={config}", $"--storage.tsdb.path={Path.Combine(directory, "data")}", $"--web.listen-address=127.0.0.1:{port}" },
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        var process = Process.Start(start)!;
+        process.ErrorDataReceived += (_, _) => { };
+        process.OutputDataReceived += (_, _) => { };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        var server = new PrometheusServer(process, directory, $"http://127.0.0.1:{port}");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            try
+            {
+                using var ready = await server.Client.GetAsync("/-/ready");
+                if (ready.IsSuccessStatusCode)
+                {
+                    return server;
+                }
+            }
+            catch (HttpRequestException) when (DateTime.UtcNow < deadline && !process.HasExited)
+            {
+            }
+
+            if (DateTime.UtcNow >= deadline || process.HasExited)
+            {
+                await server.DisposeAsync();
+                throw new InvalidOperationException("Prometheus did not become ready within 30 s.");
+            }
+
+            await Task.Delay(200);
+        }
+    }
+
+    /// <summary>Runs an instant query; returns the number of series in the result.</summary>
+    public async Task<int> QueryAsync(string promql)
+    {
+        using var response = await Client.GetAsync("/api/v1/query?query=" + Uri.EscapeDataString(promql));
+        var body = await response.Content.ReadAsStringAsync();
+        using var json = JsonDocument.Parse(body);
+        if (json.RootElement.GetProperty("status").GetString() != "success")
+        {
+            throw new InvalidOperationException($"Prometheus rejected '{promql}': {body}");
+        }
+
+        return json.RootElement.GetProperty("data").GetProperty("result").GetArrayLength();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string? FindOnPath(string name)
+        => (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, name)).FirstOrDefault(File.Exists);
+}

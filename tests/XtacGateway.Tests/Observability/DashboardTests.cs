@@ -1,0 +1,82 @@
+using System.Text.Json;
+using XtacGateway.Tests.Infrastructure;
+
+namespace XtacGateway.Tests.Observability;
+
+public sealed class DashboardTests
+{
+    [SkippableFact]
+    public async Task Dashboard_EveryPanelQuery_ReturnsDataFromRealPrometheus()
+    {
+        Skip.If(PrometheusServer.BinaryPath is null, "The 'prometheus' binary is not on PATH (Debian package 'prometheus'; .ci/run installs it).");
+
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
+        {
+            s["Xtac:Telemetry:TenantDimension"] = "true";
+            // A route to a closed port, so the upstream-errors panel has something to show.
+            s["ReverseProxy:Routes:broken:ClusterId"] = "nowhere";
+            s["ReverseProxy:Routes:broken:Match:Path"] = "/broken/{**catch-all}";
+            s["ReverseProxy:Routes:broken:Metadata:Xtac.AppId"] = TestIds.OpenApp.ToString();
+            s["ReverseProxy:Clusters:nowhere:Destinations:d1:Address"] = "http://127.0.0.1:9/";
+        });
+        var target = new Uri(gateway.Management.BaseAddress!, "/").Authority;
+        await using var prometheus = await PrometheusServer.StartAsync(target);
+
+        var expressions = DashboardExpressions();
+        Assert.True(expressions.Count >= 10, $"Expected the dashboard's panels, found {expressions.Count} queries.");
+
+        // A little traffic of every kind, spread over several scrapes so rates have two samples.
+        var token = gateway.Token();
+        var blocked = gateway.Token(TestIds.BlockedPartner);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        var pending = expressions.ToList();
+        var round = 0;
+        while (pending.Count > 0 && DateTime.UtcNow < deadline)
+        {
+            (await gateway.GetAsync("/orders", token)).Dispose();
+            (await gateway.GetAsync("/orders", blocked)).Dispose();
+            (await gateway.GetAsync("/mfa/report", token)).Dispose();
+            (await gateway.GetAsync("/broken/x", token)).Dispose();
+            if (round++ % 10 == 0)
+            {
+                await File.WriteAllTextAsync(gateway.PolicyPath, TestPolicies.Standard() + new string(' ', round));
+            }
+
+            if (round > 5)
+            {
+                var stillEmpty = new List<string>();
+                foreach (var expression in pending)
+                {
+                    if (await prometheus.QueryAsync(expression) == 0)
+                    {
+                        stillEmpty.Add(expression);
+                    }
+                }
+
+                pending = stillEmpty;
+            }
+
+            await Task.Delay(500);
+        }
+
+        Assert.True(pending.Count == 0, "Dashboard queries that returned no data:\n" + string.Join("\n", pending));
+    }
+
+    /// <summary>Every PromQL expression of the dashboard, with Grafana's range variables given concrete values.</summary>
+    private static List<string> DashboardExpressions()
+    {
+        using var json = JsonDocument.Parse(File.ReadAllText(RepositoryPaths.Combine("src", "XtacGateway", "Observability", "Dashboards", "xtac-gateway.json")));
+        var expressions = new List<string>();
+        foreach (var panel in json.RootElement.GetProperty("panels").EnumerateArray())
+        {
+            foreach (var query in panel.GetProperty("targets").EnumerateArray())
+            {
+                expressions.Add(query.GetProperty("expr").GetString()!
+                    .Replace("$__rate_interval", "15s", StringComparison.Ordinal)
+                    .Replace("$__range", "5m", StringComparison.Ordinal));
+            }
+        }
+
+        return expressions;
+    }
+}

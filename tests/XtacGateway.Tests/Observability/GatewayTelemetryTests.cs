@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using OpenTelemetry.Trace;
+using XtacGateway.Tests.Infrastructure;
+
+namespace XtacGateway.Tests.Observability;
+
+public sealed class GatewayTelemetryTests
+{
+    [Fact]
+    public async Task RecordDecision_AllowAndDeny_CountsByDecisionReasonAppAndSource()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        using var decisions = Collector<long>(gateway, "xtac.decisions");
+        using var durations = Collector<double>(gateway, "xtac.decision.duration");
+
+        (await gateway.GetAsync("/a", gateway.Token())).Dispose();
+        (await gateway.GetAsync("/a", gateway.Token(TestIds.BlockedPartner))).Dispose();
+        (await gateway.GetAsync("/mfa/x", gateway.Token())).Dispose();
+
+        var measured = decisions.GetMeasurementSnapshot();
+        Assert.Equal(3, measured.Count);
+        Assert.Contains(measured, m => Tags(m, "allow", "Allowed", TestIds.OpenApp, "partner"));
+        Assert.Contains(measured, m => Tags(m, "deny", "InboundPolicyBlocked", TestIds.OpenApp, "partner"));
+        Assert.Contains(measured, m => Tags(m, "deny", "MfaRequired", TestIds.MfaApp, "partner"));
+        Assert.All(measured, m => Assert.False(m.Tags.ContainsKey("xtac.home_tenant")));
+        Assert.Equal(3, durations.GetMeasurementSnapshot().Count);
+        Assert.All(durations.GetMeasurementSnapshot(), m => Assert.InRange(m.Value, 0, 1));
+    }
+
+    [Fact]
+    public async Task RecordDecision_TenantDimensionOn_TagsHomeTenant()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Telemetry:TenantDimension"] = "true");
+        using var decisions = Collector<long>(gateway, "xtac.decisions");
+
+        (await gateway.GetAsync("/a", gateway.Token(TestIds.BlockedPartner))).Dispose();
+
+        var measurement = Assert.Single(decisions.GetMeasurementSnapshot());
+        Assert.Equal(TestIds.BlockedPartner.ToString(), measurement.Tags["xtac.home_tenant"]);
+    }
+
+    [Fact]
+    public async Task PolicyGauges_AfterReload_ReportVersionPartnersAndAge()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        using var reloads = Collector<long>(gateway, "xtac.policy.reloads");
+        using var version = Collector<long>(gateway, "xtac.policy.version");
+        using var partners = Collector<int>(gateway, "xtac.policy.partners");
+        using var age = Collector<double>(gateway, "xtac.policy.age");
+
+        await File.WriteAllTextAsync(gateway.PolicyPath, TestPolicies.Document(TestPolicies.Partner(TestIds.AllowedPartner, TestPolicies.AllowedAll)));
+        await WaitUntilAsync(() => reloads.GetMeasurementSnapshot().Any(m => Equals(m.Tags["result"], "success")));
+        await File.WriteAllTextAsync(gateway.PolicyPath, "{ \"default\": 7 }");
+        await WaitUntilAsync(() => reloads.GetMeasurementSnapshot().Any(m => Equals(m.Tags["result"], "invalid")));
+
+        version.RecordObservableInstruments();
+        partners.RecordObservableInstruments();
+        age.RecordObservableInstruments();
+        Assert.Equal(2, version.LastMeasurement!.Value);
+        Assert.Equal(1, partners.LastMeasurement!.Value);
+        Assert.InRange(age.LastMeasurement!.Value, 0, 60);
+    }
+
+    [Fact]
+    public async Task Invoke_DeniedRequest_SpanCarriesDecisionAndErrorStatus()
+    {
+        var spans = new List<Activity>();
+        await using var gateway = await GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            configureBuilder: b => b.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
+
+        (await gateway.GetAsync("/denied", gateway.Token(TestIds.BlockedPartner))).Dispose();
+        (await gateway.GetAsync("/allowed", gateway.Token())).Dispose();
+
+        await WaitUntilAsync(() => { lock (spans) { return spans.Count(s => s.GetTagItem("xtac.decision") is not null) >= 2; } });
+        Activity denied, allowed;
+        lock (spans)
+        {
+            denied = spans.Single(s => Equals(s.GetTagItem("xtac.decision"), "deny"));
+            allowed = spans.Single(s => Equals(s.GetTagItem("xtac.decision"), "allow"));
+        }
+
+        Assert.Equal(ActivityKind.Server, denied.Kind);
+        Assert.Equal("InboundPolicyBlocked", denied.GetTagItem("xtac.reason"));
+        Assert.Equal(TestIds.OpenApp.ToString(), denied.GetTagItem("xtac.app"));
+        Assert.Equal(TestIds.BlockedPartner.ToString(), denied.GetTagItem("xtac.home_tenant"));
+        Assert.Equal(1L, denied.GetTagItem("xtac.policy.version"));
+        Assert.Equal(ActivityStatusCode.Error, denied.Status);
+        Assert.Equal("InboundPolicyBlocked", denied.StatusDescription);
+        Assert.NotEqual(ActivityStatusCode.Error, allowed.Status);
+    }
+
+    [Fact]
+    public async Task Invoke_Denied_LogsDecisionWithHashedUser()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), configureBuilder: EnableFakeLogs);
+        var oid = Guid.NewGuid();
+
+        using var response = await gateway.GetAsync("/a", gateway.Token(TestIds.BlockedPartner, c => c["oid"] = oid.ToString()));
+        var traceId = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("traceId").GetString();
+
+        var record = Assert.Single(gateway.App.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 2001);
+        Assert.Equal(LogLevel.Information, record.Level);
+        foreach (var expected in new[] { "InboundPolicyBlocked", "AADSTS500213", TestIds.OpenApp.ToString(), TestIds.BlockedPartner.ToString(), traceId! })
+        {
+            Assert.Contains(expected, record.Message, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain(oid.ToString(), record.Message, StringComparison.Ordinal);
+        Assert.Contains("h:", record.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Invoke_Allowed_LogsAtDebugOnly()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Telemetry:LogUserObjectIds"] = "true", configureBuilder: EnableFakeLogs);
+        var oid = Guid.NewGuid();
+
+        (await gateway.GetAsync("/a", gateway.Token(claims: c => c["oid"] = oid.ToString()))).Dispose();
+
+        var record = Assert.Single(gateway.App.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 2002);
+        Assert.Equal(LogLevel.Debug, record.Level);
+        Assert.Contains(oid.ToString(), record.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(gateway.App.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 2001);
+    }
+
+    [Fact]
+    public async Task Metrics_Scraped_ExposesGatewaySeriesOnManagementListenerOnly()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        (await gateway.GetAsync("/a", gateway.Token(TestIds.BlockedPartner))).Dispose();
+
+        var text = await gateway.Management.GetStringAsync("/metrics");
+        var series = text.Split('\n').Where(l => l.StartsWith("xtac_decisions_total{", StringComparison.Ordinal)).ToArray();
+        var line = Assert.Single(series);
+        Assert.Contains("xtac_reason=\"InboundPolicyBlocked\"", line, StringComparison.Ordinal);
+        Assert.Matches(@"\} 1( \d+)?$", line.TrimEnd());
+        Assert.Contains(text.Split('\n'), l => l.StartsWith("xtac_policy_version", StringComparison.Ordinal));
+
+        using var throughProxy = await gateway.Client.GetAsync("/metrics");
+        Assert.NotEqual(HttpStatusCode.OK, throughProxy.StatusCode);
+    }
+
+    private static void EnableFakeLogs(WebApplicationBuilder builder)
+    {
+        builder.Services.Configure<LoggerFilterOptions>(o =>
+        {
+            o.Rules.Clear();
+            o.MinLevel = LogLevel.Debug;
+        });
+        builder.Logging.AddFakeLogging();
+    }
+
+    private static MetricCollector<T> Collector<T>(GatewayHarness gateway, string instrument) where T : struct
+        => new(gateway.Service<IMeterFactory>(), "XtacGateway", instrument);
+
+    private static bool Tags(CollectedMeasurement<long> m, string decision, string reason, Guid app, string source)
+        => Equals(m.Tags["xtac.decision"], decision) && Equals(m.Tags["xtac.reason"], reason)
+            && Equals(m.Tags["xtac.app"], app.ToString()) && Equals(m.Tags["xtac.settings_source"], source);
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The condition did not hold within 10 s.");
+            await Task.Delay(50);
+        }
+    }
+}
