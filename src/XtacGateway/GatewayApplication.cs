@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using XtacGateway.Admin;
 using XtacGateway.Authentication;
 using XtacGateway.Development;
 using XtacGateway.Enforcement;
@@ -46,6 +47,7 @@ internal static class GatewayApplication
         services.TryAddSingleton<GatewayTelemetry>();
         services.TryAddSingleton<CallerContextProvider>();
         builder.AddXtacPolicySources();
+        builder.AddXtacAdminApi();
 
         builder.AddXtacAuthentication();
         builder.AddXtacTelemetry();
@@ -66,7 +68,9 @@ internal static class GatewayApplication
         app.UseRouting();
         app.UseMiddleware<ListenerSeparationMiddleware>();
         app.UseAuthentication();
+        app.UseAuthorization();
         app.MapXtacHealth();
+        app.MapAdminApi();
         app.MapXtacMetrics();
         app.MapDevelopmentIssuer();
         app.MapReverseProxy(proxy =>

@@ -32,6 +32,9 @@ internal sealed class GatewayHarness : IAsyncDisposable
 
     /// <summary>A client for the management listener (admin API, metrics, health).</summary>
     public HttpClient Management { get; }
+    /// <summary>False when the test passed its own directory: it is then left in place on dispose.</summary>
+    public bool OwnsDirectory { get; private init; } = true;
+
     public string PolicyPath => Path.Combine(Directory, "policy.json");
     public string KeyPath => Path.Combine(Directory, "dev-keys.pem");
 
@@ -64,9 +67,12 @@ internal sealed class GatewayHarness : IAsyncDisposable
         string policyJson,
         Action<Dictionary<string, string?>>? configure = null,
         string environment = "Development",
-        Action<WebApplicationBuilder>? configureBuilder = null)
+        Action<WebApplicationBuilder>? configureBuilder = null,
+        string? directory = null)
     {
-        var directory = System.IO.Directory.CreateTempSubdirectory("xtac-test-").FullName;
+        // A caller-owned directory survives this gateway, so a test can restart an instance on the same files.
+        var ownsDirectory = directory is null;
+        directory ??= System.IO.Directory.CreateTempSubdirectory("xtac-test-").FullName;
         var backend = await RecordingBackend.StartAsync();
         try
         {
@@ -85,7 +91,7 @@ internal sealed class GatewayHarness : IAsyncDisposable
                 });
             await app.StartAsync();
             var issuer = DevelopmentIssuer.LoadOrCreate(Path.Combine(directory, "dev-keys.pem"));
-            return new GatewayHarness(app, backend, directory, issuer);
+            return new GatewayHarness(app, backend, directory, issuer) { OwnsDirectory = ownsDirectory };
         }
         catch
         {
@@ -133,6 +139,11 @@ internal sealed class GatewayHarness : IAsyncDisposable
         Management.Dispose();
         await App.DisposeAsync();
         await Backend.DisposeAsync();
+        if (!OwnsDirectory)
+        {
+            return;
+        }
+
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);

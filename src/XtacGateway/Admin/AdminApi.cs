@@ -1,0 +1,423 @@
+using System.Security.Claims;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using XtacGateway.Cli;
+using XtacGateway.Hosting;
+using XtacGateway.Policies;
+using XtacGateway.Policy.Claims;
+using XtacGateway.Policy.Compilation;
+using XtacGateway.Policy.Model;
+using XtacGateway.Policy.Validation;
+
+namespace XtacGateway.Admin;
+
+/// <summary>
+/// The admin API on the management listener: Microsoft Graph's <c>/policies/crossTenantAccessPolicy</c> surface under
+/// <c>/admin</c> (same verbs, bodies and status codes), plus reload, audit and a "what if" evaluation. Every response
+/// carries the policy in force as <c>ETag</c> and <c>X-Xtac-Policy-Version</c>.
+/// </summary>
+internal static class AdminApi
+{
+    public const string PolicyVersionHeader = "X-Xtac-Policy-Version";
+    private const string Base = "/admin/policies/crossTenantAccessPolicy";
+    private const string Relative = "/policies/crossTenantAccessPolicy";
+
+    public static WebApplicationBuilder AddXtacAdminApi(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IAuthorizationHandler, AdminRoleHandler>());
+        services.AddAuthorizationBuilder()
+            .AddPolicy(AdminPolicies.Read, policy => policy.RequireAuthenticatedUser().AddRequirements(new AdminRoleRequirement(Change: false)))
+            .AddPolicy(AdminPolicies.Change, policy => policy.RequireAuthenticatedUser().AddRequirements(new AdminRoleRequirement(Change: true)));
+        services.TryAddSingleton<PolicyEditor>();
+        services.TryAddSingleton<FileAuditLog>();
+        services.TryAddSingleton<IAuditLog>(sp => sp.GetService<RedisConnection>() is not null
+            ? ActivatorUtilities.CreateInstance<RedisAuditLog>(sp)
+            : sp.GetRequiredService<FileAuditLog>());
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder endpoints)
+    {
+        var admin = endpoints.MapGroup("/admin")
+            .WithMetadata(new ManagementEndpointAttribute())
+            .AddEndpointFilter(async (context, next) =>
+            {
+                var result = await next(context);
+                var store = context.HttpContext.RequestServices.GetRequiredService<PolicySnapshotStore>();
+                if (store.Current is { } snapshot)
+                {
+                    context.HttpContext.Response.Headers.ETag = snapshot.ETag;
+                    context.HttpContext.Response.Headers[PolicyVersionHeader] = snapshot.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+
+                return result;
+            });
+
+        var read = admin.MapGroup(string.Empty).RequireAuthorization(AdminPolicies.Read);
+        var change = admin.MapGroup(string.Empty).RequireAuthorization(AdminPolicies.Change);
+
+        read.MapGet($"{Relative}/default", GetDefault);
+        change.MapPatch($"{Relative}/default", PatchDefault);
+        change.MapPost($"{Relative}/default/resetToSystemDefault", ResetDefault);
+        read.MapGet($"{Relative}/partners", ListPartners);
+        change.MapPost($"{Relative}/partners", AddPartner);
+        read.MapGet($"{Relative}/partners/{{tenantId}}", GetPartner);
+        change.MapPatch($"{Relative}/partners/{{tenantId}}", PatchPartner);
+        change.MapDelete($"{Relative}/partners/{{tenantId}}", DeletePartner);
+        change.MapPost("/policies/reload", Reload);
+        read.MapGet("/audit", ReadAudit);
+        read.MapPost("/evaluate", Evaluate);
+        return endpoints;
+    }
+
+    private static IResult GetDefault(PolicySnapshotStore store)
+        => store.Current is not { } snapshot ? NoPolicy()
+            : Results.Json(snapshot.Document.Default ?? new CrossTenantAccessPolicyConfigurationDefault(), PolicyJsonContext.Default.CrossTenantAccessPolicyConfigurationDefault);
+
+    private static IResult ListPartners(PolicySnapshotStore store)
+        => store.Current is not { } snapshot ? NoPolicy()
+            : Results.Json(new PartnerCollectionResponse { Value = snapshot.Document.Partners }, PolicyJsonContext.Default.PartnerCollectionResponse);
+
+    private static IResult GetPartner(string tenantId, PolicySnapshotStore store)
+    {
+        if (store.Current is not { } snapshot)
+        {
+            return NoPolicy();
+        }
+
+        if (!Guid.TryParse(tenantId, out var tenant))
+        {
+            return BadTenantId(tenantId);
+        }
+
+        var partner = snapshot.Document.Partners.FirstOrDefault(p => Guid.TryParse(p.TenantId, out var id) && id == tenant);
+        return partner is null ? PartnerNotFound(tenant) : Results.Json(partner, PolicyJsonContext.Default.CrossTenantAccessPolicyConfigurationPartner);
+    }
+
+    private static async Task<IResult> PatchDefault(HttpContext context, PolicyEditor editor)
+    {
+        if (await ReadObjectAsync(context) is not { } body)
+        {
+            return InvalidBody();
+        }
+
+        var result = await editor.EditAsync(root =>
+        {
+            if (root["default"] is not JsonObject defaults)
+            {
+                root["default"] = defaults = [];
+            }
+
+            var changes = PolicyJson.Merge(defaults, (JsonObject)body.DeepClone());
+            if (changes.Count > 0 && !body.ContainsKey("isServiceDefault") && defaults["isServiceDefault"]?.GetValueKind() == JsonValueKind.True)
+            {
+                // Graph's read-only marker: a changed default is no longer the service default.
+                changes.Add(new AuditModifiedProperty("isServiceDefault", true, false));
+                defaults["isServiceDefault"] = false;
+            }
+
+            return new EditOutcome { ActivityDisplayName = "Update the company default cross-tenant access setting", EditedPath = "$.default", Changes = changes };
+        }, IfMatch(context), Actor(context.User), context.RequestAborted);
+        return ToResult(result, Results.NoContent());
+    }
+
+    private static async Task<IResult> ResetDefault(HttpContext context, PolicyEditor editor)
+    {
+        var result = await editor.EditAsync(root =>
+        {
+            var before = root["default"] as JsonObject;
+            var after = ServiceDefault();
+            var changes = PolicyJson.Diff(before, after);
+            root["default"] = after;
+            return new EditOutcome { ActivityDisplayName = "Reset the cross-tenant access default setting", EditedPath = "$.default", Changes = changes };
+        }, IfMatch(context), Actor(context.User), context.RequestAborted);
+        return ToResult(result, Results.NoContent());
+    }
+
+    private static async Task<IResult> AddPartner(HttpContext context, PolicyEditor editor)
+    {
+        if (await ReadObjectAsync(context) is not { } body)
+        {
+            return InvalidBody();
+        }
+
+        if (body["tenantId"] is not JsonValue tenantValue || !tenantValue.TryGetValue<string>(out var tenantText) || !Guid.TryParse(tenantText, out var tenant))
+        {
+            return Validation([new PolicyError("$.tenantId", "'tenantId' is required: the partner's tenant ID (a GUID).")]);
+        }
+
+        var result = await editor.EditAsync(root =>
+        {
+            var partners = PolicyJson.EnsurePartners(root);
+            if (PolicyJson.IndexOf(partners, tenant) >= 0)
+            {
+                return EditOutcome.Fail(EditStatus.Conflict, $"Tenant {tenant} is already a partner; change it with PATCH {Base}/partners/{tenant}.");
+            }
+
+            var added = (JsonObject)body.DeepClone();
+            partners.Add(added);
+            return new EditOutcome
+            {
+                ActivityDisplayName = "Add a partner to cross-tenant access setting",
+                TargetTenant = tenant,
+                EditedPath = $"$.partners[{partners.Count - 1}]",
+                Changes = PolicyJson.Diff(null, added),
+            };
+        }, IfMatch(context), Actor(context.User), context.RequestAborted);
+
+        if (result.Kind == EditResultKind.Committed)
+        {
+            var created = result.Snapshot!.Document.Partners.First(p => Guid.TryParse(p.TenantId, out var id) && id == tenant);
+            context.Response.Headers.Location = $"{Base}/partners/{tenant}";
+            return Results.Json(created, PolicyJsonContext.Default.CrossTenantAccessPolicyConfigurationPartner, statusCode: StatusCodes.Status201Created);
+        }
+
+        return ToResult(result, Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Partner unchanged", detail: $"Tenant {tenant} is already configured exactly so."));
+    }
+
+    private static async Task<IResult> PatchPartner(string tenantId, HttpContext context, PolicyEditor editor)
+    {
+        if (!Guid.TryParse(tenantId, out var tenant))
+        {
+            return BadTenantId(tenantId);
+        }
+
+        if (await ReadObjectAsync(context) is not { } body)
+        {
+            return InvalidBody();
+        }
+
+        if (body["tenantId"] is { } sent && !(sent is JsonValue v && v.TryGetValue<string>(out var text) && Guid.TryParse(text, out var id) && id == tenant))
+        {
+            return Validation([new PolicyError("$.tenantId", $"'tenantId' cannot change: this partner is {tenant}.")]);
+        }
+
+        var result = await editor.EditAsync(root =>
+        {
+            var partners = PolicyJson.EnsurePartners(root);
+            var index = PolicyJson.IndexOf(partners, tenant);
+            if (index < 0)
+            {
+                return EditOutcome.Fail(EditStatus.NotFound, $"Tenant {tenant} is not a partner.");
+            }
+
+            var changes = PolicyJson.Merge((JsonObject)partners[index]!, (JsonObject)body.DeepClone());
+            return new EditOutcome { ActivityDisplayName = "Update a partner cross-tenant access setting", TargetTenant = tenant, EditedPath = $"$.partners[{index}]", Changes = changes };
+        }, IfMatch(context), Actor(context.User), context.RequestAborted);
+        return ToResult(result, Results.NoContent());
+    }
+
+    private static async Task<IResult> DeletePartner(string tenantId, HttpContext context, PolicyEditor editor)
+    {
+        if (!Guid.TryParse(tenantId, out var tenant))
+        {
+            return BadTenantId(tenantId);
+        }
+
+        var result = await editor.EditAsync(root =>
+        {
+            var partners = PolicyJson.EnsurePartners(root);
+            var index = PolicyJson.IndexOf(partners, tenant);
+            if (index < 0)
+            {
+                return EditOutcome.Fail(EditStatus.NotFound, $"Tenant {tenant} is not a partner.");
+            }
+
+            var removed = (JsonObject)partners[index]!;
+            if (removed["isServiceProvider"]?.GetValueKind() == JsonValueKind.True)
+            {
+                return EditOutcome.Fail(EditStatus.Conflict,
+                    $"Tenant {tenant} is a service provider (isServiceProvider: true) and cannot be removed; PATCH it with \"isServiceProvider\": false first.");
+            }
+
+            partners.RemoveAt(index);
+            return new EditOutcome
+            {
+                ActivityDisplayName = "Delete partner specific cross-tenant access setting",
+                TargetTenant = tenant,
+                Changes = PolicyJson.Diff(removed, null),
+            };
+        }, IfMatch(context), Actor(context.User), context.RequestAborted);
+        return ToResult(result, Results.NoContent());
+    }
+
+    private static async Task<IResult> Reload(IPolicySource source, PolicySnapshotStore store, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await source.ReloadAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Policy source unavailable",
+                detail: $"The {source.Name} policy source could not be read; the policy in force (version {store.Current?.Version}) is unchanged: {ex.Message}");
+        }
+
+        return store.Current is { } snapshot
+            ? Results.Json(new JsonObject { ["version"] = snapshot.Version, ["etag"] = snapshot.ETag, ["source"] = source.Name, ["partners"] = snapshot.PartnerCount })
+            : NoPolicy();
+    }
+
+    private static async Task<IResult> ReadAudit(IAuditLog audit, int? top, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var entries = await audit.ReadAsync(Math.Clamp(top ?? 100, 1, 10_000), cancellationToken);
+            return Results.Json(new AuditEntryList(entries), AdminJsonContext.Default.AuditEntryList);
+        }
+        catch (Exception ex) when (RedisConnection.IsUnreachable(ex))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Audit log unavailable", detail: ex.Message);
+        }
+    }
+
+    private static async Task<IResult> Evaluate(HttpContext context, PolicySnapshotStore store, IOptions<GatewayOptions> options)
+    {
+        JsonDocument input;
+        try
+        {
+            input = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+        }
+        catch (JsonException ex)
+        {
+            return Validation([PolicyParser.MalformedJsonError(ex)]);
+        }
+
+        using (input)
+        {
+            var errors = new List<string>();
+            var requests = EvaluationContract.ReadRequests(input.RootElement, new CallerFactsReader(options.Value.Claims), errors);
+            var resourceTenant = options.Value.ResourceTenantId!.Value;
+            if (requests is not null)
+            {
+                for (var i = 0; i < requests.Count; i++)
+                {
+                    if (requests[i].ResourceTenantId is { } own && own != resourceTenant)
+                    {
+                        var path = input.RootElement.ValueKind == JsonValueKind.Array ? $"$[{i}]" : "$";
+                        errors.Add($"{path}.resourceTenantId: {own} is not this gateway's resource tenant {resourceTenant}.");
+                    }
+                }
+            }
+
+            if (requests is null || errors.Count > 0)
+            {
+                return Validation([.. errors.Select(ToPolicyError)]);
+            }
+
+            if (store.Current is not { } snapshot)
+            {
+                return NoPolicy();
+            }
+
+            using var buffer = new MemoryStream();
+            using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+            {
+                var array = input.RootElement.ValueKind == JsonValueKind.Array;
+                if (array)
+                {
+                    writer.WriteStartArray();
+                }
+
+                foreach (var request in requests)
+                {
+                    EvaluationContract.WriteDecision(writer, snapshot.Decide(request.Caller, request.Application));
+                }
+
+                if (array)
+                {
+                    writer.WriteEndArray();
+                }
+            }
+
+            return Results.Bytes(buffer.ToArray(), "application/json");
+        }
+    }
+
+    private static IResult ToResult(EditResult result, IResult success) => result.Kind switch
+    {
+        EditResultKind.Committed or EditResultKind.Unchanged => success,
+        EditResultKind.Invalid => Validation(result.Errors ?? []),
+        EditResultKind.NotFound => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: result.Detail),
+        EditResultKind.Conflict => Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: result.Detail),
+        EditResultKind.PreconditionFailed => Results.Problem(statusCode: StatusCodes.Status412PreconditionFailed, title: "The policy changed", detail: result.Detail),
+        EditResultKind.ReadOnly => Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "The policy is read-only here", detail: result.Detail),
+        _ => Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Policy store unavailable", detail: result.Detail),
+    };
+
+    private static IResult Validation(IEnumerable<PolicyError> errors)
+        => Results.ValidationProblem(
+            errors.GroupBy(e => e.Path).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()),
+            detail: "The request is invalid; nothing changed. Each error is listed under its JSON path.",
+            title: "Invalid cross-tenant access policy");
+
+    private static PolicyError ToPolicyError(string error)
+    {
+        var colon = error.IndexOf(": ", StringComparison.Ordinal);
+        return colon > 0 && error.StartsWith('$') ? new PolicyError(error[..colon], error[(colon + 2)..]) : new PolicyError("$", error);
+    }
+
+    private static IResult InvalidBody()
+        => Validation([new PolicyError("$", "The request body must be a JSON object.")]);
+
+    private static IResult BadTenantId(string tenantId)
+        => Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid tenant ID", detail: $"'{tenantId}' is not a tenant ID (a GUID).");
+
+    private static IResult PartnerNotFound(Guid tenant)
+        => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"Tenant {tenant} is not a partner.");
+
+    private static IResult NoPolicy()
+        => Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "No policy loaded",
+            detail: "No policy snapshot is loaded yet: cross-tenant requests are denied until the policy source is reachable.");
+
+    private static string? IfMatch(HttpContext context)
+        => context.Request.Headers.IfMatch is { Count: > 0 } values ? values.ToString() : null;
+
+    /// <summary>The request body as a JSON object, or null when it is not one (malformed JSON included).</summary>
+    private static async Task<JsonObject?> ReadObjectAsync(HttpContext context)
+    {
+        try
+        {
+            return await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted) as JsonObject;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static AuditActor Actor(ClaimsPrincipal user)
+    {
+        var roles = user.FindAll("wids").Select(c => AdminRoles.Names.TryGetValue(c.Value, out var name) ? name : c.Value)
+            .Concat(user.FindAll("roles").Select(c => c.Value))
+            .Distinct()
+            .ToArray();
+        return new AuditActor(user.FindFirstValue("oid"), user.FindFirstValue("tid"), user.FindFirstValue("azp") ?? user.FindFirstValue("appid"), roles);
+    }
+
+    /// <summary>What a new tenant has (domain.md section 2), and what <c>resetToSystemDefault</c> restores.</summary>
+    internal static JsonObject ServiceDefault()
+    {
+        static JsonObject Setting(string access) => new()
+        {
+            ["usersAndGroups"] = new JsonObject { ["accessType"] = access, ["targets"] = new JsonArray(new JsonObject { ["target"] = "AllUsers", ["targetType"] = "user" }) },
+            ["applications"] = new JsonObject { ["accessType"] = access, ["targets"] = new JsonArray(new JsonObject { ["target"] = "AllApplications", ["targetType"] = "application" }) },
+        };
+
+        return new JsonObject
+        {
+            ["isServiceDefault"] = true,
+            ["inboundTrust"] = new JsonObject { ["isMfaAccepted"] = false, ["isCompliantDeviceAccepted"] = false, ["isHybridAzureADJoinedDeviceAccepted"] = false },
+            ["automaticUserConsentSettings"] = new JsonObject { ["inboundAllowed"] = false, ["outboundAllowed"] = false },
+            ["b2bDirectConnectInbound"] = Setting("blocked"),
+            ["b2bDirectConnectOutbound"] = Setting("blocked"),
+            ["b2bCollaborationInbound"] = Setting("allowed"),
+            ["b2bCollaborationOutbound"] = Setting("allowed"),
+        };
+    }
+}

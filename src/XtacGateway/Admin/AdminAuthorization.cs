@@ -1,0 +1,87 @@
+using System.Collections.Frozen;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Options;
+
+namespace XtacGateway.Admin;
+
+/// <summary>Entra directory roles (template IDs, as the <c>wids</c> claim carries them) and what each may do here.</summary>
+internal static class AdminRoles
+{
+    public const string GlobalAdministrator = "62e90394-69f5-4237-9190-012177145e10";
+    public const string SecurityAdministrator = "194ae4cb-b126-40b2-bd5b-6091b380977d";
+    public const string GlobalReader = "f2ef992c-3afb-46b9-b7cf-a126ee74c451";
+    public const string SecurityReader = "5d6b6bb7-de71-4623-b4af-96380a352509";
+    public const string TeamsAdministrator = "69091246-20e8-4a56-aa4d-066075b2a7a8";
+
+    public static readonly FrozenDictionary<string, string> Names = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+    {
+        [GlobalAdministrator] = "Global Administrator",
+        [SecurityAdministrator] = "Security Administrator",
+        [GlobalReader] = "Global Reader",
+        [SecurityReader] = "Security Reader",
+        [TeamsAdministrator] = "Teams Administrator",
+    }.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+
+    public static readonly FrozenSet<string> Change = FrozenSet.Create(StringComparer.OrdinalIgnoreCase, GlobalAdministrator, SecurityAdministrator);
+
+    public static readonly FrozenSet<string> Read = FrozenSet.Create(StringComparer.OrdinalIgnoreCase,
+        GlobalAdministrator, SecurityAdministrator, GlobalReader, SecurityReader, TeamsAdministrator);
+}
+
+internal static class AdminPolicies
+{
+    public const string Read = "xtac-admin-read";
+    public const string Change = "xtac-admin-change";
+}
+
+/// <summary>Read or change the policy: a directory role of the resource tenant itself, or a configured app role.</summary>
+internal sealed record AdminRoleRequirement(bool Change) : IAuthorizationRequirement;
+
+/// <summary>
+/// Roles count only in tokens issued for the resource tenant (<c>tid</c> equals <c>Xtac:ResourceTenantId</c>): a Global
+/// Administrator of a partner tenant administers that tenant, not this one.
+/// </summary>
+internal sealed class AdminRoleHandler(IOptions<GatewayOptions> gateway, IOptions<AdminOptions> admin) : AuthorizationHandler<AdminRoleRequirement>
+{
+    protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, AdminRoleRequirement requirement)
+    {
+        var user = context.User;
+        if (!Guid.TryParse(user.FindFirstValue("tid"), out var tenant) || tenant != gateway.Value.ResourceTenantId)
+        {
+            return Task.CompletedTask;
+        }
+
+        var allowed = requirement.Change ? AdminRoles.Change : AdminRoles.Read;
+        if (user.FindAll("wids").Any(c => allowed.Contains(c.Value)))
+        {
+            context.Succeed(requirement);
+            return Task.CompletedTask;
+        }
+
+        // Application (app-only) tokens: no delegated scope, an app role granted to the caller.
+        var options = admin.Value;
+        var appRoles = requirement.Change ? [options.ChangeAppRole] : new[] { options.ReadAppRole, options.ChangeAppRole };
+        if (user.FindFirst("scp") is null && user.FindAll("roles").Any(r => appRoles.Any(a => !string.IsNullOrEmpty(a) && string.Equals(a, r.Value, StringComparison.Ordinal))))
+        {
+            context.Succeed(requirement);
+        }
+
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>The admin API's settings: the <c>Xtac:Admin</c> section.</summary>
+internal sealed class AdminOptions
+{
+    public const string Section = "Xtac:Admin";
+
+    /// <summary>The audit file when the policy source is not Redis (JSON lines, append-only). Relative to the content root; unset means LocalApplicationData/XtacGateway/audit.jsonl.</summary>
+    public string? AuditPath { get; set; }
+
+    /// <summary>An app role (in app-only tokens' <c>roles</c>) that may read the policy; unset means none.</summary>
+    public string? ReadAppRole { get; set; }
+
+    /// <summary>An app role that may read and change the policy; unset means none.</summary>
+    public string? ChangeAppRole { get; set; }
+}

@@ -1,0 +1,149 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+using XtacGateway.Policies;
+
+namespace XtacGateway.Admin;
+
+/// <summary>One accepted change, in the spirit of Entra's directoryAudit: who, what (Entra's activity name), to whom, before and after.</summary>
+internal sealed record AuditEntry
+{
+    public required string Id { get; init; }
+
+    public required DateTimeOffset ActivityDateTime { get; init; }
+
+    public required string ActivityDisplayName { get; init; }
+
+    public string Category { get; init; } = "CrossTenantAccessSettings";
+
+    public string Result { get; init; } = "success";
+
+    public required AuditActor InitiatedBy { get; init; }
+
+    /// <summary>The partner tenant changed; null for the default configuration.</summary>
+    public string? TargetTenantId { get; init; }
+
+    public long PolicyVersion { get; init; }
+
+    public string? PolicyETag { get; init; }
+
+    public required IReadOnlyList<AuditModifiedProperty> ModifiedProperties { get; init; }
+}
+
+internal sealed record AuditActor(string? ObjectId, string? TenantId, string? AppId, IReadOnlyList<string> Roles);
+
+internal sealed record AuditModifiedProperty(string DisplayName, JsonNode? OldValue, JsonNode? NewValue);
+
+internal sealed record AuditEntryList(IReadOnlyList<AuditEntry> Value);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+[JsonSerializable(typeof(AuditEntry))]
+[JsonSerializable(typeof(AuditEntryList))]
+internal sealed partial class AdminJsonContext : JsonSerializerContext;
+
+/// <summary>Where audit entries go: a Redis stream with the Redis source, else a local append-only file.</summary>
+internal interface IAuditLog
+{
+    Task AppendAsync(AuditEntry entry, CancellationToken cancellationToken);
+
+    /// <summary>The newest <paramref name="top"/> entries, newest first.</summary>
+    Task<IReadOnlyList<AuditEntry>> ReadAsync(int top, CancellationToken cancellationToken);
+}
+
+/// <summary>JSON lines, appended and flushed to disk one entry at a time.</summary>
+internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironment environment) : IAuditLog
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    public string Path { get; } = options.Value.AuditPath switch
+    {
+        null or "" => System.IO.Path.Combine(
+            Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "XtacGateway", "audit.jsonl"),
+        var p when System.IO.Path.IsPathRooted(p) => p,
+        var p => System.IO.Path.GetFullPath(System.IO.Path.Combine(environment.ContentRootPath, p)),
+    };
+
+    public async Task AppendAsync(AuditEntry entry, CancellationToken cancellationToken)
+    {
+        var line = JsonSerializer.SerializeToUtf8Bytes(entry, AdminJsonContext.Default.AuditEntry);
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
+            await using var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
+            await stream.WriteAsync(line, cancellationToken);
+            stream.WriteByte((byte)'\n');
+            await stream.FlushAsync(cancellationToken);
+            stream.Flush(flushToDisk: true);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async Task<IReadOnlyList<AuditEntry>> ReadAsync(int top, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(Path))
+        {
+            return [];
+        }
+
+        string[] lines;
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            lines = await File.ReadAllLinesAsync(Path, cancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        var entries = new List<AuditEntry>(Math.Min(top, lines.Length));
+        for (var i = lines.Length - 1; i >= 0 && entries.Count < top; i--)
+        {
+            if (!string.IsNullOrWhiteSpace(lines[i]) && JsonSerializer.Deserialize(lines[i], AdminJsonContext.Default.AuditEntry) is { } entry)
+            {
+                entries.Add(entry);
+            }
+        }
+
+        return entries;
+    }
+}
+
+/// <summary>A Redis stream (<c>{prefix}:audit</c>) on the policy source's connection: one log for the whole fleet.</summary>
+internal sealed class RedisAuditLog(RedisConnection redis, IOptions<PolicySourceOptions> options) : IAuditLog
+{
+    private const string Field = "entry";
+
+    private RedisKey Key => $"{options.Value.Redis.KeyPrefix}:audit";
+
+    public async Task AppendAsync(AuditEntry entry, CancellationToken cancellationToken)
+    {
+        var db = await redis.DatabaseAsync();
+        var json = JsonSerializer.Serialize(entry, AdminJsonContext.Default.AuditEntry);
+        await db.StreamAddAsync(Key, Field, json, maxLength: options.Value.Redis.AuditMaxEntries, useApproximateMaxLength: true);
+    }
+
+    public async Task<IReadOnlyList<AuditEntry>> ReadAsync(int top, CancellationToken cancellationToken)
+    {
+        var db = await redis.DatabaseAsync();
+        var stream = await db.StreamRangeAsync(Key, count: top, messageOrder: Order.Descending);
+        var entries = new List<AuditEntry>(stream.Length);
+        foreach (var message in stream)
+        {
+            var value = message[Field];
+            if (!value.IsNull && JsonSerializer.Deserialize(Encoding.UTF8.GetString((byte[])value!), AdminJsonContext.Default.AuditEntry) is { } entry)
+            {
+                entries.Add(entry);
+            }
+        }
+
+        return entries;
+    }
+}

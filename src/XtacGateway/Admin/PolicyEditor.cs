@@ -1,0 +1,308 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using XtacGateway.Policies;
+using XtacGateway.Policy.Compilation;
+using XtacGateway.Policy.Model;
+using XtacGateway.Policy.Validation;
+
+namespace XtacGateway.Admin;
+
+/// <summary>What an edit did to the document, or why it did nothing.</summary>
+internal sealed record EditOutcome
+{
+    public EditStatus Status { get; init; } = EditStatus.Changed;
+
+    public string? ActivityDisplayName { get; init; }
+
+    public Guid? TargetTenant { get; init; }
+
+    /// <summary>Where the edited object sits in the document (<c>$.default</c>, <c>$.partners[3]</c>): its errors are reported relative to the request body.</summary>
+    public string? EditedPath { get; init; }
+
+    public IReadOnlyList<AuditModifiedProperty> Changes { get; init; } = [];
+
+    public string? Detail { get; init; }
+
+    public static EditOutcome Fail(EditStatus status, string detail) => new() { Status = status, Detail = detail };
+}
+
+internal enum EditStatus
+{
+    Changed,
+    NotFound,
+    Conflict,
+    Invalid,
+}
+
+/// <summary>The result of <see cref="PolicyEditor.EditAsync"/>, which the endpoints turn into Graph's status codes.</summary>
+internal sealed record EditResult(EditResultKind Kind, PolicySnapshot? Snapshot = null, string? Detail = null, IReadOnlyList<PolicyError>? Errors = null, JsonNode? Edited = null);
+
+internal enum EditResultKind
+{
+    Committed,
+    Unchanged,
+    NotFound,
+    Conflict,
+    Invalid,
+    PreconditionFailed,
+    Unavailable,
+    ReadOnly,
+}
+
+/// <summary>
+/// Applies one admin change: on the JSON of the policy in force, then validated whole by <see cref="PolicyParser"/>, then
+/// committed to the source with a compare-and-set on the ETag it was based on. Writes on one instance are serialized;
+/// across instances the source's compare-and-set decides. With <c>If-Match</c> a lost race is a 412; without it the change
+/// is re-applied to the newer policy (a PATCH changes only the properties sent, so nothing else is overwritten).
+/// </summary>
+internal sealed class PolicyEditor(
+    PolicySnapshotStore store,
+    IPolicySource source,
+    IAuditLog audit,
+    IOptions<GatewayOptions> options,
+    TimeProvider time,
+    ILogger<PolicyEditor> logger)
+{
+    private const int Attempts = 3;
+    private readonly SemaphoreSlim _writes = new(1, 1);
+
+    public async Task<EditResult> EditAsync(Func<JsonObject, EditOutcome> edit, string? ifMatch, AuditActor actor, CancellationToken cancellationToken)
+    {
+        await _writes.WaitAsync(cancellationToken);
+        try
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                if (store.Current is not { } basis)
+                {
+                    return new EditResult(EditResultKind.Unavailable, Detail: "No policy is loaded yet, so there is nothing to change.");
+                }
+
+                if (ifMatch is not null && !Matches(ifMatch, basis.ETag))
+                {
+                    return new EditResult(EditResultKind.PreconditionFailed, basis, $"If-Match {ifMatch} does not match the policy in force ({basis.ETag}, version {basis.Version}); nothing changed.");
+                }
+
+                var root = JsonNode.Parse(PolicyWriter.WriteUtf8(basis.Document, indented: false))!.AsObject();
+                var outcome = edit(root);
+                switch (outcome.Status)
+                {
+                    case EditStatus.NotFound:
+                        return new EditResult(EditResultKind.NotFound, basis, outcome.Detail);
+                    case EditStatus.Conflict:
+                        return new EditResult(EditResultKind.Conflict, basis, outcome.Detail);
+                    case EditStatus.Invalid:
+                        return new EditResult(EditResultKind.Invalid, basis, outcome.Detail, [new PolicyError("$", outcome.Detail!)]);
+                }
+
+                if (outcome.Changes.Count == 0)
+                {
+                    return new EditResult(EditResultKind.Unchanged, basis, Edited: Edited(root, outcome));
+                }
+
+                var parsed = PolicyParser.Parse(Encoding.UTF8.GetBytes(root.ToJsonString()), options.Value.ResourceTenantId);
+                if (!parsed.IsValid)
+                {
+                    return new EditResult(EditResultKind.Invalid, basis, "The change would make the policy invalid; nothing changed.",
+                        [.. parsed.Errors.Select(e => RelativeTo(e, outcome.EditedPath))]);
+                }
+
+                if (!source.IsWritable)
+                {
+                    var readOnly = await source.CommitAsync(parsed.Document!, basis.ETag, cancellationToken);
+                    return new EditResult(EditResultKind.ReadOnly, basis, readOnly.Detail);
+                }
+
+                var commit = await source.CommitAsync(parsed.Document!, basis.ETag, cancellationToken);
+                switch (commit.Status)
+                {
+                    case PolicyCommitStatus.Committed:
+                        var snapshot = commit.Snapshot!;
+                        await AppendAuditAsync(outcome, actor, snapshot, cancellationToken);
+                        return new EditResult(EditResultKind.Committed, snapshot, Edited: Edited(root, outcome));
+                    case PolicyCommitStatus.Conflict when ifMatch is null && attempt < Attempts:
+                        // Another instance changed the policy first: take its version and apply this change on top.
+                        await source.ReloadAsync(cancellationToken);
+                        continue;
+                    case PolicyCommitStatus.Conflict:
+                        return new EditResult(EditResultKind.PreconditionFailed, store.Current, $"{commit.Detail} Nothing changed; read the policy again and retry.");
+                    case PolicyCommitStatus.ReadOnly:
+                        return new EditResult(EditResultKind.ReadOnly, basis, commit.Detail);
+                    default:
+                        return new EditResult(EditResultKind.Unavailable, basis, commit.Detail);
+                }
+            }
+        }
+        catch (Exception ex) when (RedisConnection.IsUnreachable(ex))
+        {
+            return new EditResult(EditResultKind.Unavailable, store.Current, $"The policy store cannot be reached: {ex.Message}");
+        }
+        finally
+        {
+            _writes.Release();
+        }
+    }
+
+    private async Task AppendAuditAsync(EditOutcome outcome, AuditActor actor, PolicySnapshot snapshot, CancellationToken cancellationToken)
+    {
+        var entry = new AuditEntry
+        {
+            Id = Guid.NewGuid().ToString(),
+            ActivityDateTime = time.GetUtcNow(),
+            ActivityDisplayName = outcome.ActivityDisplayName!,
+            InitiatedBy = actor,
+            TargetTenantId = outcome.TargetTenant?.ToString(),
+            PolicyVersion = snapshot.Version,
+            PolicyETag = snapshot.ETag,
+            ModifiedProperties = outcome.Changes,
+        };
+
+        try
+        {
+            await audit.AppendAsync(entry, cancellationToken);
+        }
+        catch (Exception ex) when (RedisConnection.IsUnreachable(ex) || ex is IOException or UnauthorizedAccessException)
+        {
+            // The change is in force; losing its audit entry must be loud.
+            AdminLog.AuditNotWritten(logger, entry.ActivityDisplayName, snapshot.Version, ex.Message);
+        }
+
+        AdminLog.PolicyChanged(logger, entry.ActivityDisplayName, entry.TargetTenantId, actor.ObjectId, actor.TenantId, snapshot.Version);
+    }
+
+    private static JsonNode? Edited(JsonObject root, EditOutcome outcome) => outcome.EditedPath switch
+    {
+        "$.default" => root["default"],
+        { } path when path.StartsWith("$.partners[", StringComparison.Ordinal)
+            => PolicyJson.Partners(root)?[int.Parse(path.AsSpan(11, path.Length - 12), System.Globalization.CultureInfo.InvariantCulture)],
+        _ => null,
+    };
+
+    private static PolicyError RelativeTo(PolicyError error, string? editedPath)
+    {
+        if (editedPath is null)
+        {
+            return error;
+        }
+
+        if (error.Path == editedPath)
+        {
+            return error with { Path = "$" };
+        }
+
+        return error.Path.StartsWith(editedPath, StringComparison.Ordinal) && error.Path[editedPath.Length] is '.' or '['
+            ? error with { Path = string.Concat("$", error.Path.AsSpan(editedPath.Length)) }
+            : error;
+    }
+
+    private static bool Matches(string ifMatch, string etag)
+    {
+        foreach (var candidate in ifMatch.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var value = candidate.StartsWith("W/", StringComparison.Ordinal) ? candidate[2..] : candidate;
+            if (value == "*" || value == etag)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary>Navigation and comparison on the policy document's JSON.</summary>
+internal static class PolicyJson
+{
+    /// <summary>The partners array, whether the document holds a plain array or Graph's list envelope.</summary>
+    public static JsonArray? Partners(JsonObject root) => root["partners"] switch
+    {
+        JsonArray array => array,
+        JsonObject envelope => envelope["value"] as JsonArray,
+        _ => null,
+    };
+
+    public static JsonArray EnsurePartners(JsonObject root)
+    {
+        if (Partners(root) is { } partners)
+        {
+            return partners;
+        }
+
+        var created = new JsonArray();
+        root["partners"] = created;
+        return created;
+    }
+
+    public static int IndexOf(JsonArray partners, Guid tenant)
+    {
+        for (var i = 0; i < partners.Count; i++)
+        {
+            if (partners[i]?["tenantId"] is JsonValue value && value.TryGetValue<string>(out var text) && Guid.TryParse(text, out var id) && id == tenant)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>Sets each property of <paramref name="patch"/> on <paramref name="target"/>; returns the properties whose value changed.</summary>
+    public static List<AuditModifiedProperty> Merge(JsonObject target, JsonObject patch)
+    {
+        var changes = new List<AuditModifiedProperty>();
+        foreach (var (name, value) in patch)
+        {
+            var old = target[name];
+            if (JsonNode.DeepEquals(old, value) && (old is not null || target.ContainsKey(name)))
+            {
+                continue;
+            }
+
+            changes.Add(new AuditModifiedProperty(name, old?.DeepClone(), value?.DeepClone()));
+            target[name] = value?.DeepClone();
+        }
+
+        return changes;
+    }
+
+    /// <summary>Every property of <paramref name="before"/> and <paramref name="after"/> whose value differs.</summary>
+    public static List<AuditModifiedProperty> Diff(JsonObject? before, JsonObject? after)
+    {
+        var names = new List<string>();
+        foreach (var (name, _) in before ?? [])
+        {
+            names.Add(name);
+        }
+
+        foreach (var (name, _) in after ?? [])
+        {
+            if (!names.Contains(name))
+            {
+                names.Add(name);
+            }
+        }
+
+        var changes = new List<AuditModifiedProperty>();
+        foreach (var name in names)
+        {
+            var old = before?[name];
+            var now = after?[name];
+            if (!JsonNode.DeepEquals(old, now))
+            {
+                changes.Add(new AuditModifiedProperty(name, old?.DeepClone(), now?.DeepClone()));
+            }
+        }
+
+        return changes;
+    }
+}
+
+internal static partial class AdminLog
+{
+    [LoggerMessage(3001, LogLevel.Information, "{Activity} (target tenant {TargetTenant}) by {ActorObjectId} of {ActorTenant}: policy version {Version} in force.")]
+    public static partial void PolicyChanged(ILogger logger, string activity, string? targetTenant, string? actorObjectId, string? actorTenant, long version);
+
+    [LoggerMessage(3002, LogLevel.Critical, "{Activity} took effect as policy version {Version} but its audit entry could not be written: {Reason}")]
+    public static partial void AuditNotWritten(ILogger logger, string activity, long version, string reason);
+}

@@ -1,0 +1,101 @@
+using System.Net;
+using XtacGateway.Admin;
+using XtacGateway.Tests.Infrastructure;
+
+namespace XtacGateway.Tests.Admin;
+
+/// <summary>One gateway (File source) shared by every row; the change verbs are sent so that, once authorized, they are refused on their merits (400, 404, 412) and nothing changes.</summary>
+public sealed class AdminAuthorizationFixture : IAsyncLifetime
+{
+    internal GatewayHarness Gateway { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+        => Gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Admin:AuditPath"] = "audit.jsonl");
+
+    public async Task DisposeAsync() => await Gateway.DisposeAsync();
+}
+
+public sealed class AdminAuthorizationTests(AdminAuthorizationFixture fixture) : IClassFixture<AdminAuthorizationFixture>
+{
+    private const string UserAdministrator = "fe930be7-5e62-47db-91af-98c3a49a38b1";
+
+    public static TheoryData<string, string> Cases()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var caller in new[] { "anonymous", "GlobalAdministrator", "SecurityAdministrator", "GlobalReader", "SecurityReader", "TeamsAdministrator", "NoRole", "UserAdministrator", "PartnerGlobalAdministrator" })
+        {
+            foreach (var verb in s_verbs.Keys)
+            {
+                data.Add(caller, verb);
+            }
+        }
+
+        return data;
+    }
+
+    private static readonly Dictionary<string, (HttpMethod Method, string Path, string? Body, string? IfMatch, bool Change, HttpStatusCode Authorized)> s_verbs = new()
+    {
+        ["GET default"] = (HttpMethod.Get, $"{AdminClient.Base}/default", null, null, false, HttpStatusCode.OK),
+        ["PATCH default"] = (HttpMethod.Patch, $"{AdminClient.Base}/default", """{"inboundTrust": {"isMfaAccepted": "yes"}}""", null, true, HttpStatusCode.BadRequest),
+        ["POST resetToSystemDefault"] = (HttpMethod.Post, $"{AdminClient.Base}/default/resetToSystemDefault", null, "\"stale\"", true, HttpStatusCode.PreconditionFailed),
+        ["GET partners"] = (HttpMethod.Get, $"{AdminClient.Base}/partners", null, null, false, HttpStatusCode.OK),
+        ["POST partners"] = (HttpMethod.Post, $"{AdminClient.Base}/partners", """{"isServiceProvider": true}""", null, true, HttpStatusCode.BadRequest),
+        ["GET partner"] = (HttpMethod.Get, $"{AdminClient.Base}/partners/{TestIds.AllowedPartner}", null, null, false, HttpStatusCode.OK),
+        ["PATCH partner"] = (HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.AllowedPartner}", """{"b2bDirectConnectInbound": {"usersAndGroups": {"accessType": "maybe", "targets": []}}}""", null, true, HttpStatusCode.BadRequest),
+        ["DELETE partner"] = (HttpMethod.Delete, $"{AdminClient.Base}/partners/{TestIds.UnlistedTenant}", null, null, true, HttpStatusCode.NotFound),
+        ["POST reload"] = (HttpMethod.Post, "/admin/policies/reload", null, null, true, HttpStatusCode.OK),
+        ["GET audit"] = (HttpMethod.Get, "/admin/audit", null, null, false, HttpStatusCode.OK),
+        ["POST evaluate"] = (HttpMethod.Post, "/admin/evaluate", EvaluateBody, null, false, HttpStatusCode.OK),
+    };
+
+    internal static string EvaluateBody =>
+        "{\"application\": {\"appId\": \"" + TestIds.OpenApp + "\"}, \"claims\": {\"tid\": \"" + TestIds.AllowedPartner + "\", \"oid\": \"" + Guid.NewGuid() + "\"}}";
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task AdminVerb_ByCaller_AuthorizedOnlyForTheRightRolesOfTheResourceTenant(string caller, string verb)
+    {
+        var gateway = fixture.Gateway;
+        var etagBefore = gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag;
+        var (method, path, body, ifMatch, change, authorized) = s_verbs[verb];
+        var token = caller switch
+        {
+            "anonymous" => null,
+            "GlobalAdministrator" => gateway.AdminToken(AdminRoles.GlobalAdministrator),
+            "SecurityAdministrator" => gateway.AdminToken(AdminRoles.SecurityAdministrator),
+            "GlobalReader" => gateway.AdminToken(AdminRoles.GlobalReader),
+            "SecurityReader" => gateway.AdminToken(AdminRoles.SecurityReader),
+            "TeamsAdministrator" => gateway.AdminToken(AdminRoles.TeamsAdministrator),
+            "NoRole" => gateway.AdminToken(role: null),
+            "UserAdministrator" => gateway.AdminToken(UserAdministrator),
+            "PartnerGlobalAdministrator" => gateway.AdminToken(AdminRoles.GlobalAdministrator, tenant: TestIds.AllowedPartner),
+            _ => throw new ArgumentOutOfRangeException(nameof(caller)),
+        };
+
+        var mayRead = caller is "GlobalAdministrator" or "SecurityAdministrator" or "GlobalReader" or "SecurityReader" or "TeamsAdministrator";
+        var mayChange = caller is "GlobalAdministrator" or "SecurityAdministrator";
+        var expected = token is null ? HttpStatusCode.Unauthorized
+            : (change ? mayChange : mayRead) ? authorized
+            : HttpStatusCode.Forbidden;
+
+        using var response = await gateway.AdminAsync(method, path, token, body, ifMatch);
+
+        Assert.Equal(expected, response.StatusCode);
+        Assert.Equal(etagBefore, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
+        if (expected == HttpStatusCode.Unauthorized)
+        {
+            Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
+        }
+    }
+
+    [Fact]
+    public async Task AdminApi_OnTheProxyListener_IsNotServed()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"{AdminClient.Base}/default");
+        request.Headers.Authorization = new("Bearer", fixture.Gateway.AdminToken());
+        using var response = await fixture.Gateway.Client.SendAsync(request);
+
+        Assert.NotEqual(HttpStatusCode.OK, response.StatusCode);
+        Assert.DoesNotContain(fixture.Gateway.Backend.Requests, r => r.Path.StartsWith("/admin", StringComparison.Ordinal));
+    }
+}
