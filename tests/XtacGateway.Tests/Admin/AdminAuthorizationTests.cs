@@ -78,7 +78,7 @@ public sealed class AdminAuthorizationTests(AdminAuthorizationFixture fixture) :
             : (change ? mayChange : mayRead) ? authorized
             : HttpStatusCode.Forbidden;
 
-        using var response = await gateway.AdminAsync(method, path, token, body, ifMatch);
+        using var response = await gateway.AdminWithTokenAsync(method, path, token, body, ifMatch);
 
         Assert.Equal(expected, response.StatusCode);
         Assert.Equal(etagBefore, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);

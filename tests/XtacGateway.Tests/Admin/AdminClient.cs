@@ -25,7 +25,7 @@ internal static class AdminClient
             }
         });
 
-    public static async Task<HttpResponseMessage> AdminAsync(this GatewayHarness gateway, HttpMethod method, string path, string? token, string? body = null, string? ifMatch = null)
+    public static async Task<HttpResponseMessage> AdminWithTokenAsync(this GatewayHarness gateway, HttpMethod method, string path, string? token, string? body = null, string? ifMatch = null)
     {
         using var request = new HttpRequestMessage(method, path);
         if (token is not null)
@@ -47,7 +47,7 @@ internal static class AdminClient
     }
 
     public static Task<HttpResponseMessage> AdminAsync(this GatewayHarness gateway, HttpMethod method, string path, string? body = null, string? ifMatch = null)
-        => gateway.AdminAsync(method, path, gateway.AdminToken(), body, ifMatch);
+        => gateway.AdminWithTokenAsync(method, path, gateway.AdminToken(), body, ifMatch);
 
     public static async Task<JsonNode> JsonAsync(this HttpResponseMessage response)
         => JsonNode.Parse(await response.Content.ReadAsStringAsync())!;

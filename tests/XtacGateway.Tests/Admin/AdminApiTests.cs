@@ -1,0 +1,183 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using XtacGateway.Admin;
+using XtacGateway.Tests.Infrastructure;
+
+namespace XtacGateway.Tests.Admin;
+
+public sealed class AdminApiTests
+{
+    private static readonly Guid ServiceProvider = new("5e5e5e5e-0000-4000-8000-000000000005");
+
+    private static string PolicyWithServiceProvider() => TestPolicies.Document(
+        TestPolicies.Partner(TestIds.AllowedPartner, TestPolicies.AllowedAll, mfaAccepted: true),
+        TestPolicies.Partner(TestIds.BlockedPartner, TestPolicies.BlockedAll),
+        $$"""{ "tenantId": "{{ServiceProvider}}", "isServiceProvider": true }""");
+
+    private static Task<GatewayHarness> StartAsync(string? directory = null)
+        => GatewayHarness.StartAsync(PolicyWithServiceProvider(), s => s["Xtac:Admin:AuditPath"] = "audit.jsonl", directory: directory);
+
+    [Fact]
+    public async Task PatchPartner_AllowsBlockedPartner_ChangesDecisionsVersionAndAudit()
+    {
+        await using var gateway = await StartAsync();
+        Assert.Equal(HttpStatusCode.Forbidden, (await gateway.GetAsync("/", gateway.Token(TestIds.BlockedPartner))).StatusCode);
+        using var before = await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}");
+        var admin = Guid.NewGuid().ToString();
+
+        using var patch = await gateway.AdminWithTokenAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}",
+            gateway.AdminToken(AdminRoles.SecurityAdministrator, objectId: admin),
+            $$"""{ "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""", ifMatch: before.ETag());
+
+        Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+        Assert.NotEqual(before.ETag(), patch.ETag());
+        Assert.True(patch.PolicyVersion() > before.PolicyVersion());
+        Assert.Equal(HttpStatusCode.OK, (await gateway.GetAsync("/", gateway.Token(TestIds.BlockedPartner))).StatusCode);
+
+        // Only the property sent changed: the partner's inboundTrust is as it was.
+        var partner = await (await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}")).JsonAsync();
+        Assert.Equal("allowed", (string?)partner["b2bDirectConnectInbound"]!["usersAndGroups"]!["accessType"]);
+        Assert.True(JsonNode.DeepEquals((await before.JsonAsync())["inboundTrust"], partner["inboundTrust"]));
+
+        var audit = (await (await gateway.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray();
+        var entry = Assert.Single(audit)!;
+        Assert.Equal("Update a partner cross-tenant access setting", (string?)entry["activityDisplayName"]);
+        Assert.Equal("CrossTenantAccessSettings", (string?)entry["category"]);
+        Assert.Equal(TestIds.BlockedPartner.ToString(), (string?)entry["targetTenantId"]);
+        Assert.Equal(admin, (string?)entry["initiatedBy"]!["objectId"]);
+        Assert.Equal(TestIds.ResourceTenant.ToString(), (string?)entry["initiatedBy"]!["tenantId"]);
+        Assert.Equal("Security Administrator", (string?)entry["initiatedBy"]!["roles"]![0]);
+        var modified = Assert.Single(entry["modifiedProperties"]!.AsArray())!;
+        Assert.Equal("b2bDirectConnectInbound", (string?)modified["displayName"]);
+        Assert.Equal("blocked", (string?)modified["oldValue"]!["usersAndGroups"]!["accessType"]);
+        Assert.Equal("allowed", (string?)modified["newValue"]!["usersAndGroups"]!["accessType"]);
+        Assert.True(DateTimeOffset.Parse((string)entry["activityDateTime"]!) > DateTimeOffset.UtcNow.AddMinutes(-1));
+    }
+
+    [Fact]
+    public async Task PatchDefault_InvalidBody_Returns400WithEveryJsonPathAndChangesNothing()
+    {
+        await using var gateway = await StartAsync();
+        var etag = gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag;
+        var policyFile = await File.ReadAllTextAsync(gateway.PolicyPath);
+
+        using var response = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default", """
+            {
+              "inboundTrust": { "isMfaAccepted": "yes" },
+              "b2bDirectConnectInbound": {
+                "usersAndGroups": { "accessType": "sometimes", "targets": [ { "target": "AllUsers", "targetType": "application" } ] },
+                "applications": { "accessType": "blocked", "targets": [] }
+              }
+            }
+            """);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var errors = (await response.JsonAsync())["errors"]!.AsObject().Select(e => e.Key).ToArray();
+        Assert.Contains("$.inboundTrust.isMfaAccepted", errors);
+        Assert.Contains("$.b2bDirectConnectInbound.usersAndGroups.accessType", errors);
+        Assert.Contains("$.b2bDirectConnectInbound.usersAndGroups.targets[0].targetType", errors);
+        Assert.Contains("$.b2bDirectConnectInbound.applications.targets", errors);
+        Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
+        Assert.Equal(policyFile, await File.ReadAllTextAsync(gateway.PolicyPath));
+        Assert.Empty((await (await gateway.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task Patch_StaleIfMatch_Returns412AndChangesNothing()
+    {
+        await using var gateway = await StartAsync();
+        using var first = await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/default");
+        using var change = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
+            """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }""", ifMatch: first.ETag());
+        Assert.Equal(HttpStatusCode.NoContent, change.StatusCode);
+
+        // A second admin still holding the first ETag.
+        using var stale = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
+            """{ "inboundTrust": { "isMfaAccepted": false, "isCompliantDeviceAccepted": true, "isHybridAzureADJoinedDeviceAccepted": false } }""", ifMatch: first.ETag());
+
+        Assert.Equal(HttpStatusCode.PreconditionFailed, stale.StatusCode);
+        Assert.Equal(change.ETag(), stale.ETag());
+        var current = await (await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/default")).JsonAsync();
+        Assert.True((bool)current["inboundTrust"]!["isMfaAccepted"]!);
+        Assert.Single((await (await gateway.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task DeletePartner_ServiceProvider_IsRefusedWithAClearProblem()
+    {
+        await using var gateway = await StartAsync();
+
+        using var response = await gateway.AdminAsync(HttpMethod.Delete, $"{AdminClient.Base}/partners/{ServiceProvider}");
+
+        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+        Assert.Contains("isServiceProvider", (string?)(await response.JsonAsync())["detail"]);
+        Assert.Equal(HttpStatusCode.OK, (await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/partners/{ServiceProvider}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task PartnerLifecycle_AddGetDeleteAndReset_GraphStatusCodesAndAuditSurvivesRestart()
+    {
+        var directory = Directory.CreateTempSubdirectory("xtac-admin-").FullName;
+        try
+        {
+            await using (var gateway = await StartAsync(directory))
+            {
+                var body = $$"""{ "tenantId": "{{TestIds.UnlistedTenant}}", "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""";
+                using var created = await gateway.AdminAsync(HttpMethod.Post, $"{AdminClient.Base}/partners", body);
+                Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+                Assert.Equal($"{AdminClient.Base}/partners/{TestIds.UnlistedTenant}", created.Headers.Location?.OriginalString);
+                Assert.Equal(TestIds.UnlistedTenant.ToString(), (string?)(await created.JsonAsync())["tenantId"]);
+                Assert.Equal(HttpStatusCode.OK, (await gateway.GetAsync("/", gateway.Token(TestIds.UnlistedTenant))).StatusCode);
+
+                Assert.Equal(HttpStatusCode.Conflict, (await gateway.AdminAsync(HttpMethod.Post, $"{AdminClient.Base}/partners", body)).StatusCode);
+
+                Assert.Equal(HttpStatusCode.NoContent, (await gateway.AdminAsync(HttpMethod.Delete, $"{AdminClient.Base}/partners/{TestIds.UnlistedTenant}")).StatusCode);
+                Assert.Equal(HttpStatusCode.NotFound, (await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/partners/{TestIds.UnlistedTenant}")).StatusCode);
+                Assert.Equal(HttpStatusCode.Forbidden, (await gateway.GetAsync("/", gateway.Token(TestIds.UnlistedTenant))).StatusCode);
+
+                Assert.Equal(HttpStatusCode.NoContent, (await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
+                    """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": true, "isHybridAzureADJoinedDeviceAccepted": true } }""")).StatusCode);
+                Assert.Equal(HttpStatusCode.NoContent, (await gateway.AdminAsync(HttpMethod.Post, $"{AdminClient.Base}/default/resetToSystemDefault")).StatusCode);
+                var defaults = await (await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/default")).JsonAsync();
+                Assert.True((bool)defaults["isServiceDefault"]!);
+                Assert.False((bool)defaults["inboundTrust"]!["isMfaAccepted"]!);
+                Assert.Equal("allowed", (string?)defaults["b2bCollaborationInbound"]!["usersAndGroups"]!["accessType"]);
+                Assert.Equal("blocked", (string?)defaults["b2bDirectConnectOutbound"]!["applications"]!["accessType"]);
+            }
+
+            await using (var restarted = await GatewayHarness.StartAsync(await File.ReadAllTextAsync(Path.Combine(directory, "policy.json")),
+                s => s["Xtac:Admin:AuditPath"] = "audit.jsonl", directory: directory))
+            {
+                var audit = (await (await restarted.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray();
+                Assert.Equal(
+                    ["Reset the cross-tenant access default setting", "Update the company default cross-tenant access setting",
+                     "Delete partner specific cross-tenant access setting", "Add a partner to cross-tenant access setting"],
+                    audit.Select(e => (string)e!["activityDisplayName"]!).ToArray());
+                Assert.Equal(TestIds.UnlistedTenant.ToString(), (string?)audit[3]!["targetTenantId"]);
+                Assert.Null(audit[0]!["targetTenantId"]);
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Evaluate_WhatIf_UsesThePolicyInForceAndTheEvaluateShapes()
+    {
+        await using var gateway = await StartAsync();
+
+        using var response = await gateway.AdminWithTokenAsync(HttpMethod.Post, "/admin/evaluate", gateway.AdminToken(AdminRoles.GlobalReader), $$"""
+            [ { "application": { "appId": "{{TestIds.OpenApp}}" }, "claims": { "tid": "{{TestIds.BlockedPartner}}", "oid": "{{Guid.NewGuid()}}" } },
+              { "application": { "appId": "{{TestIds.OpenApp}}" }, "claims": { "tid": "{{TestIds.AllowedPartner}}", "oid": "{{Guid.NewGuid()}}" } } ]
+            """);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var decisions = (await response.JsonAsync()).AsArray();
+        Assert.Equal("InboundPolicyBlocked", (string?)decisions[0]!["reason"]);
+        Assert.Equal("AADSTS500213", (string?)decisions[0]!["errorCode"]);
+        Assert.Equal("Allowed", (string?)decisions[1]!["reason"]);
+    }
+}
