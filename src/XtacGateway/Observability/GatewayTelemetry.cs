@@ -74,6 +74,9 @@ internal sealed class TelemetryOptions
     /// <summary>The key for hashing user object IDs in logs; a random per-process key when unset.</summary>
     public string? UserIdHashKey { get; set; }
 
+    /// <summary>Record spans. Unset means "when an exporter is configured" (OTLP or console).</summary>
+    public bool? Tracing { get; set; }
+
     /// <summary>Also write metrics and traces to the console.</summary>
     public bool ConsoleExporter { get; set; }
 }

@@ -18,6 +18,9 @@ internal static class TelemetryExtensions
         var console = builder.Configuration.GetValue<bool>($"{TelemetryOptions.Section}:ConsoleExporter");
         var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
 
+        // Spans cost on every request; record them only when something exports them (or when asked).
+        var tracing = builder.Configuration.GetValue<bool?>($"{TelemetryOptions.Section}:Tracing") ?? (otlp || console);
+
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(serviceName: builder.Configuration["OTEL_SERVICE_NAME"] ?? GatewayTelemetry.Name))
             .WithMetrics(metrics =>
@@ -32,17 +35,21 @@ internal static class TelemetryExtensions
                 {
                     metrics.AddConsoleExporter();
                 }
-            })
-            .WithTracing(tracing =>
+            });
+
+        if (tracing)
+        {
+            otel.WithTracing(traces =>
             {
-                tracing.AddSource(GatewayTelemetry.Name, "Yarp.ReverseProxy")
+                traces.AddSource(GatewayTelemetry.Name, "Yarp.ReverseProxy")
                     .AddAspNetCoreInstrumentation(options => options.Filter = context => !context.IsManagementRequest())
                     .AddHttpClientInstrumentation();
                 if (console)
                 {
-                    tracing.AddConsoleExporter();
+                    traces.AddConsoleExporter();
                 }
             });
+        }
 
         if (otlp)
         {

@@ -1,10 +1,37 @@
+using System.Net;
 using System.Text.Json;
 using XtacGateway.Tests.Infrastructure;
 
 namespace XtacGateway.Tests.Observability;
 
-public sealed class DashboardTests
+/// <summary>
+/// OpenTelemetry's Prometheus exporter listens to meters by name across the process, so these tests run alone:
+/// a gateway of a parallel test would add its series to the scrape.
+/// </summary>
+[CollectionDefinition(nameof(PrometheusExportTests), DisableParallelization = true)]
+public sealed class PrometheusExportCollection;
+
+[Collection(nameof(PrometheusExportTests))]
+public sealed class PrometheusExportTests
 {
+    [Fact]
+    public async Task Metrics_Scraped_ExposesGatewaySeriesOnManagementListenerOnly()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        (await gateway.GetAsync("/a", gateway.Token(TestIds.BlockedPartner))).Dispose();
+
+        var text = await gateway.Management.GetStringAsync("/metrics");
+        var series = text.Split('\n').Where(l => l.StartsWith("xtac_decisions_total{", StringComparison.Ordinal)).ToArray();
+        Assert.True(series.Length == 1, string.Join("\n", series));
+        var line = series[0];
+        Assert.Contains("xtac_reason=\"InboundPolicyBlocked\"", line, StringComparison.Ordinal);
+        Assert.Matches(@"\} 1( \d+)?$", line.TrimEnd());
+        Assert.Contains(text.Split('\n'), l => l.StartsWith("xtac_policy_version", StringComparison.Ordinal));
+
+        using var throughProxy = await gateway.Client.GetAsync("/metrics");
+        Assert.NotEqual(HttpStatusCode.OK, throughProxy.StatusCode);
+    }
+
     [SkippableFact]
     public async Task Dashboard_EveryPanelQuery_ReturnsDataFromRealPrometheus()
     {
