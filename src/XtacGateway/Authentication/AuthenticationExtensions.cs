@@ -59,6 +59,9 @@ internal static class AuthenticationExtensions
                 }
             }
 
+            options.Events ??= new JwtBearerEvents();
+            options.Events.OnMessageReceived = VerifiedTokenShortcut.Wrap(options.Events.OnMessageReceived, cache);
+
             options.TokenValidationParameters.ValidAlgorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512, SecurityAlgorithms.RsaSsaPssSha256];
             options.TokenValidationParameters.RequireExpirationTime = true;
             options.TokenValidationParameters.RequireSignedTokens = true;

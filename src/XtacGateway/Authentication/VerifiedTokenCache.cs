@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -152,11 +154,7 @@ internal sealed class CachingTokenHandler(JsonWebTokenHandler inner, VerifiedTok
 
     public override async Task<TokenValidationResult> ValidateTokenAsync(string token, TokenValidationParameters validationParameters)
     {
-        if (cache.Enabled && cache.TryGet(token, out var cached))
-        {
-            return cached;
-        }
-
+        // Cache hits never get here: VerifiedTokenShortcut answers them before JwtBearer starts validating.
         var result = await inner.ValidateTokenAsync(token, validationParameters);
         if (!result.IsValid && result.Exception is SecurityTokenSignatureKeyNotFoundException)
         {
@@ -176,5 +174,62 @@ internal sealed class CachingTokenHandler(JsonWebTokenHandler inner, VerifiedTok
         }
 
         return result;
+    }
+}
+
+/// <summary>
+/// Answers a cached token in JwtBearer's <c>OnMessageReceived</c>, before JwtBearer clones its validation parameters
+/// and validates: a cache hit costs a dictionary lookup. Everything else goes on to full validation.
+/// </summary>
+internal static class VerifiedTokenShortcut
+{
+    private const string BearerPrefix = "Bearer ";
+
+    public static Func<MessageReceivedContext, Task> Wrap(Func<MessageReceivedContext, Task> previous, VerifiedTokenCache cache)
+    {
+        if (!cache.Enabled)
+        {
+            return previous;
+        }
+
+        return context =>
+        {
+            var before = previous(context);
+            return before.IsCompletedSuccessfully ? TryAnswer(context, cache) : AfterAsync(before, context, cache);
+        };
+    }
+
+    private static async Task AfterAsync(Task before, MessageReceivedContext context, VerifiedTokenCache cache)
+    {
+        await before;
+        await TryAnswer(context, cache);
+    }
+
+    private static Task TryAnswer(MessageReceivedContext context, VerifiedTokenCache cache)
+    {
+        if (context.Result is not null)
+        {
+            return Task.CompletedTask;
+        }
+
+        var token = context.Token;
+        if (token is null)
+        {
+            string? authorization = context.Request.Headers.Authorization;
+            if (authorization is null || !authorization.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                return Task.CompletedTask;
+            }
+
+            token = authorization[BearerPrefix.Length..].Trim();
+        }
+
+        if (token.Length > 0 && cache.TryGet(token, out var verified))
+        {
+            context.Principal = new ClaimsPrincipal(verified.ClaimsIdentity);
+            context.Success();
+        }
+
+        return Task.CompletedTask;
     }
 }
