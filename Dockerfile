@@ -16,6 +16,7 @@ COPY --from=build /app ./
 # relative to the repository; in the image the sample policy sits beside the app. Mount your own and point at it.
 ENV ASPNETCORE_ENVIRONMENT=Production \
     ASPNETCORE_URLS=http://+:8080 \
+    Xtac__Management__Urls=http://+:5081 \
     Xtac__Policy__Path=/app/Samples/policy.json \
     Xtac__SampleApp__Enabled=false
 EXPOSE 8080 5081
