@@ -1,0 +1,168 @@
+using System.Net;
+using XtacGateway.Policies;
+using XtacGateway.Tests.Admin;
+using XtacGateway.Tests.Infrastructure;
+
+namespace XtacGateway.Tests.Policies;
+
+/// <summary>Gateway instances sharing a real redis-server: propagation, outages, restarts and concurrent admins.</summary>
+public sealed class RedisPolicySourceTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
+
+    private static Action<Dictionary<string, string?>> RedisSettings(RedisServer redis) => s =>
+    {
+        s["Xtac:Policy:Source"] = "Redis";
+        s["ConnectionStrings:redis"] = redis.ConnectionString;
+        s["Xtac:Policy:Redis:CheckInterval"] = "00:00:00.200";
+        s["Xtac:Policy:RetryMinDelay"] = "00:00:00.100";
+        s["Xtac:Policy:RetryMaxDelay"] = "00:00:00.500";
+        s["Xtac:Policy:LastKnownGoodPath"] = "last-known-good.json";
+    };
+
+    private static string AllowBlockedPartner => $$"""{ "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""";
+
+    private static async Task<HttpStatusCode> DecideAsync(GatewayHarness gateway, Guid tenant)
+        => (await gateway.GetAsync("/", gateway.Token(tenant))).StatusCode;
+
+    [SkippableFact]
+    public async Task PatchOnOneInstance_ChangesTheOthersDecisionsWithinTwoSeconds()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        Assert.Equal(first.Service<PolicySnapshotStore>().Current!.ETag, second.Service<PolicySnapshotStore>().Current!.ETag);
+        Assert.Equal(HttpStatusCode.Forbidden, await DecideAsync(second, TestIds.BlockedPartner));
+
+        using var patch = await first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
+        Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+
+        Assert.True(await AdminClient.EventuallyAsync(async () => await DecideAsync(second, TestIds.BlockedPartner) == HttpStatusCode.OK, TimeSpan.FromSeconds(2)),
+            "the second instance did not enforce the change made on the first within 2 s");
+        Assert.Equal(patch.PolicyVersion(), second.Service<PolicySnapshotStore>().Current!.Version);
+
+        // The audit stream is shared: the second instance shows the first one's change.
+        var audit = (await (await second.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray();
+        Assert.Equal("Update a partner cross-tenant access setting", (string?)Assert.Single(audit)!["activityDisplayName"]);
+    }
+
+    [SkippableFact]
+    public async Task TwoAdminsOnTwoInstances_SameIfMatch_OneWinsTheOtherGets412()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        var etag = first.Service<PolicySnapshotStore>().Current!.ETag;
+
+        var results = await Task.WhenAll(
+            first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner, ifMatch: etag),
+            second.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
+                """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }""", ifMatch: etag));
+
+        Assert.Equal([HttpStatusCode.NoContent, HttpStatusCode.PreconditionFailed], results.Select(r => r.StatusCode).Order().ToArray());
+        var audit = (await (await first.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray();
+        Assert.Single(audit);
+
+        // Without If-Match the loser's PATCH is applied on top of the winner's: both changes survive.
+        using var retry = await second.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.AllowedPartner}",
+            """{ "inboundTrust": { "isMfaAccepted": false, "isCompliantDeviceAccepted": null, "isHybridAzureADJoinedDeviceAccepted": null } }""");
+        Assert.Equal(HttpStatusCode.NoContent, retry.StatusCode);
+        Assert.True(await AdminClient.EventuallyAsync(() => Task.FromResult(first.Service<PolicySnapshotStore>().Current!.Version == retry.PolicyVersion()), Deadline));
+        var document = first.Service<PolicySnapshotStore>().Current!.Document;
+        Assert.False(document.Partners.Single(p => p.TenantId == TestIds.AllowedPartner.ToString()).InboundTrust!.IsMfaAccepted);
+        if (results[0].StatusCode == HttpStatusCode.NoContent)
+        {
+            Assert.Equal("allowed", document.Partners.Single(p => p.TenantId == TestIds.BlockedPartner.ToString()).B2bDirectConnectInbound!.UsersAndGroups!.AccessType);
+        }
+        else
+        {
+            Assert.True(document.Default!.InboundTrust!.IsMfaAccepted);
+        }
+    }
+
+    [SkippableFact]
+    public async Task RedisStopped_KeepsDecidingAndReportsDegraded_RedisBack_PicksUpAChange()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+
+        await redis.StopAsync();
+
+        Assert.True(await AdminClient.EventuallyAsync(async () =>
+        {
+            using var ready = await second.Management.GetAsync("/readyz");
+            return ready.StatusCode == HttpStatusCode.OK && (await ready.Content.ReadAsStringAsync()).Contains("Degraded", StringComparison.Ordinal);
+        }, Deadline), "/readyz did not report the Redis store as degraded");
+        Assert.Equal(HttpStatusCode.OK, await DecideAsync(second, TestIds.AllowedPartner));
+        Assert.Equal(HttpStatusCode.Forbidden, await DecideAsync(second, TestIds.BlockedPartner));
+        using (var refused = await first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        }
+
+        await redis.StartAgainAsync();
+
+        // Redis came back empty (no persistence): an instance re-seeds it from the policy in force, then a change goes through.
+        Assert.True(await AdminClient.EventuallyAsync(async () =>
+        {
+            using var patch = await first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
+            return patch.StatusCode == HttpStatusCode.NoContent;
+        }, Deadline), "the change was not accepted after Redis came back");
+        Assert.True(await AdminClient.EventuallyAsync(async () => await DecideAsync(second, TestIds.BlockedPartner) == HttpStatusCode.OK, Deadline),
+            "the second instance did not pick up the change made after Redis came back");
+        Assert.True(await AdminClient.EventuallyAsync(() => Task.FromResult(second.Service<PolicySnapshotStore>().SourceState == PolicySourceState.Healthy), Deadline));
+    }
+
+    [SkippableFact]
+    public async Task RestartWithRedisDown_StartsFromThePersistedLastKnownGood()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        var directory = Directory.CreateTempSubdirectory("xtac-lkg-").FullName;
+        try
+        {
+            long version;
+            await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory))
+            {
+                using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
+                Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+                version = patch.PolicyVersion();
+            }
+
+            await redis.StopAsync();
+
+            // The seed file still blocks the partner; only the last known good document allows it.
+            await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory);
+            Assert.Equal(version, restarted.Service<PolicySnapshotStore>().Current!.Version);
+            Assert.Equal(HttpStatusCode.OK, await DecideAsync(restarted, TestIds.BlockedPartner));
+            using var ready = await restarted.Management.GetAsync("/readyz");
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+            Assert.Contains("Degraded", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [SkippableFact]
+    public async Task StartWithRedisDownAndNothingSaved_FailsClosed()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await redis.StopAsync();
+
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+
+        Assert.Null(gateway.Service<PolicySnapshotStore>().Current);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await gateway.Management.GetAsync("/readyz")).StatusCode);
+        using var denied = await gateway.GetAsync("/", gateway.Token(TestIds.AllowedPartner));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, denied.StatusCode);
+        Assert.Contains("PolicyUnavailable", await denied.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty(gateway.Backend.Requests);
+    }
+}
