@@ -1,0 +1,115 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using XtacGateway.Policies;
+using XtacGateway.Tests.Admin;
+using XtacGateway.Tests.Infrastructure;
+
+namespace XtacGateway.Tests.Policies;
+
+public sealed class GraphPolicySourceTests
+{
+    [Fact]
+    public async Task GraphSource_PagesThrottlingAndReload_FeedsTheGateway()
+    {
+        await using var graph = await FakeGraph.StartAsync();
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
+        {
+            s["Xtac:Policy:Source"] = "Graph";
+            s["Xtac:Policy:Graph:BaseUrl"] = $"{graph.Url}/v1.0/";
+            s["Xtac:Policy:Graph:DevelopmentBearerToken"] = "fake-graph-token";
+            s["Xtac:Policy:LastKnownGoodPath"] = "last-known-good.json";
+        });
+
+        // Two pages of partners (the second after one 429), all loaded before the gateway took requests.
+        var snapshot = gateway.Service<PolicySnapshotStore>().Current!;
+        Assert.Equal(3, snapshot.PartnerCount);
+        Assert.Equal(HttpStatusCode.OK, (await gateway.GetAsync("/", gateway.Token(TestIds.UnlistedTenant))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await gateway.GetAsync("/", gateway.Token(TestIds.BlockedPartner))).StatusCode);
+        Assert.All(graph.Requests, r => Assert.Equal("Bearer fake-graph-token", r.Authorization));
+        var pageTwo = graph.Requests.Where(r => r.Query.Contains("skiptoken", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(2, pageTwo.Length);
+        Assert.True(pageTwo[1].At - pageTwo[0].At >= TimeSpan.FromMilliseconds(900), "the retry did not wait for Retry-After");
+
+        // On demand: the partner on page two is removed in Graph, and a reload enforces it.
+        graph.DropSecondPagePartner = true;
+        using var reload = await gateway.AdminAsync(HttpMethod.Post, "/admin/policies/reload");
+        Assert.Equal(HttpStatusCode.OK, reload.StatusCode);
+        Assert.True(reload.PolicyVersion() > snapshot.Version);
+        Assert.Equal(HttpStatusCode.Forbidden, (await gateway.GetAsync("/", gateway.Token(TestIds.UnlistedTenant))).StatusCode);
+
+        // Graph owns the policy: the admin API does not write it here.
+        using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}",
+            $$"""{ "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""");
+        Assert.Equal(HttpStatusCode.Conflict, patch.StatusCode);
+        Assert.Contains("Graph", (string?)(await patch.JsonAsync())["detail"]);
+    }
+
+    /// <summary>A fake Microsoft Graph on loopback (real Kestrel): the default, partners in two pages, one 429 on page two.</summary>
+    private sealed class FakeGraph : IAsyncDisposable
+    {
+        private readonly WebApplication _app;
+        private int _throttled;
+
+        private FakeGraph(WebApplication app) => _app = app;
+
+        public string Url => _app.Urls.First();
+
+        public ConcurrentQueue<(string Authorization, string Query, DateTimeOffset At)> Requests { get; } = new();
+
+        public volatile bool DropSecondPagePartner;
+
+        public static async Task<FakeGraph> StartAsync()
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.Logging.ClearProviders();
+            var app = builder.Build();
+            var graph = new FakeGraph(app);
+            app.Use(async (context, next) =>
+            {
+                graph.Requests.Enqueue((context.Request.Headers.Authorization.ToString(), context.Request.QueryString.Value ?? string.Empty, DateTimeOffset.UtcNow));
+                await next(context);
+            });
+            app.MapGet("/v1.0/policies/crossTenantAccessPolicy/default", () => Results.Text($$"""
+                {
+                  "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#policies/crossTenantAccessPolicy/default/$entity",
+                  "isServiceDefault": true,
+                  "inboundTrust": { "isMfaAccepted": false, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false },
+                  "b2bDirectConnectInbound": {{TestPolicies.BlockedAll}}
+                }
+                """, "application/json"));
+            app.MapGet("/v1.0/policies/crossTenantAccessPolicy/partners", (HttpContext context) =>
+            {
+                if (!context.Request.Query.ContainsKey("$skiptoken"))
+                {
+                    return Results.Text($$"""
+                        {
+                          "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#policies/crossTenantAccessPolicy/partners",
+                          "@odata.nextLink": "{{graph.Url}}/v1.0/policies/crossTenantAccessPolicy/partners?$skiptoken=page2",
+                          "value": [ {{TestPolicies.Partner(TestIds.AllowedPartner, TestPolicies.AllowedAll, mfaAccepted: true)}} ]
+                        }
+                        """, "application/json");
+                }
+
+                if (Interlocked.Exchange(ref graph._throttled, 1) == 0)
+                {
+                    context.Response.Headers.RetryAfter = "1";
+                    return Results.StatusCode(StatusCodes.Status429TooManyRequests);
+                }
+
+                var partners = graph.DropSecondPagePartner
+                    ? TestPolicies.Partner(TestIds.BlockedPartner, TestPolicies.BlockedAll)
+                    : $"{TestPolicies.Partner(TestIds.BlockedPartner, TestPolicies.BlockedAll)}, {TestPolicies.Partner(TestIds.UnlistedTenant, TestPolicies.AllowedAll)}";
+                return Results.Text($$"""{ "value": [ {{partners}} ] }""", "application/json");
+            });
+            await app.StartAsync();
+            return graph;
+        }
+
+        public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+    }
+}
