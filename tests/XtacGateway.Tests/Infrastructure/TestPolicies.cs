@@ -23,10 +23,10 @@ internal static class TestPolicies
         }
         """;
 
-    public static string Partner(Guid tenant, string directConnectInbound, bool? mfaAccepted = null) => $$"""
+    public static string Partner(Guid tenant, string directConnectInbound, bool? mfaAccepted = null, bool? compliantDeviceAccepted = null, bool? hybridJoinedDeviceAccepted = null) => $$"""
         {
           "tenantId": "{{tenant}}",
-          "inboundTrust": { "isMfaAccepted": {{Json(mfaAccepted)}}, "isCompliantDeviceAccepted": null, "isHybridAzureADJoinedDeviceAccepted": null },
+          "inboundTrust": { "isMfaAccepted": {{Json(mfaAccepted)}}, "isCompliantDeviceAccepted": {{Json(compliantDeviceAccepted)}}, "isHybridAzureADJoinedDeviceAccepted": {{Json(hybridJoinedDeviceAccepted)}} },
           "b2bDirectConnectInbound": {{directConnectInbound}}
         }
         """;

@@ -1,0 +1,311 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Text.Json;
+using XtacGateway.Tests.Infrastructure;
+
+namespace XtacGateway.Tests.Policies;
+
+/// <summary>The policy file at start-up and while the gateway runs, plus the start-up checks of the gateway's own settings.</summary>
+public sealed class FilePolicySourceTests
+{
+    private static readonly TimeSpan ReloadDeadline = TimeSpan.FromSeconds(2);
+
+    /// <summary>The standard policy with the allowed partner turned around: now blocked.</summary>
+    private static string PartnerNowBlocked => TestPolicies.Document(
+        TestPolicies.Partner(TestIds.AllowedPartner, TestPolicies.BlockedAll),
+        TestPolicies.Partner(TestIds.BlockedPartner, TestPolicies.BlockedAll));
+
+    /// <summary>Valid JSON, invalid policy: an unknown accessType (path <c>$.partners[0].b2bDirectConnectInbound.applications.accessType</c>).</summary>
+    private static string InvalidPolicy => TestPolicies.Document(
+        TestPolicies.Partner(TestIds.AllowedPartner, TestPolicies.Half("blocked", "AllUsers", "user", "AllApplications", appAccess: "maybe")));
+
+    [Fact]
+    public async Task Reload_ValidEdit_ChangesDecisionsWithinTwoSecondsAndRaisesVersion()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        var token = gateway.Token(TestIds.AllowedPartner);
+        using (var before = await gateway.GetAsync("/orders", token))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        }
+
+        var versionBefore = await gateway.PolicyVersionAsync();
+        var forwardedBefore = gateway.Backend.Requests.Count;
+
+        await gateway.WritePolicyAsync(PartnerNowBlocked);
+
+        var denied = await gateway.EventuallyAnswersAsync("/orders", token, HttpStatusCode.Forbidden, ReloadDeadline);
+        Assert.True(denied, $"the allowed partner was still let in {ReloadDeadline} after the policy file blocked it");
+        Assert.True(await gateway.PolicyVersionAsync() > versionBefore);
+
+        using var after = await gateway.GetAsync("/orders", token);
+        await ProblemAssert.ForbiddenAsync(after, "InboundPolicyBlocked", "AADSTS500213", TestIds.AllowedPartner);
+        // Requests forwarded while the old policy was still in force were allowed ones; none after the switch.
+        var forwarded = gateway.Backend.Requests.Skip(forwardedBefore).ToList();
+        Assert.All(forwarded, r => Assert.Equal("Allowed", r.Headers["X-Xtac-Decision"]));
+    }
+
+    [Fact]
+    public async Task Reload_EditOpeningAccess_LetsUnlistedTenantIn()
+    {
+        // The other direction: a blocked caller is admitted once the file admits it.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        var token = gateway.Token(TestIds.UnlistedTenant);
+        using (var before = await gateway.GetAsync("/orders", token))
+        {
+            await ProblemAssert.ForbiddenAsync(before, "InboundPolicyBlocked", "AADSTS500213", TestIds.UnlistedTenant);
+        }
+
+        await gateway.WritePolicyAsync(TestPolicies.Document(TestPolicies.Partner(TestIds.UnlistedTenant, TestPolicies.AllowedAll)));
+
+        var allowed = await gateway.EventuallyAnswersAsync("/orders", token, HttpStatusCode.OK, ReloadDeadline);
+        Assert.True(allowed, $"the newly listed partner was not let in within {ReloadDeadline}");
+        Assert.Equal(TestIds.UnlistedTenant.ToString(), Assert.Single(gateway.Backend.Requests).Headers["X-Xtac-Home-Tenant-Id"]);
+    }
+
+    [Fact]
+    public async Task Reload_InvalidEdit_KeepsPolicyAndVersion()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
+        var allowedToken = gateway.Token(TestIds.AllowedPartner);
+        var blockedToken = gateway.Token(TestIds.BlockedPartner);
+        var versionBefore = await gateway.PolicyVersionAsync();
+
+        await gateway.WritePolicyAsync(InvalidPolicy);
+
+        // The watcher has looked at the invalid file...
+        await reloads.WaitForAsync("invalid", ReloadDeadline);
+        // ...and for the next ~1.5 s (many watcher ticks) the old policy stays in force.
+        var window = DateTime.UtcNow.AddSeconds(1.5);
+        do
+        {
+            using var allowed = await gateway.GetAsync("/orders", allowedToken);
+            Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
+            using var blocked = await gateway.GetAsync("/orders", blockedToken);
+            Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+            await Task.Delay(100);
+        }
+        while (DateTime.UtcNow < window);
+
+        Assert.Equal(versionBefore, await gateway.PolicyVersionAsync());
+        Assert.DoesNotContain("success", reloads.Results);
+        Assert.All(gateway.Backend.Requests, r => Assert.Equal(TestIds.AllowedPartner.ToString(), r.Headers["X-Xtac-Home-Tenant-Id"]));
+    }
+
+    [Fact]
+    public async Task Reload_MalformedJsonEdit_KeepsPolicyAndVersion()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
+        var token = gateway.Token(TestIds.AllowedPartner);
+        var versionBefore = await gateway.PolicyVersionAsync();
+
+        await gateway.WritePolicyAsync("{ \"default\": { \"isServiceDefault\": true, ");
+
+        await reloads.WaitForAsync("invalid", ReloadDeadline);
+        using var response = await gateway.GetAsync("/orders", token);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(versionBefore, await gateway.PolicyVersionAsync());
+    }
+
+    [Fact]
+    public async Task Reload_ValidEditAfterInvalidOne_IsApplied()
+    {
+        // A rejected file does not stop the watcher: fixing the file applies it.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
+        var token = gateway.Token(TestIds.AllowedPartner);
+        var versionBefore = await gateway.PolicyVersionAsync();
+
+        await gateway.WritePolicyAsync(InvalidPolicy);
+        await reloads.WaitForAsync("invalid", ReloadDeadline);
+        await gateway.WritePolicyAsync(PartnerNowBlocked);
+
+        var denied = await gateway.EventuallyAnswersAsync("/orders", token, HttpStatusCode.Forbidden, ReloadDeadline);
+        Assert.True(denied);
+        Assert.True(await gateway.PolicyVersionAsync() > versionBefore);
+    }
+
+    [Fact]
+    public async Task Reload_PolicyFileDeleted_KeepsPolicyInForce()
+    {
+        // A missing file (mid rename, or removed by mistake) is no reason to drop the policy in force.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        var allowedToken = gateway.Token(TestIds.AllowedPartner);
+        var blockedToken = gateway.Token(TestIds.BlockedPartner);
+        var versionBefore = await gateway.PolicyVersionAsync();
+
+        File.Delete(gateway.PolicyPath);
+
+        var window = DateTime.UtcNow.AddSeconds(1);
+        do
+        {
+            using var allowed = await gateway.GetAsync("/orders", allowedToken);
+            Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
+            using var blocked = await gateway.GetAsync("/orders", blockedToken);
+            Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+            await Task.Delay(100);
+        }
+        while (DateTime.UtcNow < window);
+
+        Assert.Equal(versionBefore, await gateway.PolicyVersionAsync());
+
+        // And the file coming back is read again.
+        await gateway.WritePolicyAsync(PartnerNowBlocked);
+        Assert.True(await gateway.EventuallyAnswersAsync("/orders", allowedToken, HttpStatusCode.Forbidden, ReloadDeadline));
+    }
+
+    [Fact]
+    public async Task Reload_RelativePolicyPath_IsReadFromContentRootAndWatched()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Policy:Path"] = "policy.json");
+        var token = gateway.Token(TestIds.AllowedPartner);
+        using (var before = await gateway.GetAsync("/orders", token))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        }
+
+        await gateway.WritePolicyAsync(PartnerNowBlocked);
+
+        Assert.True(await gateway.EventuallyAnswersAsync("/orders", token, HttpStatusCode.Forbidden, ReloadDeadline));
+    }
+
+    [Fact]
+    public async Task Start_InvalidPolicy_ThrowsNamingJsonPath()
+    {
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(InvalidPolicy));
+
+        var messages = ProblemAssert.AllMessages(exception);
+        Assert.Contains("$.partners[0].b2bDirectConnectInbound.applications.accessType", messages, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_MalformedPolicy_ThrowsNamingLine()
+    {
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync("{\n  \"default\": {\n    \"isServiceDefault\": tru\n"));
+
+        var messages = ProblemAssert.AllMessages(exception);
+        Assert.Contains("line 3", messages, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_RouteWithoutAppId_ThrowsNamingRoute()
+    {
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s => s["ReverseProxy:Routes:open:Metadata:Xtac.AppId"] = null));
+
+        var messages = ProblemAssert.AllMessages(exception);
+        Assert.Contains("'open'", messages, StringComparison.Ordinal);
+        Assert.Contains("Xtac.AppId", messages, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Xtac.AppId", "not-a-guid")]
+    [InlineData("Xtac.GrantControls", "mfa,passwordless")]
+    [InlineData("Xtac.GrantOperator", "XOR")]
+    public async Task Start_RouteWithInvalidMetadata_ThrowsNamingRoute(string key, string value)
+    {
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s => s[$"ReverseProxy:Routes:mfa:Metadata:{key}"] = value));
+
+        var messages = ProblemAssert.AllMessages(exception);
+        Assert.Contains("'mfa'", messages, StringComparison.Ordinal);
+        Assert.Contains(value.Split(',')[^1], messages, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_DevelopmentIssuerEnabledInProduction_ThrowsNamingSetting()
+    {
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s => s["Xtac:DevelopmentIssuer:Enabled"] = "true",
+            environment: "Production"));
+
+        var messages = ProblemAssert.AllMessages(exception);
+        Assert.Contains("Xtac:DevelopmentIssuer:Enabled", messages, StringComparison.Ordinal);
+        Assert.Contains("Production", messages, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_Production_DoesNotServeDevelopmentIssuer()
+    {
+        // Unset means Development only: in Production the loopback issuer's keys are not served.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), environment: "Production");
+
+        // The path falls through to the protected catch-all route: a Bearer challenge, no key set, nothing forwarded.
+        using var keys = await gateway.Client.GetAsync("/.xtac-dev-issuer/discovery/v2.0/keys");
+        ProblemAssert.Unauthorized(keys, tokenSent: false);
+        Assert.DoesNotContain("\"kty\"", await keys.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty(gateway.Backend.Requests);
+    }
+
+    [Fact]
+    public async Task Start_NoPolicyPath_ThrowsNamingSetting()
+    {
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Policy:Path"] = null));
+
+        Assert.Contains("Xtac:Policy:Path", ProblemAssert.AllMessages(exception), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_PolicyFileMissing_Throws()
+    {
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s => s["Xtac:Policy:Path"] = Path.Combine(Path.GetTempPath(), $"xtac-missing-{Guid.NewGuid():N}", "policy.json")));
+
+        Assert.Contains("xtac-missing-", ProblemAssert.AllMessages(exception), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_NoResourceTenant_ThrowsNamingSetting()
+    {
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:ResourceTenantId"] = null));
+
+        Assert.Contains("ResourceTenantId", ProblemAssert.AllMessages(exception), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_PartnerIsResourceTenant_ThrowsNamingPath()
+    {
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(
+            TestPolicies.Document(TestPolicies.Partner(TestIds.ResourceTenant, TestPolicies.AllowedAll))));
+
+        Assert.Contains("$.partners[0].tenantId", ProblemAssert.AllMessages(exception), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Health_InvalidToken_StillAnswers200()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+
+        foreach (var path in new[] { "/healthz", "/readyz" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "not.a.token");
+            using var response = await gateway.Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Empty(gateway.Backend.Requests);
+    }
+
+    [Fact]
+    public async Task Health_NoToken_HealthzAndReadyzAnswer200()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+
+        using var healthz = await gateway.Client.GetAsync("/healthz");
+        using var readyz = await gateway.Client.GetAsync("/readyz");
+
+        Assert.Equal(HttpStatusCode.OK, healthz.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, readyz.StatusCode);
+        using var report = JsonDocument.Parse(await readyz.Content.ReadAsStringAsync());
+        Assert.Equal("Healthy", report.RootElement.GetProperty("status").GetString());
+        Assert.True(report.RootElement.GetProperty("policyVersion").GetInt64() >= 1);
+        Assert.Empty(gateway.Backend.Requests);
+    }
+}
