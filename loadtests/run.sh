@@ -23,7 +23,8 @@ rm -f "$work"/scenario-*.json
 
 threads=${XTAC_LOAD_THREADS:-2}
 connections=${XTAC_LOAD_CONNECTIONS:-32}
-if ((quick)); then duration=${XTAC_LOAD_DURATION:-5}; warmup=2; else duration=${XTAC_LOAD_DURATION:-15}; warmup=5; fi
+# Warm-up long enough for tiered JIT to reach tier 1 on a busy 2-core machine (the gateway has far more code than plain YARP).
+if ((quick)); then duration=${XTAC_LOAD_DURATION:-5}; warmup=3; else duration=${XTAC_LOAD_DURATION:-15}; warmup=10; fi
 mode=$([[ $quick == 1 ]] && echo quick || echo full)
 
 if ! command -v wrk >/dev/null; then
@@ -96,6 +97,8 @@ backend_pid=$started
 wait_status "http://127.0.0.1:$backend_port/" 200
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+source="commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[[ -n "$(git status --porcelain -- src 2>/dev/null)" ]] && source="$source plus uncommitted changes in src/"
 
 # ---- one scenario ------------------------------------------------------------------------------------------
 # scenario N NAME URL PID [EXTRA_JSON]
@@ -151,6 +154,7 @@ gateway xtac "$work/policy-a.json"
 scenario 4 "XtacGateway" "http://127.0.0.1:$gw_port" "$gw_pid"; stop "$gw_pid"
 
 echo "-- 5 XtacGateway, policy rewritten 10x/s"
+rm -f "$work/rewrites"
 cp "$work/policy-a.json" "$work/policy-live.json"
 gateway xtac-reload "$work/policy-live.json" --Xtac:Policy:FileCheckInterval=00:00:00.050
 reloads() { curl -s "http://127.0.0.1:$mg_port/metrics" | awk '/^xtac_policy_reloads_total\{.*result="success"/ { n += $NF } END { print n + 0 }'; }
@@ -161,7 +165,7 @@ start_rewriter() {
     while :; do
       if ((i % 2)); then src=policy-a.json; else src=policy-b.json; fi
       cp "$work/$src" "$work/policy-live.json.tmp" && mv -f "$work/policy-live.json.tmp" "$work/policy-live.json"
-      i=$((i + 1)); sleep 0.1
+      i=$((i + 1)); echo "$i" >"$work/rewrites"; sleep 0.1
     done
   ) &
   rewriter=$!
@@ -169,7 +173,7 @@ start_rewriter() {
 stop_rewriter() {
   kill "$rewriter" 2>/dev/null; wait "$rewriter" 2>/dev/null || true; rewriter=""
   sleep 0.3
-  printf '"policy_reloads":%d' $(($(reloads) - reloads_before))
+  printf '"policy_rewrites":%d,"policy_reloads":%d' "$(cat "$work/rewrites")" $(($(reloads) - reloads_before))
 }
 before_measure=start_rewriter after_measure=stop_rewriter \
   scenario 5 "XtacGateway, policy reloaded 10x/s" "http://127.0.0.1:$gw_port" "$gw_pid"
@@ -184,5 +188,5 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 "${hosts[@]}" report --work "$work" --out "$results/load-$stamp.json" --markdown "$results/latest.md" \
   --mode "$mode" --threads "$threads" --connections "$connections" --duration "$duration" \
   --machine "$(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1)" --dotnet "$(dotnet --version)" \
-  --date "$(date -u '+%Y-%m-%d %H:%M UTC')" --load-before "$load_before" --load-after "$load_after"
+  --date "$(date -u '+%Y-%m-%d %H:%M UTC')" --source "$source" --load-before "$load_before" --load-after "$load_after"
 cp "$results/load-$stamp.json" "$results/latest.json"

@@ -50,6 +50,7 @@ internal static class Report
             ["mode"] = Options.Get(args, "mode"),
             ["machine"] = Options.Get(args, "machine"),
             ["dotnet"] = Options.Get(args, "dotnet"),
+            ["source"] = Options.Get(args, "source"),
             ["load_average_before"] = Options.Get(args, "load-before"),
             ["load_average_after"] = Options.Get(args, "load-after"),
             ["wrk"] = new JsonObject
@@ -66,7 +67,7 @@ internal static class Report
         File.WriteAllText(Options.Required(args, "out"), result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 
         var md = new StringBuilder();
-        md.AppendLine(CultureInfo.InvariantCulture, $"Run: {result["date"]}, {result["mode"]} mode; machine: {result["machine"]}; .NET SDK {result["dotnet"]}.");
+        md.AppendLine(CultureInfo.InvariantCulture, $"Run: {result["date"]}, {result["mode"]} mode; machine: {result["machine"]}; .NET SDK {result["dotnet"]}; gateway built from {result["source"]}.");
         md.AppendLine(CultureInfo.InvariantCulture, $"wrk: {result["wrk"]!["threads"]} threads, {result["wrk"]!["connections"]} connections, {result["wrk"]!["duration_s"]} s per scenario after a warm-up, everything on 127.0.0.1 of the same machine. Load average (1/5/15 min) before: {result["load_average_before"]}, after: {result["load_average_after"]}.");
         md.AppendLine();
         md.AppendLine("| # | Scenario | Requests/s | p50 ms | p99 ms | max ms | Statuses | 403 reasons | Transport errors | Unexpected | Peak RSS MB |");
@@ -78,7 +79,7 @@ internal static class Report
             var name = (string)s["name"]!;
             if (s["policy_reloads"] is { } reloads)
             {
-                name += $" ({reloads} reloads during the run)";
+                name += $" ({s["policy_rewrites"]} rewrites, {reloads} reloads during the run)";
             }
 
             md.AppendLine(CultureInfo.InvariantCulture,
