@@ -103,7 +103,8 @@ internal static class TokenCommand
                 "true" => true,
                 "false" => false,
                 _ when long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var integer) => integer,
-                _ when double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) => number,
+                // NaN and the infinities are not JSON numbers: they stay text.
+                _ when double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number) => number,
                 _ => text,
             };
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using XtacGateway.Observability;
@@ -59,7 +60,8 @@ internal sealed class EnforcementMiddleware(
         }
 
         var version = snapshot?.Version ?? 0;
-        var activity = Activity.Current;
+        // The request's own (server) span, not YARP's child span that is current inside the proxy pipeline.
+        var activity = context.Features.Get<IHttpActivityFeature>()?.Activity ?? Activity.Current;
         if (activity is { IsAllDataRequested: true })
         {
             activity.SetTag("xtac.decision", decision.Verdict);

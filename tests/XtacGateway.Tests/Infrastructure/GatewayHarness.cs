@@ -74,12 +74,13 @@ internal sealed class GatewayHarness : IAsyncDisposable
         var ownsDirectory = directory is null;
         directory ??= System.IO.Directory.CreateTempSubdirectory("xtac-test-").FullName;
         var backend = await RecordingBackend.StartAsync();
+        WebApplication? app = null;
         try
         {
             await File.WriteAllTextAsync(Path.Combine(directory, "policy.json"), policyJson);
             var settings = Settings(directory, backend.Url);
             configure?.Invoke(settings);
-            var app = GatewayApplication.Create(
+            app = GatewayApplication.Create(
                 ["--urls", "http://127.0.0.1:0", "--environment", environment],
                 contentRoot: directory,
                 builder =>
@@ -95,7 +96,24 @@ internal sealed class GatewayHarness : IAsyncDisposable
         }
         catch
         {
+            // A gateway that failed to start (as some tests intend) must not leave its listeners or files behind.
+            if (app is not null)
+            {
+                await app.DisposeAsync();
+            }
+
             await backend.DisposeAsync();
+            if (ownsDirectory)
+            {
+                try
+                {
+                    System.IO.Directory.Delete(directory, recursive: true);
+                }
+                catch (IOException)
+                {
+                }
+            }
+
             throw;
         }
     }

@@ -77,16 +77,25 @@ public sealed class GatewayTelemetryTests
             s => s["Xtac:Telemetry:Tracing"] = "true",
             configureBuilder: b => b.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
 
-        (await gateway.GetAsync("/denied", gateway.Token(TestIds.BlockedPartner))).Dispose();
-        (await gateway.GetAsync("/allowed", gateway.Token())).Dispose();
+        // Spans are collected process-wide, so pick out this test's requests by their unique paths.
+        var deniedPath = $"/denied-{Guid.NewGuid():N}";
+        var allowedPath = $"/allowed-{Guid.NewGuid():N}";
+        (await gateway.GetAsync(deniedPath, gateway.Token(TestIds.BlockedPartner))).Dispose();
+        (await gateway.GetAsync(allowedPath, gateway.Token())).Dispose();
 
-        await WaitUntilAsync(() => { lock (spans) { return spans.Count(s => s.GetTagItem("xtac.decision") is not null) >= 2; } });
-        Activity denied, allowed;
-        lock (spans)
+        Activity? Find(string path)
         {
-            denied = spans.Single(s => Equals(s.GetTagItem("xtac.decision"), "deny"));
-            allowed = spans.Single(s => Equals(s.GetTagItem("xtac.decision"), "allow"));
+            lock (spans)
+            {
+                return spans.FirstOrDefault(s => s.Kind == ActivityKind.Server && Equals(s.GetTagItem("url.path"), path) && s.GetTagItem("xtac.decision") is not null);
+            }
         }
+
+        await WaitUntilAsync(() => Find(deniedPath) is not null && Find(allowedPath) is not null);
+        var denied = Find(deniedPath)!;
+        var allowed = Find(allowedPath)!;
+        Assert.Equal("deny", denied.GetTagItem("xtac.decision"));
+        Assert.Equal("allow", allowed.GetTagItem("xtac.decision"));
 
         Assert.Equal(ActivityKind.Server, denied.Kind);
         Assert.Equal("InboundPolicyBlocked", denied.GetTagItem("xtac.reason"));
