@@ -161,11 +161,14 @@ reloads() { curl -s "http://127.0.0.1:$mg_port/metrics" | awk '/^xtac_policy_rel
 start_rewriter() {
   reloads_before=$(reloads)
   (
-    i=0
+    i=0; next=${EPOCHREALTIME/[.,]/}
     while :; do
       if ((i % 2)); then src=policy-a.json; else src=policy-b.json; fi
       cp "$work/$src" "$work/policy-live.json.tmp" && mv -f "$work/policy-live.json.tmp" "$work/policy-live.json"
-      i=$((i + 1)); echo "$i" >"$work/rewrites"; sleep 0.1
+      i=$((i + 1)); echo "$i" >"$work/rewrites"
+      # Ten a second on a schedule, whatever cp and mv cost.
+      next=$((next + 100000)); wait_us=$((next - ${EPOCHREALTIME/[.,]/}))
+      ((wait_us > 0)) && sleep "0.$(printf '%06d' "$wait_us")"
     done
   ) &
   rewriter=$!

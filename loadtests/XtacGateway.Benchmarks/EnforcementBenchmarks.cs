@@ -36,16 +36,30 @@ public class EnforcementBenchmarks
     public string Caller { get; set; } = "allowed";
 
     [GlobalSetup(Target = nameof(TelemetryOff))]
-    public void SetupOff() => Setup(telemetry: false);
+    public void SetupOff() => Setup(metrics: false, tracing: false);
 
     [GlobalSetup(Target = nameof(TelemetryOn))]
-    public void SetupOn() => Setup(telemetry: true);
+    public void SetupOn() => Setup(metrics: true, tracing: true);
+
+    [GlobalSetup(Target = nameof(MetricsOnly))]
+    public void SetupMetrics() => Setup(metrics: true, tracing: false);
+
+    [GlobalSetup(Target = nameof(TracingOnly))]
+    public void SetupTracing() => Setup(metrics: false, tracing: true);
 
     [Benchmark(Baseline = true, Description = "enforcement, telemetry off")]
     public Task TelemetryOff() => _middleware.Invoke(_context);
 
     [Benchmark(Description = "enforcement, telemetry on")]
     public Task TelemetryOn() => _middleware.Invoke(_context);
+
+    /// <summary>Attribution: decision metrics only (no request activity).</summary>
+    [Benchmark(Description = "enforcement, metrics only")]
+    public Task MetricsOnly() => _middleware.Invoke(_context);
+
+    /// <summary>Attribution: the decision tags on a recorded request activity only (no metrics listener).</summary>
+    [Benchmark(Description = "enforcement, tracing only")]
+    public Task TracingOnly() => _middleware.Invoke(_context);
 
     [GlobalCleanup]
     public void Cleanup()
@@ -60,7 +74,7 @@ public class EnforcementBenchmarks
         _services.Dispose();
     }
 
-    private void Setup(bool telemetry)
+    private void Setup(bool metrics, bool tracing)
     {
         var services = new ServiceCollection();
         services.AddLogging();
@@ -71,27 +85,35 @@ public class EnforcementBenchmarks
         services.AddSingleton<CallerContextProvider>();
         services.Configure<GatewayOptions>(o => o.ResourceTenantId = LoadTestPolicy.ResourceTenant);
         services.AddOptions<TelemetryOptions>();
-        if (telemetry)
+        // As TelemetryExtensions.AddXtacTelemetry registers it, minus the ASP.NET Core and runtime sources.
+        var otel = metrics || tracing ? services.AddOpenTelemetry() : null;
+        if (metrics)
         {
-            // As TelemetryExtensions.AddXtacTelemetry registers it, minus the ASP.NET Core and runtime sources.
-            services.AddOpenTelemetry()
-                .WithMetrics(m => m.AddMeter(GatewayTelemetry.Name).AddPrometheusExporter())
-                .WithTracing(t => t.AddSource(GatewayTelemetry.Name, RequestSource.Name));
+            otel!.WithMetrics(m => m.AddMeter(GatewayTelemetry.Name).AddPrometheusExporter());
+        }
+
+        if (tracing)
+        {
+            otel!.WithTracing(t => t.AddSource(GatewayTelemetry.Name, RequestSource.Name));
         }
 
         _services = services.BuildServiceProvider();
-        if (telemetry)
+        if (metrics)
         {
             _ = _services.GetRequiredService<MeterProvider>();
+        }
+
+        if (tracing)
+        {
             _ = _services.GetRequiredService<TracerProvider>();
         }
 
         var store = _services.GetRequiredService<PolicySnapshotStore>();
         store.Swap(PolicyCompiler.Compile(LoadTestPolicy.Build(100_000), LoadTestPolicy.ResourceTenant, new PolicyVersion(store.NextVersion(), "\"bench\"", DateTimeOffset.UtcNow)));
         var gatewayTelemetry = _services.GetRequiredService<GatewayTelemetry>();
-        if (gatewayTelemetry.DecisionsEnabled != telemetry)
+        if (gatewayTelemetry.DecisionsEnabled != metrics)
         {
-            throw new InvalidOperationException($"Decision metrics enabled: {gatewayTelemetry.DecisionsEnabled}, expected {telemetry}.");
+            throw new InvalidOperationException($"Decision metrics enabled: {gatewayTelemetry.DecisionsEnabled}, expected {metrics}.");
         }
 
         _middleware = ActivatorUtilities.CreateInstance<EnforcementMiddleware>(_services, (RequestDelegate)Forward);
@@ -122,7 +144,7 @@ public class EnforcementBenchmarks
         _context.Request.Headers.Authorization = "Bearer eyJ.not-read-here.x";
         _context.Features.Set<IReverseProxyFeature>(new ProxyFeature(new RouteModel(route, cluster: null, HttpTransformer.Default)));
 
-        if (telemetry)
+        if (tracing)
         {
             _activity = RequestSource.Source.StartActivity("HTTP GET", ActivityKind.Server);
             if (_activity is not { IsAllDataRequested: true })
