@@ -14,7 +14,7 @@ start() { local name=$1; shift; ("$@") >"$work/logs/ablation-$name.log" 2>&1 & s
 ready() { for _ in $(seq 1 300); do [[ $(curl -s -o /dev/null -w '%{http_code}' ${2:+-H "Authorization: Bearer $2"} "$1") == 200 ]] && return 0; sleep 0.2; done; echo "not ready: $1" >&2; exit 1; }
 token=$(awk '$1 == "allowed" { print $3; exit }' "$work/tokens.txt")
 measure() { # measure LABEL URL PID
-  XTAC_TOKENS="$work/tokens.txt" wrk -t2 -c32 -d3s -s loadtests/scripts/tokens.lua "$2" >/dev/null
+  XTAC_TOKENS="$work/tokens.txt" wrk -t2 -c32 -d10s -s loadtests/scripts/tokens.lua "$2" >/dev/null
   local line; line=$(XTAC_TOKENS="$work/tokens.txt" wrk -t2 -c32 -d"${seconds}s" -s loadtests/scripts/tokens.lua "$2" | sed -n 's/^XTAC_RESULT //p')
   printf '%-58s %8s req/s  p99 %6.2f ms  RSS %4d MB\n' "$1" "$(grep -o '"rps":[0-9]*' <<<"$line" | cut -d: -f2)" \
     "$(grep -o '"p99":[0-9]*' <<<"$line" | cut -d: -f2 | awk '{ print $1 / 1000 }')" "$(awk '/VmHWM/ { print int($2 / 1024) }' /proc/$3/status)"
