@@ -2,7 +2,8 @@
 # Load tests: XtacGateway against the backend alone, plain YARP and YARP with per-request JwtBearer validation.
 #   loadtests/run.sh [--quick]
 # Builds Release, starts every process on 127.0.0.1, runs scenarios 1-6 of issue 6 with the same wrk settings,
-# prints one table and writes loadtests/results/load-<timestamp>.json (and latest.json / latest.md).
+# prints one table and writes loadtests/results/load-<timestamp>.json (full runs also latest.json / latest.md;
+# quick runs write load-<timestamp>-quick.json).
 set -euo pipefail
 
 quick=0
@@ -188,8 +189,11 @@ scenario 6 "XtacGateway, 100k partners" "http://127.0.0.1:$gw_port" "$gw_pid"; s
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-"${hosts[@]}" report --work "$work" --out "$results/load-$stamp.json" --markdown "$results/latest.md" \
+# Only full runs replace latest.json / latest.md; quick runs leave a JSON of their own.
+if ((quick)); then json="$results/load-$stamp-quick.json"; md="$work/quick.md"; else json="$results/load-$stamp.json"; md="$results/latest.md"; fi
+"${hosts[@]}" report --work "$work" --out "$json" --markdown "$md" \
   --mode "$mode" --threads "$threads" --connections "$connections" --duration "$duration" \
   --machine "$(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1)" --dotnet "$(dotnet --version)" \
   --date "$(date -u '+%Y-%m-%d %H:%M UTC')" --source "$source" --load-before "$load_before" --load-after "$load_after"
-cp "$results/load-$stamp.json" "$results/latest.json"
+((quick)) || cp "$json" "$results/latest.json"
+echo "results: $json"
