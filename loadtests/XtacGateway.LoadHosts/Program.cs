@@ -1,4 +1,4 @@
-using System.Reflection;
+using XtacGateway.Authentication;
 using System.Text;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.IdentityModel.Tokens;
@@ -128,7 +128,7 @@ internal static class Hosts
                 options.MapInboundClaims = false;
                 options.TokenValidationParameters = new TokenValidationParameters
                 {
-                    ValidIssuers = [DevelopmentIssuerKeys.IssuerFor(LoadTestPolicy.AllowedPartner), DevelopmentIssuerKeys.IssuerFor(LoadTestPolicy.BlockedPartner)],
+                    ValidIssuers = [DevelopmentIssuer.IssuerFor(LoadTestPolicy.AllowedPartner), DevelopmentIssuer.IssuerFor(LoadTestPolicy.BlockedPartner)],
                     ValidAudience = Audience,
                     IssuerSigningKeys = keys,
                     ValidAlgorithms = [SecurityAlgorithms.RsaSha256],
@@ -151,27 +151,11 @@ internal static class Hosts
     }
 }
 
-/// <summary>The development issuer's keys and minting, reached through the gateway's own (internal) class.</summary>
+/// <summary>The development issuer's public keys, as the gateway publishes them in its JWKS.</summary>
 internal static class DevelopmentIssuerKeys
 {
-    private static readonly Type s_type = Assembly.Load("XtacGateway").GetType("XtacGateway.Authentication.DevelopmentIssuer", throwOnError: true)!;
-
-    public static object LoadIssuer(string keyPath)
-        => s_type.GetMethod("LoadOrCreate", BindingFlags.Public | BindingFlags.Static)!.Invoke(null, [keyPath])!;
-
-    public static string IssuerFor(Guid tenant)
-        => (string)s_type.GetMethod("IssuerFor", BindingFlags.Public | BindingFlags.Static)!.Invoke(null, [tenant])!;
-
-    /// <summary>The public halves of the key set, with the key IDs the gateway publishes in its JWKS.</summary>
     public static SecurityKey[] Load(string keyPath)
-    {
-        var issuer = LoadIssuer(keyPath);
-        var keys = (IReadOnlyList<RsaSecurityKey>)s_type.GetProperty("Keys")!.GetValue(issuer)!;
-        return [.. keys.Select(k => new RsaSecurityKey(new System.Security.Cryptography.RSAParameters { Modulus = k.Parameters.Modulus, Exponent = k.Parameters.Exponent }) { KeyId = k.KeyId })];
-    }
-
-    public static string Mint(object issuer, IDictionary<string, object> claims, DateTimeOffset now, TimeSpan lifetime)
-        => (string)s_type.GetMethod("Mint")!.Invoke(issuer, [claims, now, lifetime])!;
+        => [.. DevelopmentIssuer.LoadOrCreate(keyPath).Keys.Select(k => new RsaSecurityKey(new System.Security.Cryptography.RSAParameters { Modulus = k.Parameters.Modulus, Exponent = k.Parameters.Exponent }) { KeyId = k.KeyId })];
 }
 
 internal static class Tools
@@ -182,7 +166,7 @@ internal static class Tools
     /// </summary>
     public static int Mint(string[] args)
     {
-        var issuer = DevelopmentIssuerKeys.LoadIssuer(Options.Required(args, "key"));
+        var issuer = DevelopmentIssuer.LoadOrCreate(Options.Required(args, "key"));
         var count = int.Parse(Options.Get(args, "count") ?? "1000", System.Globalization.CultureInfo.InvariantCulture);
         var lifetime = TimeSpan.FromSeconds(int.Parse(Options.Get(args, "lifetime") ?? "7200", System.Globalization.CultureInfo.InvariantCulture));
         var now = DateTimeOffset.UtcNow;
@@ -199,7 +183,7 @@ internal static class Tools
             var oid = new Guid($"0000{i:x4}-0000-4000-8000-00000000ab{i % 256:x2}");
             var claims = new Dictionary<string, object>(StringComparer.Ordinal)
             {
-                ["iss"] = DevelopmentIssuerKeys.IssuerFor(tenant),
+                ["iss"] = DevelopmentIssuer.IssuerFor(tenant),
                 ["aud"] = Hosts.Audience,
                 ["tid"] = tenant.ToString(),
                 ["oid"] = oid.ToString(),
@@ -208,7 +192,7 @@ internal static class Tools
                 ["scp"] = "access_as_user",
                 ["amr"] = amr.ToList(),
             };
-            output.Append(kind).Append(' ').Append(path).Append(' ').Append(DevelopmentIssuerKeys.Mint(issuer, claims, now, lifetime)).Append('\n');
+            output.Append(kind).Append(' ').Append(path).Append(' ').Append(issuer.Mint(claims, now, lifetime)).Append('\n');
         }
 
         File.WriteAllText(Options.Required(args, "out"), output.ToString());

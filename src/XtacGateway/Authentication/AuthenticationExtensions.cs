@@ -1,7 +1,5 @@
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Microsoft.Identity.Web;
@@ -138,7 +136,7 @@ internal static class AuthenticationExtensions
     private static string BaseUrl(HttpContext context) => $"{context.Request.Scheme}://{context.Request.Host}";
 
     /// <summary>Points JwtBearer at the loopback issuer this very process serves, through the ordinary metadata and JWKS path.</summary>
-    private sealed class DevelopmentIssuerJwtBearerOptions(IServer server, Hosting.ListenerEndpoints listeners) : IPostConfigureOptions<JwtBearerOptions>
+    private sealed class DevelopmentIssuerJwtBearerOptions(Hosting.ListenerEndpoints listeners) : IPostConfigureOptions<JwtBearerOptions>
     {
         public void PostConfigure(string? name, JwtBearerOptions options)
         {
@@ -147,29 +145,15 @@ internal static class AuthenticationExtensions
                 return;
             }
 
-            var authority = $"{listeners.ProxyUrls.FirstOrDefault() ?? LoopbackBaseUrl(server)}{DevelopmentIssuer.PathPrefix}/organizations/v2.0";
+            var proxy = listeners.ProxyUrls.FirstOrDefault()
+                ?? throw new InvalidOperationException("The development issuer serves its keys from the proxy listener, and none is listening.");
+            var authority = $"{proxy}{DevelopmentIssuer.PathPrefix}/organizations/v2.0";
             options.Authority = authority;
             options.MetadataAddress = $"{authority}/.well-known/openid-configuration";
             options.RequireHttpsMetadata = false;
 
             // Entra's multi-tenant issuer shape: the templates are checked against each token's own tid.
             options.TokenValidationParameters.ValidIssuers = [DevelopmentIssuer.IssuerTemplateV2, DevelopmentIssuer.IssuerTemplateV1];
-        }
-
-        private static string LoopbackBaseUrl(IServer server)
-        {
-            var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-            foreach (var address in addresses)
-            {
-                if (address.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
-                {
-                    var uri = new Uri(address.Replace("://+", "://127.0.0.1", StringComparison.Ordinal).Replace("://*", "://127.0.0.1", StringComparison.Ordinal)
-                        .Replace("://0.0.0.0", "://127.0.0.1", StringComparison.Ordinal).Replace("://[::]", "://127.0.0.1", StringComparison.Ordinal));
-                    return $"http://{uri.Host}:{uri.Port}";
-                }
-            }
-
-            throw new InvalidOperationException("The development issuer needs an http:// listener on this gateway to serve its keys from.");
         }
     }
 }

@@ -29,19 +29,23 @@ internal sealed class CallerContextProvider
     private readonly CallerFactsReader _reader;
     private readonly bool _logRawUserIds;
     private readonly byte[] _hashKey;
+    private readonly ConditionalWeakTable<ClaimsIdentity, CallerContext>.CreateValueCallback _create;
 
     public CallerContextProvider(IOptions<GatewayOptions> gateway, IOptions<TelemetryOptions> telemetry)
     {
         _reader = new CallerFactsReader(gateway.Value.Claims);
         _logRawUserIds = telemetry.Value.LogUserObjectIds;
         _hashKey = telemetry.Value.UserIdHashKey is { Length: > 0 } key ? Encoding.UTF8.GetBytes(key) : RandomNumberGenerator.GetBytes(32);
+
+        // Built once: a lambda over 'this' would otherwise allocate a delegate on every request.
+        _create = identity => Create(new ClaimsPrincipal(identity));
     }
 
     public CallerContext Get(ClaimsPrincipal principal)
     {
         if (principal.Identity is ClaimsIdentity identity)
         {
-            return _byIdentity.GetValue(identity, id => Create(new ClaimsPrincipal(id)));
+            return _byIdentity.GetValue(identity, _create);
         }
 
         return Create(principal);

@@ -22,8 +22,6 @@ internal sealed partial class FilePolicySource(
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
 
-    private const int LargeDocumentBytes = 8 * 1024 * 1024;
-
     private byte[]? _lastHash;
     private (DateTime Modified, long Length) _lastStamp;
 
@@ -181,13 +179,6 @@ internal sealed partial class FilePolicySource(
         store.Swap(snapshot);
         _lastHash = hash;
         Log.PolicyLoaded(logger, PolicyPath, snapshot.Version, snapshot.PartnerCount);
-        if (bytes.Length >= LargeDocumentBytes)
-        {
-            // Parsing a large document leaves tens of MB of pooled buffers and garbage behind; give it back to the
-            // OS once rather than carrying it as resident memory for the life of the process.
-            GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        }
-
         telemetry.PolicyReloaded("success");
         return null;
     }

@@ -50,15 +50,7 @@ internal sealed class GraphPolicySource(
         {
             _failures = 1;
             store.ReportSource(PolicySourceState.Degraded);
-            if (lastKnownGood.TryLoad(_resourceTenant) is { } saved)
-            {
-                store.Swap(saved);
-                PolicySourceLog.StartedFromLastKnownGood(logger, Name, saved.Version, lastKnownGood.Path);
-            }
-            else
-            {
-                PolicySourceLog.StartedWithoutPolicy(logger, Name, lastKnownGood.Path);
-            }
+            lastKnownGood.RestoreIfEmpty(store, _resourceTenant, Name);
         }
 
         await base.StartAsync(cancellationToken);

@@ -47,6 +47,28 @@ internal sealed class LastKnownGoodStore(IOptions<PolicySourceOptions> options, 
         }
     }
 
+    /// <summary>
+    /// At start-up with the source unreachable: puts the saved snapshot in force unless a policy already is, and logs
+    /// what happened. With neither, the gateway stays without a policy and fails closed.
+    /// </summary>
+    public void RestoreIfEmpty(PolicySnapshotStore store, Guid resourceTenant, string sourceName)
+    {
+        if (store.Current is not null)
+        {
+            return;
+        }
+
+        if (TryLoad(resourceTenant) is { } saved)
+        {
+            store.Swap(saved);
+            PolicySourceLog.StartedFromLastKnownGood(logger, sourceName, saved.Version, Path);
+        }
+        else
+        {
+            PolicySourceLog.StartedWithoutPolicy(logger, sourceName, Path);
+        }
+    }
+
     /// <summary>The saved snapshot, or null when there is none or it is unreadable or invalid.</summary>
     public PolicySnapshot? TryLoad(Guid resourceTenant)
     {

@@ -78,15 +78,7 @@ internal sealed class RedisPolicySource(
         {
             _failures = 1;
             store.ReportSource(PolicySourceState.Degraded);
-            if (store.Current is null && lastKnownGood.TryLoad(_resourceTenant) is { } saved)
-            {
-                store.Swap(saved);
-                PolicySourceLog.StartedFromLastKnownGood(logger, Name, saved.Version, lastKnownGood.Path);
-            }
-            else if (store.Current is null)
-            {
-                PolicySourceLog.StartedWithoutPolicy(logger, Name, lastKnownGood.Path);
-            }
+            lastKnownGood.RestoreIfEmpty(store, _resourceTenant, Name);
         }
 
         await base.StartAsync(cancellationToken);
