@@ -111,9 +111,9 @@ public class EnforcementBenchmarks
         var store = _services.GetRequiredService<PolicySnapshotStore>();
         store.Swap(PolicyCompiler.Compile(LoadTestPolicy.Build(100_000), LoadTestPolicy.ResourceTenant, new PolicyVersion(store.NextVersion(), "\"bench\"", DateTimeOffset.UtcNow)));
         var gatewayTelemetry = _services.GetRequiredService<GatewayTelemetry>();
-        if (gatewayTelemetry.DecisionsEnabled != metrics)
+        if (gatewayTelemetry.DecisionDurationEnabled != metrics)
         {
-            throw new InvalidOperationException($"Decision metrics enabled: {gatewayTelemetry.DecisionsEnabled}, expected {metrics}.");
+            throw new InvalidOperationException($"Decision metrics enabled: {gatewayTelemetry.DecisionDurationEnabled}, expected {metrics}.");
         }
 
         _middleware = ActivatorUtilities.CreateInstance<EnforcementMiddleware>(_services, (RequestDelegate)Forward);

@@ -50,25 +50,23 @@ internal sealed class EnforcementMiddleware(
 
         var caller = callers.Get(context.User);
         var snapshot = store.Current;
-        var start = telemetry.DecisionsEnabled ? Stopwatch.GetTimestamp() : 0;
+        var start = telemetry.DecisionDurationEnabled ? Stopwatch.GetTimestamp() : 0;
         var decision = snapshot is null
             ? new Decision(DecisionReason.PolicyUnavailable, SettingsSource.None, caller.Facts.Status == HomeTenantStatus.Known ? caller.Facts.HomeTenantId : null, app.AppId)
             : snapshot.Decide(caller.Facts, app);
-        if (start != 0)
-        {
-            telemetry.RecordDecision(decision, rule.AppTag, Stopwatch.GetElapsedTime(start).TotalSeconds);
-        }
+        telemetry.RecordDecision(decision, rule.AppSlot, rule.AppTag, start);
 
         var version = snapshot?.Version ?? 0;
         // The request's own (server) span, not YARP's child span that is current inside the proxy pipeline.
         var activity = context.Features.Get<IHttpActivityFeature>()?.Activity ?? Activity.Current;
         if (activity is { IsAllDataRequested: true })
         {
-            activity.SetTag("xtac.decision", decision.Verdict);
-            activity.SetTag("xtac.reason", decision.ReasonName);
-            activity.SetTag("xtac.app", rule.AppTag);
-            activity.SetTag("xtac.home_tenant", caller.HomeTenantText);
-            activity.SetTag("xtac.policy.version", version);
+            // AddTag, not SetTag: each key is added once per request, so there is no need to search the span's tags.
+            activity.AddTag("xtac.decision", decision.Verdict);
+            activity.AddTag("xtac.reason", decision.ReasonName);
+            activity.AddTag("xtac.app", rule.AppTag);
+            activity.AddTag("xtac.home_tenant", caller.HomeTenantText);
+            activity.AddTag("xtac.policy.version", telemetry.VersionTag(version));
         }
 
         if (!decision.IsAllowed)

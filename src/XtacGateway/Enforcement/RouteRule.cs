@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Primitives;
 using Yarp.ReverseProxy.Configuration;
+using XtacGateway.Observability;
 using XtacGateway.Policy.Evaluation;
 
 namespace XtacGateway.Enforcement;
@@ -19,6 +20,7 @@ internal sealed class RouteRule
     {
         App = app;
         AppTag = app?.AppId.ToString() ?? "public";
+        AppSlot = GatewayTelemetry.AppSlot(AppTag);
     }
 
     /// <summary>Null for a public route (<c>Xtac.Public: true</c>), which is forwarded without authentication.</summary>
@@ -26,6 +28,9 @@ internal sealed class RouteRule
 
     /// <summary>The app ID as text, formatted once for metric tags and logs.</summary>
     public string AppTag { get; }
+
+    /// <summary>Where the app's decisions are counted (<see cref="GatewayTelemetry.AppSlot"/>).</summary>
+    public int AppSlot { get; }
 
     /// <summary>The rule for a route already checked by <see cref="RouteRuleConfigFilter"/>.</summary>
     public static RouteRule For(RouteConfig route)

@@ -13,52 +13,199 @@ internal sealed class GatewayTelemetry
 
     public static readonly ActivitySource ActivitySource = new(Name);
 
-    private readonly Counter<long> _decisions;
+    private static readonly int s_reasonCount = Enum.GetValues<DecisionReason>().Length;
+    private static readonly int s_sourceCount = Enum.GetValues<SettingsSource>().Length;
+    private static readonly Dictionary<string, int> s_appSlots = new(StringComparer.Ordinal);
+    private static readonly KeyValuePair<string, object?>[] s_hit = [new("result", "hit")];
+    private static readonly KeyValuePair<string, object?>[] s_miss = [new("result", "miss")];
+
+    // Without the tenant dimension the decision tags are a small fixed set (app x reason x source), so decisions
+    // are counted by index and read when exported; with it, partners are unbounded and a tagged counter is used.
+    private readonly ObservableCounter<long>? _indexedDecisions;
+    private readonly Counter<long>? _tenantDecisions;
     private readonly Histogram<double> _decisionDuration;
     private readonly Counter<long> _reloads;
-    private readonly Counter<long> _tokenCacheLookups;
-    private readonly bool _tenantDimension;
+    private readonly ObservableCounter<long> _tokenCacheLookups;
+    private readonly StripedCounts _tokenCacheCounts = new(2);
+    private readonly Lock _appsLock = new();
+    private AppDecisions?[] _apps = [];
+    private BoxedVersion _versionTag = new(0);
 
     public GatewayTelemetry(IMeterFactory meterFactory, PolicySnapshotStore store, TimeProvider time, IOptions<TelemetryOptions> options)
     {
-        _tenantDimension = options.Value.TenantDimension;
         var meter = meterFactory.Create(Name);
-        _decisions = meter.CreateCounter<long>("xtac.decisions", "{decision}", "Access decisions, by decision, reason, app and settings source.");
+        const string decisionsDescription = "Access decisions, by decision, reason, app and settings source.";
+        if (options.Value.TenantDimension)
+        {
+            _tenantDecisions = meter.CreateCounter<long>("xtac.decisions", "{decision}", decisionsDescription);
+        }
+        else
+        {
+            _indexedDecisions = meter.CreateObservableCounter("xtac.decisions", ObserveDecisions, "{decision}", decisionsDescription);
+        }
+
         _decisionDuration = meter.CreateHistogram<double>("xtac.decision.duration", "s", "Time the enforcement step took to decide.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.000_001, 0.000_002, 0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.005, 0.01] });
         _reloads = meter.CreateCounter<long>("xtac.policy.reloads", "{reload}", "Policy loads, by result.");
-        _tokenCacheLookups = meter.CreateCounter<long>("xtac.token_cache.lookups", "{lookup}", "Verified-token cache lookups, by result (hit or miss).");
+        _tokenCacheLookups = meter.CreateObservableCounter("xtac.token_cache.lookups", ObserveTokenCache, "{lookup}", "Verified-token cache lookups, by result (hit or miss).");
         meter.CreateObservableGauge("xtac.policy.version", () => store.Current?.Version ?? 0, "{version}", "Version of the policy snapshot in force.");
         meter.CreateObservableGauge("xtac.policy.partners", () => store.Current?.PartnerCount ?? 0, "{partner}", "Partner configurations in the policy in force.");
         meter.CreateObservableGauge("xtac.policy.age", () => store.Current is { } s ? (time.GetUtcNow() - s.LoadedAt).TotalSeconds : double.NaN, "s", "Time since the policy in force was loaded.");
     }
 
-    public bool DecisionsEnabled => _decisions.Enabled || _decisionDuration.Enabled;
-
-    public void RecordDecision(in Decision decision, string appTag, double seconds)
+    /// <summary>
+    /// A small process-wide number for an app tag, taken once per route, by which the app's decision counts are
+    /// found without a lookup. Apps come from route configuration, so the numbers stay few.
+    /// </summary>
+    public static int AppSlot(string appTag)
     {
-        var tags = new TagList
+        lock (s_appSlots)
         {
-            { "xtac.decision", decision.Verdict },
-            { "xtac.reason", decision.ReasonName },
-            { "xtac.app", appTag },
-            { "xtac.settings_source", decision.SourceName },
-        };
+            if (!s_appSlots.TryGetValue(appTag, out var slot))
+            {
+                s_appSlots[appTag] = slot = s_appSlots.Count;
+            }
 
-        if (_tenantDimension)
+            return slot;
+        }
+    }
+
+    /// <summary>Whether a decision's duration is wanted; when not, the enforcement step does not read the clock.</summary>
+    public bool DecisionDurationEnabled => _decisionDuration.Enabled;
+
+    /// <summary>Counts a decision and, when <paramref name="startTimestamp"/> is not zero, records how long it took.</summary>
+    public void RecordDecision(in Decision decision, int appSlot, string appTag, long startTimestamp)
+    {
+        if (_indexedDecisions is { Enabled: true })
         {
-            tags.Add("xtac.home_tenant", decision.HomeTenantId is { } home ? TenantTag(home) : "none");
+            DecisionsOf(appSlot, appTag).Increment(Cell(decision.Reason, decision.Source));
+        }
+        else if (_tenantDecisions is { Enabled: true } counter)
+        {
+            counter.Add(1, new TagList
+            {
+                { "xtac.decision", decision.Verdict },
+                { "xtac.reason", decision.ReasonName },
+                { "xtac.app", appTag },
+                { "xtac.settings_source", decision.SourceName },
+                { "xtac.home_tenant", decision.HomeTenantId is { } home ? TenantTag(home) : "none" },
+            });
         }
 
-        _decisions.Add(1, tags);
+        if (startTimestamp != 0)
+        {
+            // No tags: OpenTelemetry keeps an untagged series without a tag-set lookup.
+            _decisionDuration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
+        }
+    }
 
-        // Latency is read per decision, not per reason and app: one tag keeps the histogram's lookup cheap.
-        _decisionDuration.Record(seconds, new KeyValuePair<string, object?>("xtac.decision", decision.Verdict));
+    /// <summary>The policy version as a span attribute value, boxed once per version rather than once per request.</summary>
+    public object VersionTag(long version)
+    {
+        var tag = Volatile.Read(ref _versionTag);
+        if (tag.Version != version)
+        {
+            Volatile.Write(ref _versionTag, tag = new BoxedVersion(version));
+        }
+
+        return tag.Boxed;
     }
 
     public void PolicyReloaded(string result) => _reloads.Add(1, new KeyValuePair<string, object?>("result", result));
 
-    public void TokenCacheLookup(bool hit) => _tokenCacheLookups.Add(1, new KeyValuePair<string, object?>("result", hit ? "hit" : "miss"));
+    public void TokenCacheLookup(bool hit)
+    {
+        if (_tokenCacheLookups.Enabled)
+        {
+            _tokenCacheCounts.Increment(hit ? 0 : 1);
+        }
+    }
+
+    private static int Cell(DecisionReason reason, SettingsSource source) => ((int)reason * s_sourceCount) + (int)source;
+
+    private StripedCounts DecisionsOf(int appSlot, string appTag)
+    {
+        var apps = Volatile.Read(ref _apps);
+        return (uint)appSlot < (uint)apps.Length && apps[appSlot] is { } app ? app.Counts : AddApp(appSlot, appTag).Counts;
+    }
+
+    private AppDecisions AddApp(int appSlot, string appTag)
+    {
+        lock (_appsLock)
+        {
+            var apps = _apps;
+            if (appSlot < apps.Length && apps[appSlot] is { } existing)
+            {
+                return existing;
+            }
+
+            var grown = new AppDecisions?[Math.Max(apps.Length, appSlot + 1)];
+            apps.CopyTo(grown, 0);
+            var added = grown[appSlot] = new AppDecisions(appTag, s_reasonCount * s_sourceCount);
+            Volatile.Write(ref _apps, grown);
+            return added;
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveDecisions()
+    {
+        foreach (var app in Volatile.Read(ref _apps))
+        {
+            if (app is null)
+            {
+                continue;
+            }
+
+            for (var cell = 0; cell < app.Counts.Length; cell++)
+            {
+                if (app.Counts.Sum(cell) is var count and > 0)
+                {
+                    yield return new Measurement<long>(count, app.Tags[cell]);
+                }
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveTokenCache()
+    {
+        yield return new Measurement<long>(_tokenCacheCounts.Sum(0), s_hit);
+        yield return new Measurement<long>(_tokenCacheCounts.Sum(1), s_miss);
+    }
+
+    private sealed class BoxedVersion(long version)
+    {
+        public long Version { get; } = version;
+
+        public object Boxed { get; } = version;
+    }
+
+    /// <summary>One app's decision counts, with each count's tag set built once.</summary>
+    private sealed class AppDecisions
+    {
+        public AppDecisions(string appTag, int cells)
+        {
+            Counts = new StripedCounts(cells);
+            Tags = new KeyValuePair<string, object?>[cells][];
+            for (var reason = 0; reason < s_reasonCount; reason++)
+            {
+                for (var source = 0; source < s_sourceCount; source++)
+                {
+                    var decision = new Decision((DecisionReason)reason, (SettingsSource)source, null, default);
+                    Tags[Cell(decision.Reason, decision.Source)] =
+                    [
+                        new("xtac.decision", decision.Verdict),
+                        new("xtac.reason", decision.ReasonName),
+                        new("xtac.app", appTag),
+                        new("xtac.settings_source", decision.SourceName),
+                    ];
+                }
+            }
+        }
+
+        public StripedCounts Counts { get; }
+
+        public KeyValuePair<string, object?>[][] Tags { get; }
+    }
 
     private static string TenantTag(Guid tenant) => tenant.ToString();
 }

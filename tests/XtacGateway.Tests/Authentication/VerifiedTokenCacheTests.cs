@@ -22,8 +22,10 @@ public sealed class VerifiedTokenCacheTests
             Assert.Equal(HttpStatusCode.OK, second.StatusCode);
         }
 
-        var results = lookups.GetMeasurementSnapshot().Select(m => (string)m.Tags["result"]!).ToArray();
-        Assert.Equal(["miss", "hit"], results);
+        lookups.RecordObservableInstruments();
+        var results = lookups.GetMeasurementSnapshot().ToDictionary(m => (string)m.Tags["result"]!, m => m.Value);
+        Assert.Equal(1, results["miss"]);
+        Assert.Equal(1, results["hit"]);
         Assert.Equal(1, gateway.Service<VerifiedTokenCache>().Count);
     }
 

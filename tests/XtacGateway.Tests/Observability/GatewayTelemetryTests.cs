@@ -23,14 +23,17 @@ public sealed class GatewayTelemetryTests
         (await gateway.GetAsync("/a", gateway.Token())).Dispose();
         (await gateway.GetAsync("/a", gateway.Token(TestIds.BlockedPartner))).Dispose();
         (await gateway.GetAsync("/mfa/x", gateway.Token())).Dispose();
+        (await gateway.GetAsync("/b", gateway.Token())).Dispose();
 
+        // Counted by index and reported as running totals when read.
+        decisions.RecordObservableInstruments();
         var measured = decisions.GetMeasurementSnapshot();
         Assert.Equal(3, measured.Count);
-        Assert.Contains(measured, m => Tags(m, "allow", "Allowed", TestIds.OpenApp, "partner"));
-        Assert.Contains(measured, m => Tags(m, "deny", "InboundPolicyBlocked", TestIds.OpenApp, "partner"));
-        Assert.Contains(measured, m => Tags(m, "deny", "MfaRequired", TestIds.MfaApp, "partner"));
+        Assert.Equal(2, Assert.Single(measured, m => Tags(m, "allow", "Allowed", TestIds.OpenApp, "partner")).Value);
+        Assert.Equal(1, Assert.Single(measured, m => Tags(m, "deny", "InboundPolicyBlocked", TestIds.OpenApp, "partner")).Value);
+        Assert.Equal(1, Assert.Single(measured, m => Tags(m, "deny", "MfaRequired", TestIds.MfaApp, "partner")).Value);
         Assert.All(measured, m => Assert.False(m.Tags.ContainsKey("xtac.home_tenant")));
-        Assert.Equal(3, durations.GetMeasurementSnapshot().Count);
+        Assert.Equal(4, durations.GetMeasurementSnapshot().Count);
         Assert.All(durations.GetMeasurementSnapshot(), m => Assert.InRange(m.Value, 0, 1));
     }
 
