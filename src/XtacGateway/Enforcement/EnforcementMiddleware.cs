@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Http.Features;
@@ -50,7 +51,7 @@ internal sealed class EnforcementMiddleware(
 
         var caller = callers.Get(context.User);
         var snapshot = store.Current;
-        var start = telemetry.DecisionDurationEnabled ? Stopwatch.GetTimestamp() : 0;
+        var start = telemetry.StartDecisionTiming();
         var decision = snapshot is null
             ? new Decision(DecisionReason.PolicyUnavailable, SettingsSource.None, caller.Facts.Status == HomeTenantStatus.Known ? caller.Facts.HomeTenantId : null, app.AppId)
             : snapshot.Decide(caller.Facts, app);
@@ -59,7 +60,7 @@ internal sealed class EnforcementMiddleware(
         var version = snapshot?.Version ?? 0;
         // The request's own (server) span, not YARP's child span that is current inside the proxy pipeline.
         var activity = context.Features.Get<IHttpActivityFeature>()?.Activity ?? Activity.Current;
-        if (activity is { IsAllDataRequested: true })
+        if (IsTraced(activity))
         {
             // AddTag, not SetTag: each key is added once per request, so there is no need to search the span's tags.
             activity.AddTag("xtac.decision", decision.Verdict);
@@ -67,11 +68,14 @@ internal sealed class EnforcementMiddleware(
             activity.AddTag("xtac.app", rule.AppTag);
             activity.AddTag("xtac.home_tenant", caller.HomeTenantText);
             activity.AddTag("xtac.policy.version", telemetry.VersionTag(version));
+            if (!decision.IsAllowed)
+            {
+                activity.SetStatus(ActivityStatusCode.Error, decision.ReasonName);
+            }
         }
 
         if (!decision.IsAllowed)
         {
-            activity?.SetStatus(ActivityStatusCode.Error, decision.ReasonName);
             var traceId = activity?.TraceId.ToHexString() ?? context.TraceIdentifier;
             Log.RequestDenied(logger, decision.ReasonName, decision.ErrorCode, app.AppId, decision.HomeTenantId, caller.LogUser, version, traceId);
             return DenialResponse.WriteAsync(context, decision, traceId);
@@ -93,6 +97,14 @@ internal sealed class EnforcementMiddleware(
         headers[DecisionHeader] = decision.ReasonName;
         return next(context);
     }
+
+    /// <summary>
+    /// Whether a listener asked for this span's data. ASP.NET Core creates a request activity for log correlation
+    /// even when nobody traces, and such an activity claims <see cref="Activity.IsAllDataRequested"/>; tagging it
+    /// would cost every request and reach nobody.
+    /// </summary>
+    private static bool IsTraced([NotNullWhen(true)] Activity? activity)
+        => activity is { IsAllDataRequested: true } && activity.Source.HasListeners();
 
     private void RemoveSpoofableHeaders(IHeaderDictionary headers)
     {

@@ -7,6 +7,9 @@ using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using OpenTelemetry.Trace;
+using XtacGateway.Observability;
+using XtacGateway.Policies;
+using XtacGateway.Policy.Evaluation;
 using XtacGateway.Tests.Infrastructure;
 
 namespace XtacGateway.Tests.Observability;
@@ -16,7 +19,7 @@ public sealed class GatewayTelemetryTests
     [Fact]
     public async Task RecordDecision_AllowAndDeny_CountsByDecisionReasonAppAndSource()
     {
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Telemetry:DurationSampleInterval"] = "1");
         using var decisions = Collector<long>(gateway, "xtac.decisions");
         using var durations = Collector<double>(gateway, "xtac.decision.duration");
 
@@ -35,6 +38,44 @@ public sealed class GatewayTelemetryTests
         Assert.All(measured, m => Assert.False(m.Tags.ContainsKey("xtac.home_tenant")));
         Assert.Equal(4, durations.GetMeasurementSnapshot().Count);
         Assert.All(durations.GetMeasurementSnapshot(), m => Assert.InRange(m.Value, 0, 1));
+    }
+
+    [Fact]
+    public void StartDecisionTiming_IntervalFour_TimesEveryFourthDecisionOnAThread()
+    {
+        using var services = TelemetryServices(interval: 4);
+        var telemetry = services.GetRequiredService<GatewayTelemetry>();
+        using var durations = new MetricCollector<double>(services.GetRequiredService<IMeterFactory>(), GatewayTelemetry.Name, "xtac.decision.duration");
+        var decision = new Decision(DecisionReason.Allowed, SettingsSource.Partner, TestIds.AllowedPartner, TestIds.OpenApp);
+        var timed = new List<int>();
+
+        // A thread of its own: the sampling count is per thread.
+        var thread = new Thread(() =>
+        {
+            for (var i = 1; i <= 8; i++)
+            {
+                var start = telemetry.StartDecisionTiming();
+                if (start != 0)
+                {
+                    timed.Add(i);
+                }
+
+                telemetry.RecordDecision(decision, GatewayTelemetry.AppSlot(TestIds.OpenApp.ToString()), TestIds.OpenApp.ToString(), start);
+            }
+        });
+        thread.Start();
+        thread.Join();
+
+        Assert.Equal([4, 8], timed);
+        Assert.Equal(2, durations.GetMeasurementSnapshot().Count);
+    }
+
+    [Fact]
+    public async Task Start_DurationSampleIntervalZero_RefusesToStart()
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Telemetry:DurationSampleInterval"] = "0"));
+
+        Assert.Contains("DurationSampleInterval", error.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -142,6 +183,17 @@ public sealed class GatewayTelemetryTests
         Assert.Equal(LogLevel.Debug, record.Level);
         Assert.Contains(oid.ToString(), record.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(gateway.App.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 2001);
+    }
+
+    private static ServiceProvider TelemetryServices(int interval)
+    {
+        var services = new ServiceCollection();
+        services.AddMetrics();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<PolicySnapshotStore>();
+        services.AddSingleton<GatewayTelemetry>();
+        services.Configure<TelemetryOptions>(o => o.DurationSampleInterval = interval);
+        return services.BuildServiceProvider();
     }
 
     private static void EnableFakeLogs(WebApplicationBuilder builder)
