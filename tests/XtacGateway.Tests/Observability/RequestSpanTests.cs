@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using OpenTelemetry.Trace;
+using XtacGateway.Tests.Infrastructure;
+
+namespace XtacGateway.Tests.Observability;
+
+/// <summary>Activity listeners are process-wide: these tests run alone, so no other test's tracer sees their requests.</summary>
+[CollectionDefinition(nameof(RequestSpanTests), DisableParallelization = true)]
+public sealed class RequestSpanCollection;
+
+[Collection(nameof(RequestSpanTests))]
+public sealed class RequestSpanTests
+{
+    [Fact]
+    public async Task Invoke_DeniedRequest_SpanCarriesDecisionAndErrorStatus()
+    {
+        var spans = new List<Activity>();
+        await using var gateway = await GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s => s["Xtac:Telemetry:Tracing"] = "true",
+            configureBuilder: b => b.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
+
+        // Spans are collected process-wide, so pick out this test's requests by their unique paths.
+        var deniedPath = $"/denied-{Guid.NewGuid():N}";
+        var allowedPath = $"/allowed-{Guid.NewGuid():N}";
+        (await gateway.GetAsync(deniedPath, gateway.Token(TestIds.BlockedPartner))).Dispose();
+        (await gateway.GetAsync(allowedPath, gateway.Token())).Dispose();
+
+        Activity? Find(string path)
+        {
+            lock (spans)
+            {
+                return spans.FirstOrDefault(s => s.Kind == ActivityKind.Server && Equals(s.GetTagItem("url.path"), path) && s.GetTagItem("xtac.decision") is not null);
+            }
+        }
+
+        await WaitUntilAsync(() => Find(deniedPath) is not null && Find(allowedPath) is not null);
+        var denied = Find(deniedPath)!;
+        var allowed = Find(allowedPath)!;
+        Assert.Equal("deny", denied.GetTagItem("xtac.decision"));
+        Assert.Equal("allow", allowed.GetTagItem("xtac.decision"));
+
+        Assert.Equal(ActivityKind.Server, denied.Kind);
+        Assert.Equal("InboundPolicyBlocked", denied.GetTagItem("xtac.reason"));
+        Assert.Equal(TestIds.OpenApp.ToString(), denied.GetTagItem("xtac.app"));
+        Assert.Equal(TestIds.BlockedPartner.ToString(), denied.GetTagItem("xtac.home_tenant"));
+        Assert.Equal(1L, denied.GetTagItem("xtac.policy.version"));
+        Assert.Equal(ActivityStatusCode.Error, denied.Status);
+        Assert.Equal("InboundPolicyBlocked", denied.StatusDescription);
+        Assert.NotEqual(ActivityStatusCode.Error, allowed.Status);
+    }
+
+    [Fact]
+    public async Task Invoke_TracingOff_RequestActivityGetsNoDecisionTags()
+    {
+        var seen = new List<Activity?>();
+        await using var gateway = await GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            configureBuilder: b =>
+            {
+                // With logging on, as in production, ASP.NET Core makes a request activity even though nobody traces.
+                b.Services.Configure<LoggerFilterOptions>(o =>
+                {
+                    o.Rules.Clear();
+                    o.MinLevel = LogLevel.Information;
+                });
+                b.Logging.AddFakeLogging();
+                b.Services.AddSingleton<IStartupFilter>(new CaptureRequestActivity(seen));
+            });
+
+        using var response = await gateway.GetAsync("/a", gateway.Token(TestIds.BlockedPartner));
+
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, response.StatusCode);
+        var activity = Assert.Single(seen);
+        Assert.NotNull(activity);
+        Assert.False(activity.Recorded);
+        Assert.Null(activity.GetTagItem("xtac.decision"));
+        Assert.NotEqual(ActivityStatusCode.Error, activity.Status);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The condition did not hold within 10 s.");
+            await Task.Delay(50);
+        }
+    }
+
+    private sealed class CaptureRequestActivity(List<Activity?> seen) : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use(async (context, inner) =>
+            {
+                await inner(context);
+                if (context.Request.Path == "/a")
+                {
+                    lock (seen)
+                    {
+                        seen.Add(context.Features.Get<IHttpActivityFeature>()?.Activity);
+                    }
+                }
+            });
+            next(app);
+        };
+    }
+}
