@@ -4,6 +4,9 @@
 # Builds Release, starts every process on 127.0.0.1, runs scenarios 1-6 of issue 6 with the same wrk settings,
 # prints one table and writes loadtests/results/load-<timestamp>.json (full runs also latest.json / latest.md;
 # quick runs write load-<timestamp>-quick.json).
+# Scenarios 1, 2, 3, 4 and 6 run side by side in interleaved rounds (each round measures each of them once, in
+# a rotating order), because this machine's speed swings for seconds at a time: a slow spell then falls on every
+# scenario alike instead of on whichever one happened to be running. Scenario 5 runs on its own afterwards.
 set -euo pipefail
 
 quick=0
@@ -25,7 +28,9 @@ rm -f "$work"/scenario-*.json
 threads=${XTAC_LOAD_THREADS:-2}
 connections=${XTAC_LOAD_CONNECTIONS:-32}
 # Warm-up long enough for tiered JIT to reach tier 1 on a busy 2-core machine (the gateway has far more code than plain YARP).
-if ((quick)); then duration=${XTAC_LOAD_DURATION:-5}; warmup=3; else duration=${XTAC_LOAD_DURATION:-15}; warmup=10; fi
+# duration is per round; rounds x duration is each scenario's measured time.
+if ((quick)); then duration=${XTAC_LOAD_DURATION:-3}; rounds=${XTAC_LOAD_ROUNDS:-2}; warmup=3
+else duration=${XTAC_LOAD_DURATION:-5}; rounds=${XTAC_LOAD_ROUNDS:-6}; warmup=10; fi
 mode=$([[ $quick == 1 ]] && echo quick || echo full)
 
 if ! command -v wrk >/dev/null; then
@@ -101,20 +106,23 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 source="commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 [[ -n "$(git status --porcelain -- src 2>/dev/null)" ]] && source="$source plus uncommitted changes in src/"
 
-# ---- one scenario ------------------------------------------------------------------------------------------
-# scenario N NAME URL PID [EXTRA_JSON]
-scenario() {
-  local n=$1 name=$2 url=$3 pid=$4 extra=${5:-}
-  XTAC_TOKENS="$work/tokens.txt" wrk -t"$threads" -c"$connections" -d"${warmup}s" -s loadtests/scripts/tokens.lua "$url" >/dev/null
-  [[ -n "${before_measure:-}" ]] && $before_measure
+# ---- measuring ---------------------------------------------------------------------------------------------
+warm() { # warm URL: load without measuring, long enough for tiered JIT to finish
+  XTAC_TOKENS="$work/tokens.txt" wrk -t"$threads" -c"$connections" -d"${warmup}s" -s loadtests/scripts/tokens.lua "$1" >/dev/null
+}
+
+measure() { # measure N URL: one measured round, appended to scenario N's rounds
   local out
-  out=$(XTAC_TOKENS="$work/tokens.txt" wrk -t"$threads" -c"$connections" -d"${duration}s" -s loadtests/scripts/tokens.lua "$url")
-  [[ -n "${after_measure:-}" ]] && extra=$($after_measure)
-  local result rss
-  result=$(sed -n 's/^XTAC_RESULT //p' <<<"$out")
+  out=$(XTAC_TOKENS="$work/tokens.txt" wrk -t"$threads" -c"$connections" -d"${duration}s" -s loadtests/scripts/tokens.lua "$2")
+  sed -n 's/^XTAC_RESULT //p' <<<"$out" >>"$work/scenario-$1.rounds"
+}
+
+finish() { # finish N NAME PID [EXTRA_JSON]: writes scenario N's file with its rounds and the process's peak RSS
+  local n=$1 name=$2 pid=$3 extra=${4:-} rss
   rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
-  printf '{"scenario":%d,"name":"%s","rss_peak_kb":%d,"wrk":%s%s}\n' "$n" "$name" "$rss" "$result" "${extra:+,$extra}" >"$work/scenario-$n.json"
-  echo "   scenario $n done: $(grep -o '"rps":[0-9.]*' <<<"$result")"
+  printf '{"scenario":%d,"name":"%s","rss_peak_kb":%d,"rounds":[%s]%s}\n' "$n" "$name" "$rss" \
+    "$(paste -sd, "$work/scenario-$n.rounds")" "${extra:+,$extra}" >"$work/scenario-$n.json"
+  echo "   scenario $n: $(grep -o '"rps":[0-9.]*' "$work/scenario-$n.rounds" | cut -d: -f2 | paste -sd' ') requests/s per round"
 }
 
 gateway() { # gateway NAME POLICY [EXTRA ARGS...]: starts XtacGateway from its build output; sets $gw_pid $gw_port $mg_port
@@ -133,26 +141,37 @@ gateway() { # gateway NAME POLICY [EXTRA ARGS...]: starts XtacGateway from its b
   wait_status "http://127.0.0.1:$gw_port$(path_of mfa-required)" 403 "$(token_of mfa-required)"
 }
 
-echo "== scenarios: $threads threads, $connections connections, ${duration}s each (+${warmup}s warm-up), load average before: $load_before"
+echo "== scenarios: $threads threads, $connections connections, $rounds rounds of ${duration}s each (+${warmup}s warm-up), load average before: $load_before"
+rm -f "$work"/scenario-*.rounds
 
-echo "-- 1 backend directly"
-scenario 1 "backend directly" "http://127.0.0.1:$backend_port" "$backend_pid"
+echo "-- starting plain YARP, YARP + JwtBearer, XtacGateway and XtacGateway with 100,000 partners"
+plain_port=$(free_port 18090)
+start plain-yarp "$root" "${hosts[@]}" plain-yarp --urls "http://127.0.0.1:$plain_port" --backend "http://127.0.0.1:$backend_port/"
+plain_pid=$started; wait_status "http://127.0.0.1:$plain_port/" 200
+jwt_port=$(free_port $((plain_port + 1)))
+start jwt-yarp "$root" "${hosts[@]}" jwt-yarp --urls "http://127.0.0.1:$jwt_port" --backend "http://127.0.0.1:$backend_port/" --key "$key"
+jwt_pid=$started; wait_status "http://127.0.0.1:$jwt_port/" 401; wait_status "http://127.0.0.1:$jwt_port/" 200 "$(token_of blocked)"
+gateway xtac "$work/policy-a.json"; xtac_pid=$gw_pid; xtac_port=$gw_port
+gateway xtac-100k "$work/policy-100k.json"; big_pid=$gw_pid; big_port=$gw_port
 
-echo "-- 2 plain YARP"
-port=$(free_port 18090)
-start plain-yarp "$root" "${hosts[@]}" plain-yarp --urls "http://127.0.0.1:$port" --backend "http://127.0.0.1:$backend_port/"
-pid=$started; wait_status "http://127.0.0.1:$port/" 200
-scenario 2 "plain YARP" "http://127.0.0.1:$port" "$pid"; stop "$pid"
-
-echo "-- 3 YARP + per-request JwtBearer"
-port=$(free_port 18090)
-start jwt-yarp "$root" "${hosts[@]}" jwt-yarp --urls "http://127.0.0.1:$port" --backend "http://127.0.0.1:$backend_port/" --key "$key"
-pid=$started; wait_status "http://127.0.0.1:$port/" 401; wait_status "http://127.0.0.1:$port/" 200 "$(token_of blocked)"
-scenario 3 "YARP + JwtBearer per request" "http://127.0.0.1:$port" "$pid"; stop "$pid"
-
-echo "-- 4 XtacGateway"
-gateway xtac "$work/policy-a.json"
-scenario 4 "XtacGateway" "http://127.0.0.1:$gw_port" "$gw_pid"; stop "$gw_pid"
+urls=([1]="http://127.0.0.1:$backend_port" [2]="http://127.0.0.1:$plain_port" [3]="http://127.0.0.1:$jwt_port"
+      [4]="http://127.0.0.1:$xtac_port" [6]="http://127.0.0.1:$big_port")
+order=(1 2 3 4 6)
+echo "-- warming up"
+for n in "${order[@]}"; do warm "${urls[$n]}"; done
+for ((round = 0; round < rounds; round++)); do
+  echo "-- round $((round + 1)) of $rounds"
+  for ((i = 0; i < ${#order[@]}; i++)); do
+    n=${order[$(((i + round) % ${#order[@]}))]}
+    measure "$n" "${urls[$n]}"
+  done
+done
+finish 1 "backend directly" "$backend_pid"
+finish 2 "plain YARP" "$plain_pid"
+finish 3 "YARP + JwtBearer per request" "$jwt_pid"
+finish 4 "XtacGateway" "$xtac_pid"
+finish 6 "XtacGateway, 100k partners" "$big_pid"
+stop "$plain_pid"; stop "$jwt_pid"; stop "$xtac_pid"; stop "$big_pid"
 
 echo "-- 5 XtacGateway, policy rewritten 10x/s"
 rm -f "$work/rewrites"
@@ -179,20 +198,18 @@ stop_rewriter() {
   sleep 0.3
   printf '"policy_rewrites":%d,"policy_reloads":%d' "$(cat "$work/rewrites")" $(($(reloads) - reloads_before))
 }
-before_measure=start_rewriter after_measure=stop_rewriter \
-  scenario 5 "XtacGateway, policy reloaded 10x/s" "http://127.0.0.1:$gw_port" "$gw_pid"
+warm "http://127.0.0.1:$gw_port"
+start_rewriter
+for ((round = 0; round < rounds; round++)); do measure 5 "http://127.0.0.1:$gw_port"; done
+finish 5 "XtacGateway, policy reloaded 10x/s" "$gw_pid" "$(stop_rewriter)"
 stop "$gw_pid"
-
-echo "-- 6 XtacGateway, 100,000 partners"
-gateway xtac-100k "$work/policy-100k.json"
-scenario 6 "XtacGateway, 100k partners" "http://127.0.0.1:$gw_port" "$gw_pid"; stop "$gw_pid"
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 # Only full runs replace latest.json / latest.md; quick runs leave a JSON of their own.
 if ((quick)); then json="$results/load-$stamp-quick.json"; md="$work/quick.md"; else json="$results/load-$stamp.json"; md="$results/latest.md"; fi
 "${hosts[@]}" report --work "$work" --out "$json" --markdown "$md" \
-  --mode "$mode" --threads "$threads" --connections "$connections" --duration "$duration" \
+  --mode "$mode" --threads "$threads" --connections "$connections" --duration "$duration" --rounds "$rounds" \
   --machine "$(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1)" --dotnet "$(dotnet --version)" \
   --date "$(date -u '+%Y-%m-%d %H:%M UTC')" --source "$source" --load-before "$load_before" --load-after "$load_after"
 ((quick)) || cp "$json" "$results/latest.json"

@@ -25,6 +25,7 @@ internal static class Report
 
         foreach (var s in scenarios)
         {
+            s["wrk"] = Aggregate(s["rounds"]!.AsArray());
             s["checks"] = Check(s);
         }
 
@@ -58,6 +59,7 @@ internal static class Report
                 ["threads"] = int.Parse(Options.Required(args, "threads"), s_inv),
                 ["connections"] = int.Parse(Options.Required(args, "connections"), s_inv),
                 ["duration_s"] = int.Parse(Options.Required(args, "duration"), s_inv),
+                ["rounds"] = int.Parse(Options.Required(args, "rounds"), s_inv),
             },
             ["ratios"] = new JsonObject { ["rps_4_over_2"] = Round(r42), ["rps_4_over_3"] = Round(r43), ["p99_4_minus_2_ms"] = Round(p99Delta), ["rps_6_over_4"] = Round(r64) },
             ["targets"] = targets,
@@ -68,7 +70,7 @@ internal static class Report
 
         var md = new StringBuilder();
         md.AppendLine(CultureInfo.InvariantCulture, $"Run: {result["date"]}, {result["mode"]} mode; machine: {result["machine"]}; .NET SDK {result["dotnet"]}; gateway built from {result["source"]}.");
-        md.AppendLine(CultureInfo.InvariantCulture, $"wrk: {result["wrk"]!["threads"]} threads, {result["wrk"]!["connections"]} connections, {result["wrk"]!["duration_s"]} s per scenario after a warm-up, everything on 127.0.0.1 of the same machine. Load average (1/5/15 min) before: {result["load_average_before"]}, after: {result["load_average_after"]}.");
+        md.AppendLine(CultureInfo.InvariantCulture, $"wrk: {result["wrk"]!["threads"]} threads, {result["wrk"]!["connections"]} connections, {result["wrk"]!["rounds"]} interleaved rounds of {result["wrk"]!["duration_s"]} s per scenario after a warm-up (scenario 5 on its own afterwards), everything on 127.0.0.1 of the same machine. Requests/s is over all rounds; p50/p99 are the median of the rounds' values, max the largest. Load average (1/5/15 min) before: {result["load_average_before"]}, after: {result["load_average_after"]}.");
         md.AppendLine();
         md.AppendLine("| # | Scenario | Requests/s | p50 ms | p99 ms | max ms | Statuses | 403 reasons | Transport errors | Unexpected | Peak RSS MB |");
         md.AppendLine("|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|");
@@ -98,6 +100,54 @@ internal static class Report
         Console.WriteLine();
         Console.Write(md.ToString());
         return 0;
+    }
+
+    /// <summary>
+    /// A scenario's rounds as one result: requests and time add up (so requests/s is the rate over all rounds),
+    /// errors, statuses and reasons add up, p50/p90/p99 are the median of the rounds' values, max the largest.
+    /// </summary>
+    private static JsonObject Aggregate(JsonArray rounds)
+    {
+        var all = rounds.Select(r => r!.AsObject()).ToList();
+        double Sum(Func<JsonObject, double> value) => all.Sum(value);
+        double Median(string percentile)
+        {
+            var values = all.Select(r => (double)r["latency_us"]![percentile]!).Order().ToArray();
+            return values.Length % 2 == 1 ? values[values.Length / 2] : (values[(values.Length / 2) - 1] + values[values.Length / 2]) / 2;
+        }
+
+        JsonObject Add(string name)
+        {
+            var total = new JsonObject();
+            foreach (var (key, value) in all.SelectMany(r => Counts(r[name])))
+            {
+                total[key] = ((long?)total[key] ?? 0) + value;
+            }
+
+            return total;
+        }
+
+        var requests = Sum(r => (double)r["requests"]!);
+        var microseconds = Sum(r => (double)r["duration_us"]!);
+        return new JsonObject
+        {
+            ["rounds"] = all.Count,
+            ["requests"] = (long)requests,
+            ["duration_us"] = (long)microseconds,
+            ["rps"] = Math.Round(requests / (microseconds / 1e6), 1),
+            ["rps_per_round"] = new JsonArray([.. all.Select(r => (JsonNode)(double)r["rps"]!)]),
+            ["latency_us"] = new JsonObject
+            {
+                ["mean"] = Math.Round(Sum(r => (double)r["latency_us"]!["mean"]! * (double)r["requests"]!) / requests, 1),
+                ["p50"] = Median("p50"),
+                ["p90"] = Median("p90"),
+                ["p99"] = Median("p99"),
+                ["max"] = all.Max(r => (double)r["latency_us"]!["max"]!),
+            },
+            ["errors"] = Add("errors"),
+            ["statuses"] = Add("statuses"),
+            ["reasons"] = Add("reasons"),
+        };
     }
 
     /// <summary>Transport errors, and answers no scenario should give: anything but 200 in 1-3; in 4-6 anything but 200
