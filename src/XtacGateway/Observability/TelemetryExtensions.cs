@@ -15,6 +15,7 @@ internal static class TelemetryExtensions
     /// </summary>
     public static void AddXtacTelemetry(this WebApplicationBuilder builder)
     {
+        builder.Services.UseBatchingConsoleLogger();
         var console = builder.Configuration.GetValue<bool>($"{TelemetryOptions.Section}:ConsoleExporter");
         var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
 

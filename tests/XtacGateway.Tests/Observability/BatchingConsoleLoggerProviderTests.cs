@@ -1,0 +1,145 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
+using XtacGateway.Observability;
+
+namespace XtacGateway.Tests.Observability;
+
+public sealed class BatchingConsoleLoggerProviderTests
+{
+    [Fact]
+    public void Log_SimpleFormatter_WritesWhatTheFrameworkFormatterWrites()
+    {
+        using var services = ConsoleServices();
+        var output = new StringWriter();
+        var expected = new StringWriter();
+        var formatter = services.GetServices<ConsoleFormatter>().Single(f => f.Name == ConsoleFormatterNames.Simple);
+
+        using (var provider = Provider(services, output, new StringWriter()))
+        {
+            provider.CreateLogger("Xtac.Test").LogInformation(new EventId(2001, "RequestDenied"), "Request denied: {Reason} for {App}", "MfaRequired", "app-1");
+        }
+
+        formatter.Write(
+            new Microsoft.Extensions.Logging.Abstractions.LogEntry<string>(LogLevel.Information, "Xtac.Test", new EventId(2001, "RequestDenied"), "Request denied: MfaRequired for app-1", null, (s, _) => s),
+            null,
+            expected);
+        Assert.Equal(expected.ToString(), output.ToString());
+        Assert.Contains("Request denied: MfaRequired for app-1", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Log_ManyThreads_EveryLineWrittenInEachThreadsOrder()
+    {
+        using var services = ConsoleServices(o => o.FormatterName = ConsoleFormatterNames.Systemd);
+        var output = new StringWriter();
+        const int Threads = 8;
+        const int PerThread = 5_000;
+
+        using (var provider = Provider(services, output, new StringWriter()))
+        {
+            var logger = provider.CreateLogger("Xtac.Test");
+            await Task.WhenAll(Enumerable.Range(0, Threads).Select(t => Task.Run(() =>
+            {
+                for (var i = 0; i < PerThread; i++)
+                {
+                    logger.LogInformation("line {Thread} {Index}", t, i);
+                }
+            })));
+        }
+
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(Threads * PerThread, lines.Length);
+        for (var t = 0; t < Threads; t++)
+        {
+            var indexes = lines.Where(l => l.Contains($"line {t} ", StringComparison.Ordinal)).Select(l => int.Parse(l[(l.LastIndexOf(' ') + 1)..].Trim())).ToList();
+            Assert.Equal(Enumerable.Range(0, PerThread), indexes);
+        }
+    }
+
+    [Fact]
+    public void Log_QueueFullWithWaitMode_WritesEveryLine()
+    {
+        using var services = ConsoleServices(o =>
+        {
+            o.FormatterName = ConsoleFormatterNames.Systemd;
+            o.MaxQueueLength = 1;
+        });
+        var output = new StringWriter();
+
+        using (var provider = Provider(services, output, new StringWriter()))
+        {
+            var logger = provider.CreateLogger("Xtac.Test");
+            for (var i = 0; i < 1_000; i++)
+            {
+                logger.LogWarning("line {Index}", i);
+            }
+        }
+
+        var indexes = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => int.Parse(l[(l.LastIndexOf(' ') + 1)..].Trim()));
+        Assert.Equal(Enumerable.Range(0, 1_000), indexes);
+    }
+
+    [Fact]
+    public void Log_AtOrAboveErrorThreshold_GoesToStandardError()
+    {
+        using var services = ConsoleServices(o =>
+        {
+            o.FormatterName = ConsoleFormatterNames.Systemd;
+            o.LogToStandardErrorThreshold = LogLevel.Error;
+        });
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        using (var provider = Provider(services, output, error))
+        {
+            var logger = provider.CreateLogger("Xtac.Test");
+            logger.LogInformation("routine");
+            logger.LogError("broken");
+        }
+
+        Assert.Contains("routine", output.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("broken", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("broken", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UseBatchingConsoleLogger_ConsoleProviderRegistered_ReplacesIt()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging(b => b.AddConsole());
+
+        services.UseBatchingConsoleLogger();
+
+        var providers = services.Where(d => d.ServiceType == typeof(ILoggerProvider)).Select(d => d.ImplementationType).ToList();
+        Assert.Contains(typeof(BatchingConsoleLoggerProvider), providers);
+        Assert.DoesNotContain(typeof(ConsoleLoggerProvider), providers);
+    }
+
+    [Fact]
+    public void UseBatchingConsoleLogger_NoConsoleProvider_AddsNothing()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+
+        services.UseBatchingConsoleLogger();
+
+        Assert.DoesNotContain(services, d => d.ServiceType == typeof(ILoggerProvider) && d.ImplementationType == typeof(BatchingConsoleLoggerProvider));
+    }
+
+    private static ServiceProvider ConsoleServices(Action<ConsoleLoggerOptions>? configure = null)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging(b => b.AddConsole().AddSimpleConsole(o => o.ColorBehavior = LoggerColorBehavior.Disabled));
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        return services.BuildServiceProvider();
+    }
+
+    private static BatchingConsoleLoggerProvider Provider(ServiceProvider services, TextWriter output, TextWriter error)
+        => new(services.GetRequiredService<IOptionsMonitor<ConsoleLoggerOptions>>(), services.GetServices<ConsoleFormatter>(), output, error);
+}
