@@ -16,6 +16,8 @@ namespace XtacGateway.Authentication;
 internal sealed class VerifiedTokenCache
 {
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    // Looked up by the span of the Authorization header: a hit copies nothing (tokens are ~1 KB of text).
+    private readonly ConcurrentDictionary<string, Entry>.AlternateLookup<ReadOnlySpan<char>> _entriesBySpan;
     private readonly ConcurrentQueue<string> _insertionOrder = new();
     private readonly TimeProvider _time;
     private readonly GatewayTelemetry _telemetry;
@@ -27,6 +29,7 @@ internal sealed class VerifiedTokenCache
         _options = options.Value;
         _time = time;
         _telemetry = telemetry;
+        _entriesBySpan = _entries.GetAlternateLookup<ReadOnlySpan<char>>();
         keys.KeysChanged += RemoveKeysNotIn;
     }
 
@@ -36,9 +39,9 @@ internal sealed class VerifiedTokenCache
 
     public bool Enabled => _options.Enabled;
 
-    public bool TryGet(string token, out TokenValidationResult result)
+    public bool TryGet(ReadOnlySpan<char> token, out TokenValidationResult result)
     {
-        if (_entries.TryGetValue(token, out var entry))
+        if (_entriesBySpan.TryGetValue(token, out var cachedToken, out var entry))
         {
             if (_time.GetUtcNow().UtcTicks < entry.ExpiresAtTicks)
             {
@@ -47,7 +50,7 @@ internal sealed class VerifiedTokenCache
                 return true;
             }
 
-            Remove(token);
+            Remove(cachedToken);
         }
 
         _telemetry.TokenCacheLookup(hit: false);
@@ -212,8 +215,8 @@ internal static class VerifiedTokenShortcut
             return Task.CompletedTask;
         }
 
-        var token = context.Token;
-        if (token is null)
+        var token = context.Token.AsSpan();
+        if (context.Token is null)
         {
             string? authorization = context.Request.Headers.Authorization;
             if (authorization is null || !authorization.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase))
@@ -221,7 +224,7 @@ internal static class VerifiedTokenShortcut
                 return Task.CompletedTask;
             }
 
-            token = authorization[BearerPrefix.Length..].Trim();
+            token = authorization.AsSpan(BearerPrefix.Length).Trim();
         }
 
         if (token.Length > 0 && cache.TryGet(token, out var verified))
