@@ -8,7 +8,8 @@ namespace XtacGateway.Policy.Model;
     WriteIndented = true,
     DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     ReadCommentHandling = JsonCommentHandling.Skip,
-    AllowTrailingCommas = false)]
+    AllowTrailingCommas = false,
+    Converters = [typeof(KeywordStringConverter)])]
 [JsonSerializable(typeof(PolicyDocument))]
 [JsonSerializable(typeof(PartnerCollectionResponse))]
 [JsonSerializable(typeof(CrossTenantAccessPolicyConfigurationDefault))]

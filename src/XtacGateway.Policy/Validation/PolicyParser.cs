@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using XtacGateway.Policy.Model;
@@ -9,13 +8,26 @@ namespace XtacGateway.Policy.Validation;
 /// Reads and validates a policy document. Every rule of the schema is checked in one pass and every
 /// error is collected with its JSON path; a document with any error is rejected whole.
 /// </summary>
+/// <remarks>
+/// No DOM of the whole document is ever built: a policy may hold 100,000 partners. A first reader pass
+/// finds where each top-level property lies; the small rest of the document (the default and unknown
+/// properties) is then parsed as one object, and the partners are validated as a stream, one small DOM
+/// each; only a valid document's partners are then read into the typed model.
+/// </remarks>
 public static class PolicyParser
 {
-    private static readonly JsonDocumentOptions s_documentOptions = new()
+    private static readonly JsonReaderOptions s_readerOptions = new()
     {
         CommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = false,
         MaxDepth = 64,
+    };
+
+    private static readonly JsonDocumentOptions s_documentOptions = new()
+    {
+        CommentHandling = s_readerOptions.CommentHandling,
+        AllowTrailingCommas = s_readerOptions.AllowTrailingCommas,
+        MaxDepth = s_readerOptions.MaxDepth,
     };
 
     /// <summary>Parses and validates a UTF-8 policy document.</summary>
@@ -23,27 +35,36 @@ public static class PolicyParser
     /// <param name="resourceTenantId">The organisation the policy protects; when given, no partner may name it.</param>
     public static PolicyParseResult Parse(ReadOnlyMemory<byte> utf8Json, Guid? resourceTenantId = null)
     {
-        JsonDocument json;
+        var json = utf8Json.Span;
+        TopLevelLayout layout;
         try
         {
-            json = JsonDocument.Parse(utf8Json, s_documentOptions);
+            layout = TopLevelLayout.Read(json);
         }
         catch (JsonException ex)
         {
             return PolicyParseResult.Failure([MalformedJsonError(ex)]);
         }
 
-        using (json)
+        var errors = new List<PolicyError>();
+        var validator = new DocumentValidator(errors, resourceTenantId);
+        if (!layout.RootIsObject)
         {
-            var errors = new List<PolicyError>();
-            new DocumentValidator(errors, resourceTenantId).ValidateDocument(json.RootElement);
-            if (errors.Count > 0)
-            {
-                return PolicyParseResult.Failure(errors);
-            }
-
-            return PolicyParseResult.Success(Materialize(json.RootElement));
+            // Not a policy at all: such a root can only be rejected, so the whole DOM is fine here.
+            using var whole = JsonDocument.Parse(utf8Json, s_documentOptions);
+            validator.ValidateDocument(whole.RootElement);
+            return PolicyParseResult.Failure(errors);
         }
+
+        using var topLevel = JsonDocument.Parse(JoinAsObject(json, layout.MembersOtherThanPartners), s_documentOptions);
+        validator.ValidateDocument(topLevel.RootElement);
+        var partners = ValidateAndReadPartners(json, layout, validator, errors);
+        if (errors.Count > 0)
+        {
+            return PolicyParseResult.Failure(errors);
+        }
+
+        return PolicyParseResult.Success(Materialize(topLevel.RootElement, partners!, json, layout));
     }
 
     /// <summary>Parses and validates a policy document given as text.</summary>
@@ -70,36 +91,79 @@ public static class PolicyParser
         return new PolicyError("$", $"Malformed JSON at line {line}, byte {position}: {message}");
     }
 
-    private static PolicyDocument Materialize(JsonElement root)
+    /// <summary>
+    /// Validates the partners one element at a time, each as its own small DOM; then, when the whole document is
+    /// valid, streams them into the typed model. Returns null when an error is found, since the partners of a
+    /// rejected document are never used.
+    /// </summary>
+    private static IReadOnlyList<CrossTenantAccessPolicyConfigurationPartner>? ValidateAndReadPartners(
+        ReadOnlySpan<byte> json, TopLevelLayout layout, DocumentValidator validator, List<PolicyError> errors)
+    {
+        if (layout.Partners is not { } list)
+        {
+            return [];
+        }
+
+        var path = "$.partners";
+        if (list.Token == JsonTokenType.StartObject)
+        {
+            if (layout.EnvelopeList is not { } value)
+            {
+                validator.EnvelopeWithoutList(path);
+                return null;
+            }
+
+            list = value;
+            path = "$.partners.value";
+        }
+
+        if (list.Token == JsonTokenType.Null)
+        {
+            return [];
+        }
+
+        if (list.Token != JsonTokenType.StartArray)
+        {
+            using var notAList = JsonDocument.Parse(json[list.Bytes].ToArray(), s_documentOptions);
+            validator.PartnersNotAnArray(path, notAList.RootElement);
+            return null;
+        }
+
+        // The first pass has checked the syntax of these bytes, so neither this reader nor the deserializer can fail.
+        var reader = new Utf8JsonReader(json[list.Bytes], s_readerOptions);
+        reader.Read();
+        for (var index = 0; reader.Read() && reader.TokenType != JsonTokenType.EndArray; index++)
+        {
+            using var partner = JsonDocument.ParseValue(ref reader);
+            validator.ValidatePartner(partner.RootElement, $"{path}[{index}]", index);
+        }
+
+        // One deserializer call for the whole list rather than one per partner: each call costs about 350 bytes of
+        // serializer state (35 MB for 100,000 partners), and the model is not held while partners are validated.
+        return errors.Count > 0
+            ? null
+            : JsonSerializer.Deserialize(json[list.Bytes], PolicyJsonContext.Default.IReadOnlyListCrossTenantAccessPolicyConfigurationPartner)!;
+    }
+
+    private static PolicyDocument Materialize(
+        JsonElement topLevel, IReadOnlyList<CrossTenantAccessPolicyConfigurationPartner> partners, ReadOnlySpan<byte> json, TopLevelLayout layout)
     {
         var context = PolicyJsonContext.Default;
-        var defaults = root.GetProperty("default").Deserialize(context.CrossTenantAccessPolicyConfigurationDefault);
+        var defaults = topLevel.GetProperty("default").Deserialize(context.CrossTenantAccessPolicyConfigurationDefault);
 
-        IReadOnlyList<CrossTenantAccessPolicyConfigurationPartner> partners = [];
-        IReadOnlyDictionary<string, JsonElement>? envelope = null;
         Dictionary<string, JsonElement>? additional = null;
-
-        foreach (var property in root.EnumerateObject())
+        foreach (var property in topLevel.EnumerateObject())
         {
-            switch (property.Name)
+            if (!property.NameEquals("default"))
             {
-                case "default":
-                    break;
-                case "partners" when property.Value.ValueKind == JsonValueKind.Array:
-                    partners = property.Value.Deserialize(context.IReadOnlyListCrossTenantAccessPolicyConfigurationPartner) ?? [];
-                    break;
-                case "partners" when property.Value.ValueKind == JsonValueKind.Object:
-                    var response = property.Value.Deserialize(context.PartnerCollectionResponse)!;
-                    partners = response.Value;
-                    envelope = response.AdditionalData ?? [];
-                    break;
-                case "partners":
-                    break;
-                default:
-                    (additional ??= [])[property.Name] = property.Value.Clone();
-                    break;
+                (additional ??= [])[property.Name] = property.Value.Clone();
             }
         }
+
+        // The envelope's members other than 'value' read as a list response without a list: they land in its AdditionalData.
+        var envelope = layout.Partners?.Token == JsonTokenType.StartObject
+            ? JsonSerializer.Deserialize(JoinAsObject(json, layout.EnvelopeMembersOtherThanList), context.PartnerCollectionResponse)!.AdditionalData ?? []
+            : null;
 
         return new PolicyDocument
         {
@@ -110,7 +174,117 @@ public static class PolicyParser
         };
     }
 
-    /// <summary>One validation pass over the raw JSON, so that type errors and rule errors are reported together.</summary>
+    /// <summary>Builds the JSON object made of the given members, each the raw bytes of <c>"name": value</c>.</summary>
+    private static byte[] JoinAsObject(ReadOnlySpan<byte> json, List<Range> members)
+    {
+        var documentLength = json.Length;
+        var result = new List<byte>(2 + members.Sum(m => m.GetOffsetAndLength(documentLength).Length + 1)) { (byte)'{' };
+        for (var i = 0; i < members.Count; i++)
+        {
+            if (i > 0)
+            {
+                result.Add((byte)',');
+            }
+
+            result.AddRange(json[members[i]]);
+        }
+
+        result.Add((byte)'}');
+        return [.. result];
+    }
+
+    /// <summary>A JSON value found by the first pass: its first token and where its bytes lie.</summary>
+    private readonly record struct RawValue(JsonTokenType Token, Range Bytes);
+
+    /// <summary>
+    /// Where each top-level property of the document lies, found by one reader pass over every byte, so that
+    /// malformed JSON anywhere is reported once, with its line and byte, before anything else is done.
+    /// </summary>
+    private sealed class TopLevelLayout
+    {
+        public bool RootIsObject { get; private init; }
+
+        /// <summary>The raw <c>"name": value</c> bytes of every top-level property but <c>partners</c>, in document order.</summary>
+        public List<Range> MembersOtherThanPartners { get; } = [];
+
+        /// <summary>The value of <c>partners</c>; when a name repeats, the last one counts, as it does for a DOM lookup.</summary>
+        public RawValue? Partners { get; private set; }
+
+        /// <summary>When <c>partners</c> is Graph's list envelope (an object): its <c>value</c>.</summary>
+        public RawValue? EnvelopeList { get; private set; }
+
+        /// <summary>When <c>partners</c> is Graph's list envelope: the raw bytes of its other members.</summary>
+        public List<Range> EnvelopeMembersOtherThanList { get; } = [];
+
+        public static TopLevelLayout Read(ReadOnlySpan<byte> json)
+        {
+            var reader = new Utf8JsonReader(json, s_readerOptions);
+            reader.Read();
+            var layout = new TopLevelLayout { RootIsObject = reader.TokenType == JsonTokenType.StartObject };
+            if (!layout.RootIsObject)
+            {
+                reader.Skip();
+            }
+            else
+            {
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var memberStart = (int)reader.TokenStartIndex;
+                    var isPartners = reader.ValueTextEquals("partners"u8);
+                    reader.Read();
+                    if (isPartners)
+                    {
+                        layout.RecordPartners(ref reader);
+                    }
+                    else
+                    {
+                        reader.Skip();
+                        layout.MembersOtherThanPartners.Add(memberStart..(int)reader.BytesConsumed);
+                    }
+                }
+            }
+
+            // Anything but white space and comments after the root makes the reader throw here.
+            reader.Read();
+            return layout;
+        }
+
+        private void RecordPartners(ref Utf8JsonReader reader)
+        {
+            var start = (int)reader.TokenStartIndex;
+            var token = reader.TokenType;
+            EnvelopeList = null;
+            EnvelopeMembersOtherThanList.Clear();
+            if (token != JsonTokenType.StartObject)
+            {
+                reader.Skip();
+            }
+            else
+            {
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var memberStart = (int)reader.TokenStartIndex;
+                    var isList = reader.ValueTextEquals("value"u8);
+                    reader.Read();
+                    var valueStart = (int)reader.TokenStartIndex;
+                    var valueToken = reader.TokenType;
+                    reader.Skip();
+                    if (isList)
+                    {
+                        EnvelopeList = new RawValue(valueToken, valueStart..(int)reader.BytesConsumed);
+                    }
+                    else
+                    {
+                        EnvelopeMembersOtherThanList.Add(memberStart..(int)reader.BytesConsumed);
+                    }
+                }
+            }
+
+            Partners = new RawValue(token, start..(int)reader.BytesConsumed);
+        }
+    }
+
+    /// <summary>Validation of the raw JSON, so that type errors and rule errors are reported together.</summary>
     private sealed class DocumentValidator(List<PolicyError> errors, Guid? resourceTenantId)
     {
         private static readonly string[] s_b2bSettings =
@@ -119,6 +293,10 @@ public static class PolicyParser
         // The default's halves, after falling back to the service default, used to check partners' inherited halves.
         private readonly Dictionary<string, (HalfSummary? Users, HalfSummary? Apps)> _defaultHalves = new(StringComparer.Ordinal);
 
+        // Each partner tenant seen so far, with the index of the partner that named it first.
+        private readonly Dictionary<Guid, int> _seenTenants = [];
+
+        /// <summary>Validates the document's top level; its partners are then given one by one to <see cref="ValidatePartner"/>.</summary>
         public void ValidateDocument(JsonElement root)
         {
             if (root.ValueKind != JsonValueKind.Object)
@@ -147,54 +325,71 @@ public static class PolicyParser
                     _defaultHalves[setting] = ServiceDefaultHalves(setting);
                 }
             }
-
-            if (root.TryGetProperty("partners", out var partners))
-            {
-                ValidatePartners(partners);
-            }
         }
 
-        private void ValidatePartners(JsonElement partners)
+        public void EnvelopeWithoutList(string path)
+            => Error(path, "'partners' given as an object must be Graph's list response with a 'value' array.");
+
+        public void PartnersNotAnArray(string path, JsonElement partners)
+            => Error(path, $"'partners' must be an array of crossTenantAccessPolicyConfigurationPartner objects, not {Describe(partners)}.");
+
+        /// <summary>Validates one element of the partners array; partners are validated in document order, after the document's top level.</summary>
+        public void ValidatePartner(JsonElement element, string path, int index)
         {
-            var path = "$.partners";
-            if (partners.ValueKind == JsonValueKind.Object)
+            if (element.ValueKind != JsonValueKind.Object)
             {
-                if (!partners.TryGetProperty("value", out var value))
-                {
-                    Error(path, "'partners' given as an object must be Graph's list response with a 'value' array.");
-                    return;
-                }
-
-                partners = value;
-                path = "$.partners.value";
-            }
-
-            if (partners.ValueKind == JsonValueKind.Null)
-            {
+                Error(path, $"A partner must be an object, not {Describe(element)}.");
                 return;
             }
 
-            if (partners.ValueKind != JsonValueKind.Array)
+            if (!element.TryGetProperty("tenantId", out var tenant) || tenant.ValueKind == JsonValueKind.Null)
             {
-                Error(path, $"'partners' must be an array of crossTenantAccessPolicyConfigurationPartner objects, not {Describe(partners)}.");
-                return;
+                Error($"{path}.tenantId", "A partner needs a 'tenantId': the partner organisation's tenant ID (a GUID).");
+            }
+            else if (tenant.ValueKind != JsonValueKind.String || !Guid.TryParse(tenant.GetString(), out var tenantId))
+            {
+                Error($"{path}.tenantId", $"'tenantId' must be a tenant ID (a GUID), not {Describe(tenant)}.");
+            }
+            else if (tenantId == Guid.Empty)
+            {
+                Error($"{path}.tenantId", "'tenantId' cannot be the empty GUID.");
+            }
+            else if (resourceTenantId == tenantId)
+            {
+                Error($"{path}.tenantId", $"'tenantId' {tenantId} is the resource tenant itself; an organisation cannot be its own partner.");
+            }
+            else if (_seenTenants.TryGetValue(tenantId, out var first))
+            {
+                Error($"{path}.tenantId", $"Tenant {tenantId} is already configured by $.partners[{first}]; each partner tenant may appear once.");
+            }
+            else
+            {
+                _seenTenants[tenantId] = index;
             }
 
-            var seen = new Dictionary<Guid, int>();
-            var index = 0;
-            foreach (var partner in partners.EnumerateArray())
+            ExpectBoolean(element, "isServiceProvider", path);
+            ExpectBoolean(element, "isInMultiTenantOrganization", path);
+            ValidateTrust(element, path);
+
+            if (TryGetObject(element, "automaticUserConsentSettings", path, out var consent))
             {
-                var partnerPath = $"{path}[{index}]";
-                if (partner.ValueKind != JsonValueKind.Object)
+                ExpectBoolean(consent, "inboundAllowed", $"{path}.automaticUserConsentSettings");
+                ExpectBoolean(consent, "outboundAllowed", $"{path}.automaticUserConsentSettings");
+            }
+
+            foreach (var setting in s_b2bSettings)
+            {
+                var settingPath = $"{path}.{setting}";
+                if (!TryGetObject(element, setting, path, out var b2b))
                 {
-                    Error(partnerPath, $"A partner must be an object, not {Describe(partner)}.");
-                }
-                else
-                {
-                    ValidatePartner(partner, partnerPath, index, seen);
+                    continue;
                 }
 
-                index++;
+                // A half left out is inherited from the default, so consistency is judged on the effective pair.
+                var inherited = _defaultHalves[setting];
+                var users = Effective(ValidateHalf(b2b, "usersAndGroups", settingPath, isUsers: true, defaultInbound: false, out var usersPresent), usersPresent, inherited.Users);
+                var apps = Effective(ValidateHalf(b2b, "applications", settingPath, isUsers: false, defaultInbound: false, out var appsPresent), appsPresent, inherited.Apps);
+                CheckConsistency(users, apps, setting.EndsWith("Inbound", StringComparison.Ordinal), settingPath);
             }
         }
 
@@ -229,59 +424,6 @@ public static class PolicyParser
                 var apps = Effective(ValidateHalf(b2b, "applications", settingPath, isUsers: false, defaultInbound: false, out var appsPresent), appsPresent, service.Apps);
                 _defaultHalves[setting] = (users, apps);
                 CheckConsistency(users, apps, isInbound, settingPath);
-            }
-        }
-
-        private void ValidatePartner(JsonElement element, string path, int index, Dictionary<Guid, int> seen)
-        {
-            if (!element.TryGetProperty("tenantId", out var tenant) || tenant.ValueKind == JsonValueKind.Null)
-            {
-                Error($"{path}.tenantId", "A partner needs a 'tenantId': the partner organisation's tenant ID (a GUID).");
-            }
-            else if (tenant.ValueKind != JsonValueKind.String || !Guid.TryParse(tenant.GetString(), out var tenantId))
-            {
-                Error($"{path}.tenantId", $"'tenantId' must be a tenant ID (a GUID), not {Describe(tenant)}.");
-            }
-            else if (tenantId == Guid.Empty)
-            {
-                Error($"{path}.tenantId", "'tenantId' cannot be the empty GUID.");
-            }
-            else if (resourceTenantId == tenantId)
-            {
-                Error($"{path}.tenantId", $"'tenantId' {tenantId} is the resource tenant itself; an organisation cannot be its own partner.");
-            }
-            else if (seen.TryGetValue(tenantId, out var first))
-            {
-                Error($"{path}.tenantId", $"Tenant {tenantId} is already configured by $.partners[{first}]; each partner tenant may appear once.");
-            }
-            else
-            {
-                seen[tenantId] = index;
-            }
-
-            ExpectBoolean(element, "isServiceProvider", path);
-            ExpectBoolean(element, "isInMultiTenantOrganization", path);
-            ValidateTrust(element, path);
-
-            if (TryGetObject(element, "automaticUserConsentSettings", path, out var consent))
-            {
-                ExpectBoolean(consent, "inboundAllowed", $"{path}.automaticUserConsentSettings");
-                ExpectBoolean(consent, "outboundAllowed", $"{path}.automaticUserConsentSettings");
-            }
-
-            foreach (var setting in s_b2bSettings)
-            {
-                var settingPath = $"{path}.{setting}";
-                if (!TryGetObject(element, setting, path, out var b2b))
-                {
-                    continue;
-                }
-
-                // A half left out is inherited from the default, so consistency is judged on the effective pair.
-                var inherited = _defaultHalves[setting];
-                var users = Effective(ValidateHalf(b2b, "usersAndGroups", settingPath, isUsers: true, defaultInbound: false, out var usersPresent), usersPresent, inherited.Users);
-                var apps = Effective(ValidateHalf(b2b, "applications", settingPath, isUsers: false, defaultInbound: false, out var appsPresent), appsPresent, inherited.Apps);
-                CheckConsistency(users, apps, setting.EndsWith("Inbound", StringComparison.Ordinal), settingPath);
             }
         }
 
