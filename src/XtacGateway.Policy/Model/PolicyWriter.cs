@@ -8,13 +8,13 @@ public static class PolicyWriter
 {
     public static byte[] WriteUtf8(PolicyDocument document, bool indented = true)
     {
-        var buffer = new ArrayBufferWriter<byte>();
+        using var buffer = new ChunkedBufferWriter();
         using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = indented }))
         {
             Write(writer, document);
         }
 
-        return buffer.WrittenSpan.ToArray();
+        return buffer.ToArray();
     }
 
     public static string WriteString(PolicyDocument document, bool indented = true)
