@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using XtacGateway.Policy.Claims;
 using XtacGateway.Policy.Evaluation;
 using XtacGateway.Policy.Model;
+using XtacGateway.Policy.Validation;
 
 namespace XtacGateway.Policy.Compilation;
 
@@ -14,14 +15,19 @@ public sealed class PolicySnapshot
     private readonly EffectiveSettings _default;
     private readonly FrozenDictionary<Guid, EffectiveSettings> _partners;
 
+    // Only a weak hold: the typed model of 100,000 partners is ~75 MB, needed by admin reads, not by decisions.
+    private readonly WeakReference<PolicyDocument?> _document;
+
     internal PolicySnapshot(
-        PolicyDocument document,
+        ReadOnlyMemory<byte> documentUtf8,
+        PolicyDocument? document,
         Guid resourceTenantId,
         EffectiveSettings defaults,
         FrozenDictionary<Guid, EffectiveSettings> partners,
         PolicyVersion version)
     {
-        Document = document;
+        DocumentUtf8 = documentUtf8;
+        _document = new WeakReference<PolicyDocument?>(document);
         ResourceTenantId = resourceTenantId;
         _default = defaults;
         _partners = partners;
@@ -30,8 +36,30 @@ public sealed class PolicySnapshot
         LoadedAt = version.LoadedAt;
     }
 
-    /// <summary>The document this snapshot was compiled from, as read.</summary>
-    public PolicyDocument Document { get; }
+    /// <summary>The document this snapshot was compiled from, unindented, as <see cref="PolicyWriter.WriteUtf8"/> writes it.</summary>
+    public ReadOnlyMemory<byte> DocumentUtf8 { get; }
+
+    /// <summary>
+    /// The document this snapshot was compiled from, read again from <see cref="DocumentUtf8"/> when the last copy was
+    /// collected. Costly for a large policy: for admin reads, not for requests.
+    /// </summary>
+    public PolicyDocument Document
+    {
+        get
+        {
+            if (_document.TryGetTarget(out var document) && document is not null)
+            {
+                return document;
+            }
+
+            // Already validated against the resource tenant when compiled, so no tenant is given here.
+            var parsed = PolicyParser.Parse(DocumentUtf8);
+            document = parsed.Document
+                ?? throw new InvalidOperationException($"The document of policy version {Version} no longer reads: {string.Join("; ", parsed.Errors)}");
+            _document.SetTarget(document);
+            return document;
+        }
+    }
 
     /// <summary>The organisation whose inbound settings these are; its own users are internal callers.</summary>
     public Guid ResourceTenantId { get; }
@@ -43,6 +71,16 @@ public sealed class PolicySnapshot
     public DateTimeOffset LoadedAt { get; }
 
     public int PartnerCount => _partners.Count;
+
+    /// <summary>
+    /// The same compiled policy under another version, sharing everything else; lets a source number a snapshot only
+    /// once it has compiled, so an invalid document uses up no version.
+    /// </summary>
+    public PolicySnapshot WithVersion(PolicyVersion version)
+    {
+        _document.TryGetTarget(out var document);
+        return new PolicySnapshot(DocumentUtf8, document, ResourceTenantId, _default, _partners, version);
+    }
 
     /// <summary>Decides whether <paramref name="caller"/> may reach <paramref name="app"/> (domain rules, section 6a).</summary>
     public Decision Decide(CallerFacts caller, AppPolicy app)

@@ -21,6 +21,13 @@ public static class PolicyWriter
         => System.Text.Encoding.UTF8.GetString(WriteUtf8(document, indented));
 
     public static void Write(Utf8JsonWriter writer, PolicyDocument document)
+        => Write(writer, document, w => JsonSerializer.Serialize(w, document.Partners, PolicyJsonContext.Default.IReadOnlyListCrossTenantAccessPolicyConfigurationPartner));
+
+    /// <summary>
+    /// Writes <paramref name="document"/> with its partner list written by <paramref name="writePartnerList"/>, so that a
+    /// reader streaming partners one by one produces the same bytes as a typed document holding them all.
+    /// </summary>
+    internal static void Write(Utf8JsonWriter writer, PolicyDocument document, Action<Utf8JsonWriter> writePartnerList)
     {
         var context = PolicyJsonContext.Default;
         writer.WriteStartObject();
@@ -37,12 +44,12 @@ public static class PolicyWriter
             }
 
             writer.WritePropertyName("value");
-            JsonSerializer.Serialize(writer, document.Partners, context.IReadOnlyListCrossTenantAccessPolicyConfigurationPartner);
+            writePartnerList(writer);
             writer.WriteEndObject();
         }
         else
         {
-            JsonSerializer.Serialize(writer, document.Partners, context.IReadOnlyListCrossTenantAccessPolicyConfigurationPartner);
+            writePartnerList(writer);
         }
 
         if (document.AdditionalData is { } additional)

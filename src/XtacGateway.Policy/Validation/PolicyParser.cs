@@ -35,6 +35,92 @@ public static class PolicyParser
     /// <param name="resourceTenantId">The organisation the policy protects; when given, no partner may name it.</param>
     public static PolicyParseResult Parse(ReadOnlyMemory<byte> utf8Json, Guid? resourceTenantId = null)
     {
+        var errors = Validate(utf8Json, resourceTenantId, out var valid);
+        if (valid is null)
+        {
+            return PolicyParseResult.Failure(errors);
+        }
+
+        using (valid)
+        {
+            // One deserializer call for the whole list rather than one per partner: each call costs about 350 bytes of
+            // serializer state (35 MB for 100,000 partners), and the model is not held while partners are validated.
+            IReadOnlyList<CrossTenantAccessPolicyConfigurationPartner> partners = valid.PartnerList is { } list
+                ? JsonSerializer.Deserialize(utf8Json.Span[list], PolicyJsonContext.Default.IReadOnlyListCrossTenantAccessPolicyConfigurationPartner)!
+                : [];
+            return PolicyParseResult.Success(Materialize(valid, partners, utf8Json.Span));
+        }
+    }
+
+    /// <summary>
+    /// Validates like <see cref="Parse(ReadOnlyMemory{byte}, Guid?)"/>; when the document is valid, never holds its typed
+    /// model whole: the default goes to <paramref name="onDefault"/> (with the number of partners), then each partner is
+    /// deserialized on its own, given to <paramref name="onPartner"/>, written out and dropped.
+    /// </summary>
+    /// <param name="compactDocument">
+    /// The document as <see cref="PolicyWriter.WriteUtf8"/> writes it unindented (the same bytes, so the same ETag): part
+    /// of <paramref name="utf8Json"/> itself when that already is this form, otherwise a copy; null when invalid.
+    /// </param>
+    /// <returns>Every error found; empty when the document is valid.</returns>
+    internal static IReadOnlyList<PolicyError> ParseEachPartner(
+        ReadOnlyMemory<byte> utf8Json,
+        Guid? resourceTenantId,
+        Action<CrossTenantAccessPolicyConfigurationDefault?, int> onDefault,
+        Action<CrossTenantAccessPolicyConfigurationPartner> onPartner,
+        out ReadOnlyMemory<byte>? compactDocument)
+    {
+        compactDocument = null;
+        var errors = Validate(utf8Json, resourceTenantId, out var valid);
+        if (valid is null)
+        {
+            return errors;
+        }
+
+        using (valid)
+        {
+            // The document without its partners is small; the writer puts the partners where the typed list would go.
+            var shell = Materialize(valid, [], utf8Json.Span);
+            onDefault(shell.Default, valid.PartnerCount);
+            using var buffer = new OriginalOrCopyBufferWriter(utf8Json);
+            using (var writer = new Utf8JsonWriter(buffer))
+            {
+                PolicyWriter.Write(writer, shell, w => StreamPartners(w, utf8Json, valid.PartnerList, onPartner));
+            }
+
+            compactDocument = buffer.WrittenMemory();
+            return errors;
+        }
+    }
+
+    private static void StreamPartners(
+        Utf8JsonWriter writer, ReadOnlyMemory<byte> utf8Json, Range? list, Action<CrossTenantAccessPolicyConfigurationPartner> onPartner)
+    {
+        writer.WriteStartArray();
+        if (list is { } bytes)
+        {
+            var partnerInfo = PolicyJsonContext.Default.CrossTenantAccessPolicyConfigurationPartner;
+            var reader = new Utf8JsonReader(utf8Json.Span[bytes], s_readerOptions);
+            reader.Read();
+            // One deserializer call per partner costs ~350 bytes of short-lived state each (35 MB of gen0 garbage for
+            // 100,000 partners), but nothing of the typed model outlives its partner.
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            {
+                var partner = JsonSerializer.Deserialize(ref reader, partnerInfo)!;
+                onPartner(partner);
+                JsonSerializer.Serialize(writer, partner, partnerInfo);
+            }
+        }
+
+        writer.WriteEndArray();
+    }
+
+    /// <summary>
+    /// Checks every rule; returns all errors, and when there are none the validated layout in <paramref name="valid"/>
+    /// (null otherwise), which the caller disposes.
+    /// </summary>
+    private static IReadOnlyList<PolicyError> Validate(ReadOnlyMemory<byte> utf8Json, Guid? resourceTenantId, out ValidDocument? valid)
+    {
+        valid = null;
         var json = utf8Json.Span;
         TopLevelLayout layout;
         try
@@ -43,7 +129,7 @@ public static class PolicyParser
         }
         catch (JsonException ex)
         {
-            return PolicyParseResult.Failure([MalformedJsonError(ex)]);
+            return [MalformedJsonError(ex)];
         }
 
         var errors = new List<PolicyError>();
@@ -53,18 +139,20 @@ public static class PolicyParser
             // Not a policy at all: such a root can only be rejected, so the whole DOM is fine here.
             using var whole = JsonDocument.Parse(utf8Json, s_documentOptions);
             validator.ValidateDocument(whole.RootElement);
-            return PolicyParseResult.Failure(errors);
+            return errors;
         }
 
-        using var topLevel = JsonDocument.Parse(JoinAsObject(json, layout.MembersOtherThanPartners), s_documentOptions);
+        var topLevel = JsonDocument.Parse(JoinAsObject(json, layout.MembersOtherThanPartners), s_documentOptions);
         validator.ValidateDocument(topLevel.RootElement);
-        var partners = ValidateAndReadPartners(json, layout, validator, errors);
-        if (errors.Count > 0)
+        var (partnersValid, list, count) = ValidatePartners(json, layout, validator);
+        if (!partnersValid || errors.Count > 0)
         {
-            return PolicyParseResult.Failure(errors);
+            topLevel.Dispose();
+            return errors;
         }
 
-        return PolicyParseResult.Success(Materialize(topLevel.RootElement, partners!, json, layout));
+        valid = new ValidDocument(topLevel, layout, list, count);
+        return errors;
     }
 
     /// <summary>Parses and validates a policy document given as text.</summary>
@@ -92,16 +180,14 @@ public static class PolicyParser
     }
 
     /// <summary>
-    /// Validates the partners one element at a time, each as its own small DOM; then, when the whole document is
-    /// valid, streams them into the typed model. Returns null when an error is found, since the partners of a
-    /// rejected document are never used.
+    /// Validates the partners one element at a time, each as its own small DOM. Returns where the partner array lies
+    /// (null when there is none) and how many partners it holds; not valid when the partners are not a list at all.
     /// </summary>
-    private static IReadOnlyList<CrossTenantAccessPolicyConfigurationPartner>? ValidateAndReadPartners(
-        ReadOnlySpan<byte> json, TopLevelLayout layout, DocumentValidator validator, List<PolicyError> errors)
+    private static (bool Valid, Range? List, int Count) ValidatePartners(ReadOnlySpan<byte> json, TopLevelLayout layout, DocumentValidator validator)
     {
         if (layout.Partners is not { } list)
         {
-            return [];
+            return (true, null, 0);
         }
 
         var path = "$.partners";
@@ -110,7 +196,7 @@ public static class PolicyParser
             if (layout.EnvelopeList is not { } value)
             {
                 validator.EnvelopeWithoutList(path);
-                return null;
+                return (false, null, 0);
             }
 
             list = value;
@@ -119,35 +205,34 @@ public static class PolicyParser
 
         if (list.Token == JsonTokenType.Null)
         {
-            return [];
+            return (true, null, 0);
         }
 
         if (list.Token != JsonTokenType.StartArray)
         {
             using var notAList = JsonDocument.Parse(json[list.Bytes].ToArray(), s_documentOptions);
             validator.PartnersNotAnArray(path, notAList.RootElement);
-            return null;
+            return (false, null, 0);
         }
 
-        // The first pass has checked the syntax of these bytes, so neither this reader nor the deserializer can fail.
+        // The first pass has checked the syntax of these bytes, so neither this reader nor a deserializer can fail.
         var reader = new Utf8JsonReader(json[list.Bytes], s_readerOptions);
         reader.Read();
-        for (var index = 0; reader.Read() && reader.TokenType != JsonTokenType.EndArray; index++)
+        var index = 0;
+        for (; reader.Read() && reader.TokenType != JsonTokenType.EndArray; index++)
         {
             using var partner = JsonDocument.ParseValue(ref reader);
             validator.ValidatePartner(partner.RootElement, $"{path}[{index}]", index);
         }
 
-        // One deserializer call for the whole list rather than one per partner: each call costs about 350 bytes of
-        // serializer state (35 MB for 100,000 partners), and the model is not held while partners are validated.
-        return errors.Count > 0
-            ? null
-            : JsonSerializer.Deserialize(json[list.Bytes], PolicyJsonContext.Default.IReadOnlyListCrossTenantAccessPolicyConfigurationPartner)!;
+        return (true, list.Bytes, index);
     }
 
     private static PolicyDocument Materialize(
-        JsonElement topLevel, IReadOnlyList<CrossTenantAccessPolicyConfigurationPartner> partners, ReadOnlySpan<byte> json, TopLevelLayout layout)
+        ValidDocument valid, IReadOnlyList<CrossTenantAccessPolicyConfigurationPartner> partners, ReadOnlySpan<byte> json)
     {
+        var topLevel = valid.TopLevel.RootElement;
+        var layout = valid.Layout;
         var context = PolicyJsonContext.Default;
         var defaults = topLevel.GetProperty("default").Deserialize(context.CrossTenantAccessPolicyConfigurationDefault);
 
@@ -191,6 +276,23 @@ public static class PolicyParser
 
         result.Add((byte)'}');
         return [.. result];
+    }
+
+    /// <summary>
+    /// A document that passed validation: its top level without the partners, parsed (disposed with this), and where its
+    /// partner array lies (null when it has none).
+    /// </summary>
+    private sealed class ValidDocument(JsonDocument topLevel, TopLevelLayout layout, Range? partnerList, int partnerCount) : IDisposable
+    {
+        public JsonDocument TopLevel { get; } = topLevel;
+
+        public TopLevelLayout Layout { get; } = layout;
+
+        public Range? PartnerList { get; } = partnerList;
+
+        public int PartnerCount { get; } = partnerCount;
+
+        public void Dispose() => TopLevel.Dispose();
     }
 
     /// <summary>A JSON value found by the first pass: its first token and where its bytes lie.</summary>

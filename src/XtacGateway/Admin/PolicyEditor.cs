@@ -84,7 +84,8 @@ internal sealed class PolicyEditor(
                     return new EditResult(EditResultKind.PreconditionFailed, basis, $"If-Match {ifMatch} does not match the policy in force ({basis.ETag}, version {basis.Version}); nothing changed.");
                 }
 
-                var root = JsonNode.Parse(PolicyWriter.WriteUtf8(basis.Document, indented: false))!.AsObject();
+                // The snapshot already holds this document unindented, exactly as the writer would write it.
+                var root = JsonNode.Parse(basis.DocumentUtf8.Span)!.AsObject();
                 var outcome = edit(root);
                 switch (outcome.Status)
                 {

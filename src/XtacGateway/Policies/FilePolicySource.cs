@@ -164,18 +164,21 @@ internal sealed partial class FilePolicySource(
         }
 
         var resourceTenant = options.Value.ResourceTenantId!.Value;
-        var parsed = PolicyParser.Parse(bytes, resourceTenant);
-        if (!parsed.IsValid)
+
+        // Compiled from the bytes, partner by partner: the typed model of a large policy is never held whole.
+        var compiled = PolicyCompiler.Compile(bytes, resourceTenant, default, out var parseErrors);
+        if (compiled is null)
         {
             _lastHash = hash;
-            var errors = parsed.Errors.Select(e => e.ToString()).ToArray();
+            var errors = parseErrors.Select(e => e.ToString()).ToArray();
             Log.PolicyRejected(logger, PolicyPath, errors.Length, string.Join(Environment.NewLine, errors));
             telemetry.PolicyReloaded("invalid");
             return errors;
         }
 
+        // Numbered only now, so that an invalid file uses up no version.
         var version = new PolicyVersion(store.NextVersion(), $"\"{Convert.ToHexStringLower(hash.AsSpan(0, 12))}\"", time.GetUtcNow());
-        var snapshot = PolicyCompiler.Compile(parsed.Document!, resourceTenant, version);
+        var snapshot = compiled.WithVersion(version);
         store.Swap(snapshot);
         _lastHash = hash;
         Log.PolicyLoaded(logger, PolicyPath, snapshot.Version, snapshot.PartnerCount);

@@ -1,9 +1,6 @@
-using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using XtacGateway.Policy.Compilation;
-using XtacGateway.Policy.Model;
-using XtacGateway.Policy.Validation;
 
 namespace XtacGateway.Policies;
 
@@ -34,7 +31,9 @@ internal sealed class LastKnownGoodStore(IOptions<PolicySourceOptions> options, 
                     writer.WriteString("etag", snapshot.ETag);
                     writer.WriteString("loadedAt", snapshot.LoadedAt);
                     writer.WritePropertyName("document");
-                    PolicyWriter.Write(writer, snapshot.Document);
+
+                    // The compact bytes as they are: a swap never materializes the typed model.
+                    writer.WriteRawValue(snapshot.DocumentUtf8.Span);
                     writer.WriteEndObject();
                 }
 
@@ -79,24 +78,70 @@ internal sealed class LastKnownGoodStore(IOptions<PolicySourceOptions> options, 
 
         try
         {
-            using var json = JsonDocument.Parse(File.ReadAllBytes(Path));
-            var root = json.RootElement;
-            var version = root.GetProperty("version").GetInt64();
-            var etag = root.GetProperty("etag").GetString()!;
-            var loadedAt = root.GetProperty("loadedAt").GetDateTimeOffset();
-            var parsed = PolicyParser.Parse(Encoding.UTF8.GetBytes(root.GetProperty("document").GetRawText()), resourceTenant);
-            if (!parsed.IsValid)
+            var bytes = File.ReadAllBytes(Path);
+            var (version, etag, loadedAt, document) = ReadEnvelope(bytes);
+            var snapshot = PolicyCompiler.Compile(bytes.AsMemory(document), resourceTenant, new PolicyVersion(version, etag, loadedAt), out var errors);
+            if (snapshot is null)
             {
-                PolicySourceLog.LastKnownGoodUnreadable(logger, Path, string.Join("; ", parsed.Errors));
+                PolicySourceLog.LastKnownGoodUnreadable(logger, Path, string.Join("; ", errors));
                 return null;
             }
 
-            return PolicyCompiler.Compile(parsed.Document!, resourceTenant, new PolicyVersion(version, etag, loadedAt));
+            return snapshot;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
             PolicySourceLog.LastKnownGoodUnreadable(logger, Path, ex.Message);
             return null;
         }
+    }
+
+    /// <summary>
+    /// Reads the saved version, ETag and time, and finds where the document lies, with one reader pass: no DOM of
+    /// the file and no copy of the document.
+    /// </summary>
+    private static (long Version, string ETag, DateTimeOffset LoadedAt, Range Document) ReadEnvelope(ReadOnlySpan<byte> json)
+    {
+        long? version = null;
+        string? etag = null;
+        DateTimeOffset? loadedAt = null;
+        Range? document = null;
+        var reader = new Utf8JsonReader(json);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            throw new InvalidOperationException("The last-known-good file is not a JSON object.");
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = reader.GetString();
+            reader.Read();
+            switch (name)
+            {
+                case "version":
+                    version = reader.GetInt64();
+                    break;
+                case "etag":
+                    etag = reader.GetString();
+                    break;
+                case "loadedAt":
+                    loadedAt = reader.GetDateTimeOffset();
+                    break;
+                case "document":
+                    var start = (int)reader.TokenStartIndex;
+                    reader.Skip();
+                    document = start..(int)reader.BytesConsumed;
+                    break;
+                default:
+                    reader.Skip();
+                    break;
+            }
+        }
+
+        return (
+            version ?? throw new KeyNotFoundException("The last-known-good file has no 'version'."),
+            etag ?? throw new KeyNotFoundException("The last-known-good file has no 'etag'."),
+            loadedAt ?? throw new KeyNotFoundException("The last-known-good file has no 'loadedAt'."),
+            document ?? throw new KeyNotFoundException("The last-known-good file has no 'document'."));
     }
 }

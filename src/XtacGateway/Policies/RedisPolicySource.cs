@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -133,7 +134,7 @@ internal sealed class RedisPolicySource(
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            var result = await CompareAndSetAsync(document, basisETag, store.Current?.Version ?? 0);
+            var result = await CompareAndSetAsync(PolicyCompiler.Compile(document, _resourceTenant), basisETag, store.Current?.Version ?? 0);
             if (result.Status == PolicyCommitStatus.Committed && !string.IsNullOrEmpty(basisETag) && basisETag != result.Snapshot!.ETag)
             {
                 // Nobody points at the old document any more; an instance that was about to read it re-reads the pointer.
@@ -154,10 +155,11 @@ internal sealed class RedisPolicySource(
         }
     }
 
-    private async Task<PolicyCommitResult> CompareAndSetAsync(PolicyDocument document, string basisETag, long floor)
+    /// <summary>Stores <paramref name="draft"/>'s document and moves the pointer to it; the draft's own version is replaced.</summary>
+    private async Task<PolicyCommitResult> CompareAndSetAsync(PolicySnapshot draft, string basisETag, long floor)
     {
-        var etag = PolicyCompiler.ComputeETag(document);
-        await cache.SetAsync(DocumentKey(etag), PolicyWriter.WriteUtf8(document, indented: false), new DistributedCacheEntryOptions());
+        var etag = PolicyCompiler.ComputeETag(draft.DocumentUtf8.Span);
+        await cache.SetAsync(DocumentKey(etag), AsArray(draft.DocumentUtf8), new DistributedCacheEntryOptions());
         var db = await redis.DatabaseAsync();
         var result = (RedisResult[])(await db.ScriptEvaluateAsync(CompareAndSetScript, [CurrentKey], [basisETag, etag, Channel.ToString(), floor]))!;
         if ((long)result[0] != 1)
@@ -165,10 +167,16 @@ internal sealed class RedisPolicySource(
             return new PolicyCommitResult(PolicyCommitStatus.Conflict, Detail: $"The shared policy is at version {(long)result[1]}, not the one this change was based on.");
         }
 
-        var snapshot = PolicyCompiler.Compile(document, _resourceTenant, new PolicyVersion((long)result[1], etag, time.GetUtcNow()));
+        var snapshot = draft.WithVersion(new PolicyVersion((long)result[1], etag, time.GetUtcNow()));
         Apply(snapshot);
         return new PolicyCommitResult(PolicyCommitStatus.Committed, snapshot);
     }
+
+    /// <summary>The bytes as an array, without a copy when the memory is a whole array (as a snapshot's document is).</summary>
+    private static byte[] AsArray(ReadOnlyMemory<byte> bytes)
+        => MemoryMarshal.TryGetArray(bytes, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : bytes.ToArray();
 
     private async Task SubscribeAsync()
     {
@@ -207,7 +215,7 @@ internal sealed class RedisPolicySource(
                         return;
                     }
 
-                    var seeded = await CompareAndSetAsync(seed.Document, string.Empty, store.Current?.Version ?? 0);
+                    var seeded = await CompareAndSetAsync(seed.Draft, string.Empty, store.Current?.Version ?? 0);
                     if (seeded.Status == PolicyCommitStatus.Committed)
                     {
                         PolicySourceLog.Seeded(logger, seeded.Snapshot!.Version, seed.Origin);
@@ -234,16 +242,16 @@ internal sealed class RedisPolicySource(
                     continue;
                 }
 
-                var parsed = PolicyParser.Parse(bytes, _resourceTenant);
-                if (!parsed.IsValid)
+                var compiled = PolicyCompiler.Compile(bytes, _resourceTenant, new PolicyVersion(version, etag, time.GetUtcNow()), out var parseErrors);
+                if (compiled is null)
                 {
-                    var errors = parsed.Errors.Select(e => e.ToString()).ToArray();
+                    var errors = parseErrors.Select(e => e.ToString()).ToArray();
                     Log.PolicyRejected(logger, $"redis version {version}", errors.Length, string.Join(Environment.NewLine, errors));
                     telemetry.PolicyReloaded("invalid");
                     throw new InvalidDataException($"The policy version {version} in Redis is invalid; the policy in force is unchanged.");
                 }
 
-                Apply(PolicyCompiler.Compile(parsed.Document!, _resourceTenant, new PolicyVersion(version, etag, time.GetUtcNow())));
+                Apply(compiled);
                 return;
             }
 
@@ -263,12 +271,15 @@ internal sealed class RedisPolicySource(
         telemetry.PolicyReloaded("success");
     }
 
-    /// <summary>What an empty Redis is seeded with: the policy in force (Redis lost its data), else <c>Xtac:Policy:Path</c>.</summary>
-    private (PolicyDocument Document, string Origin)? SeedDocument()
+    /// <summary>
+    /// What an empty Redis is seeded with: the policy in force (Redis lost its data), else <c>Xtac:Policy:Path</c>; as a
+    /// compiled draft, so neither holds the typed model.
+    /// </summary>
+    private (PolicySnapshot Draft, string Origin)? SeedDocument()
     {
         if (store.Current is { } current)
         {
-            return (current.Document, $"the policy in force (version {current.Version})");
+            return (current, $"the policy in force (version {current.Version})");
         }
 
         if (string.IsNullOrWhiteSpace(gatewayOptions.Value.Policy.Path))
@@ -277,14 +288,14 @@ internal sealed class RedisPolicySource(
         }
 
         var path = FilePolicySource.ResolvePath(gatewayOptions.Value.Policy.Path, environment.ContentRootPath);
-        var parsed = PolicyParser.Parse(File.ReadAllBytes(path), _resourceTenant);
-        if (!parsed.IsValid)
+        var draft = PolicyCompiler.Compile(File.ReadAllBytes(path), _resourceTenant, default, out var errors);
+        if (draft is null)
         {
             throw new InvalidOperationException(
-                $"The seed policy file '{path}' is invalid; the gateway will not start.{Environment.NewLine}{string.Join(Environment.NewLine, parsed.Errors)}");
+                $"The seed policy file '{path}' is invalid; the gateway will not start.{Environment.NewLine}{string.Join(Environment.NewLine, errors)}");
         }
 
-        return (parsed.Document!, path);
+        return (draft, path);
     }
 }
 

@@ -145,6 +145,24 @@ public sealed class PolicyRoundTripTests
         Assert.Single(Assert.IsType<JsonArray>(written["partners"]));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Document_SnapshotCompiledFromBytes_RoundTripsToTheInputsCompactForm(bool envelope)
+    {
+        var json = envelope ? EnvelopeDocument() : GraphExport;
+        var compactInput = PolicyWriter.WriteString(PolicyParser.Parse(json).Document!, indented: false);
+
+        var snapshot = PolicyCompiler.Compile(System.Text.Encoding.UTF8.GetBytes(json), Ids.ResourceTenant, default, out var errors);
+
+        Assert.True(snapshot is not null, string.Join("; ", errors));
+        Assert.Equal(compactInput, System.Text.Encoding.UTF8.GetString(snapshot.DocumentUtf8.Span));
+        Assert.Equal(compactInput, PolicyWriter.WriteString(snapshot.Document, indented: false));
+        var written = JsonNode.Parse(snapshot.DocumentUtf8.Span)!;
+        AssertContains(JsonNode.Parse(json)!, written, "$");
+        Assert.Equal(envelope, written["partners"] is JsonObject);
+    }
+
     private static string EnvelopeDocument()
     {
         var partners = new JsonArray
