@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.IO.Compression;
 using XtacGateway.Policy.Claims;
 using XtacGateway.Policy.Evaluation;
 using XtacGateway.Policy.Model;
@@ -18,6 +19,8 @@ public sealed class PolicySnapshot
     // Only a weak hold: the typed model of 100,000 partners is ~75 MB, needed by admin reads, not by decisions.
     private readonly WeakReference<PolicyDocument?> _document;
 
+    private readonly StoredDocument _stored;
+
     internal PolicySnapshot(
         ReadOnlyMemory<byte> documentUtf8,
         PolicyDocument? document,
@@ -25,8 +28,19 @@ public sealed class PolicySnapshot
         EffectiveSettings defaults,
         FrozenDictionary<Guid, EffectiveSettings> partners,
         PolicyVersion version)
+        : this(new StoredDocument(documentUtf8), document, resourceTenantId, defaults, partners, version)
     {
-        DocumentUtf8 = documentUtf8;
+    }
+
+    private PolicySnapshot(
+        StoredDocument stored,
+        PolicyDocument? document,
+        Guid resourceTenantId,
+        EffectiveSettings defaults,
+        FrozenDictionary<Guid, EffectiveSettings> partners,
+        PolicyVersion version)
+    {
+        _stored = stored;
         _document = new WeakReference<PolicyDocument?>(document);
         ResourceTenantId = resourceTenantId;
         _default = defaults;
@@ -36,8 +50,11 @@ public sealed class PolicySnapshot
         LoadedAt = version.LoadedAt;
     }
 
-    /// <summary>The document this snapshot was compiled from, unindented, as <see cref="PolicyWriter.WriteUtf8"/> writes it.</summary>
-    public ReadOnlyMemory<byte> DocumentUtf8 { get; }
+    /// <summary>
+    /// The document this snapshot was compiled from, unindented, as <see cref="PolicyWriter.WriteUtf8"/> writes it.
+    /// A large document is kept compressed and expanded here, so hold the result rather than asking again.
+    /// </summary>
+    public ReadOnlyMemory<byte> DocumentUtf8 => _stored.Utf8;
 
     /// <summary>
     /// The document this snapshot was compiled from, read again from <see cref="DocumentUtf8"/> when the last copy was
@@ -79,7 +96,7 @@ public sealed class PolicySnapshot
     public PolicySnapshot WithVersion(PolicyVersion version)
     {
         _document.TryGetTarget(out var document);
-        return new PolicySnapshot(DocumentUtf8, document, ResourceTenantId, _default, _partners, version);
+        return new PolicySnapshot(_stored, document, ResourceTenantId, _default, _partners, version);
     }
 
     /// <summary>Decides whether <paramref name="caller"/> may reach <paramref name="app"/> (domain rules, section 6a).</summary>
@@ -199,6 +216,63 @@ public sealed class PolicySnapshot
         }
 
         return firstUnmet;
+    }
+
+    /// <summary>
+    /// The document's bytes as kept: as given when small, Brotli-compressed when large. A 100,000-partner document is
+    /// 50 MB of JSON that only admin reads and the last-known-good file need, and GUID-heavy JSON compresses several
+    /// times over; kept whole it was most of such a gateway's memory beyond the compiled settings.
+    /// </summary>
+    private sealed class StoredDocument
+    {
+        private const int CompressAbove = 1024 * 1024;
+
+        private readonly ReadOnlyMemory<byte> _plain;
+        private readonly byte[]? _compressed;
+        private readonly int _length;
+        private readonly WeakReference<byte[]?> _expanded = new(null);
+
+        public StoredDocument(ReadOnlyMemory<byte> utf8)
+        {
+            if (utf8.Length <= CompressAbove)
+            {
+                _plain = utf8;
+                return;
+            }
+
+            _length = utf8.Length;
+            using var compressed = new MemoryStream(utf8.Length / 8);
+            using (var brotli = new BrotliStream(compressed, CompressionLevel.Fastest, leaveOpen: true))
+            {
+                brotli.Write(utf8.Span);
+            }
+
+            _compressed = compressed.ToArray();
+        }
+
+        public ReadOnlyMemory<byte> Utf8
+        {
+            get
+            {
+                if (_compressed is null)
+                {
+                    return _plain;
+                }
+
+                lock (_expanded)
+                {
+                    if (!_expanded.TryGetTarget(out var expanded) || expanded is null)
+                    {
+                        expanded = GC.AllocateUninitializedArray<byte>(_length);
+                        using var brotli = new BrotliStream(new MemoryStream(_compressed), CompressionMode.Decompress);
+                        brotli.ReadExactly(expanded);
+                        _expanded.SetTarget(expanded);
+                    }
+
+                    return expanded;
+                }
+            }
+        }
     }
 }
 

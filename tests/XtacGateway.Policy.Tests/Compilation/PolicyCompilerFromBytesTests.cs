@@ -75,6 +75,23 @@ public sealed class PolicyCompilerFromBytesTests
     }
 
     [Fact]
+    public void Compile_LargeDocument_KeptCompressedAndReadBackExactly()
+    {
+        var partners = Enumerable.Range(1, 8_000)
+            .Select(i => PolicyJson.Partner(new Guid(i, 7, 7, [0x87, 0, 0, 0, 0, 0, 0, 1]), PolicyJson.AllowAll()))
+            .ToArray();
+        var input = PolicyWriter.WriteUtf8(PolicyJson.ParseValid(PolicyJson.Document(PolicyJson.Default(), partners)), indented: false);
+        Assert.True(input.Length > 1024 * 1024, $"The document must be large enough to be compressed; it is {input.Length} bytes.");
+
+        var snapshot = PolicyCompiler.Compile(input, Ids.ResourceTenant, default, out _)!;
+
+        Assert.True(MemoryMarshal.TryGetArray(snapshot.DocumentUtf8, out var segment));
+        Assert.NotSame(input, segment.Array);
+        Assert.Equal(input, snapshot.DocumentUtf8.ToArray());
+        Assert.Equal(8_000, snapshot.Document.Partners.Count);
+    }
+
+    [Fact]
     public void Compile_FromInvalidBytes_ReturnsTheParsersErrorsAndNoSnapshot()
     {
         var document = PolicyJson.Document(
