@@ -56,7 +56,7 @@ internal sealed class PolicySnapshotStore(TimeProvider time)
         if (snapshot.PartnerCount >= LargePolicyPartners)
         {
             // Loading 100,000 partners leaves ~90 MB of the load's transient memory committed to the process; hand it
-            // back to the OS once (a pause of tens of milliseconds, once per large load) instead of carrying it.
+            // back to the OS once (one blocking full collection per large load) instead of carrying it.
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         }
     }
