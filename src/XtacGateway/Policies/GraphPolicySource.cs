@@ -32,7 +32,7 @@ internal sealed class GraphPolicySource(
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly GraphPolicySourceOptions _options = sourceOptions.Value.Graph;
     private readonly Guid _resourceTenant = gatewayOptions.Value.ResourceTenantId!.Value;
-    private int _failures;
+    private readonly SourceHealth _health = new("graph", store, sourceOptions.Value, logger);
 
     public string Name => "graph";
 
@@ -48,9 +48,7 @@ internal sealed class GraphPolicySource(
         }
         catch (Exception ex) when (IsFailure(ex))
         {
-            _failures = 1;
-            store.ReportSource(PolicySourceState.Degraded);
-            lastKnownGood.RestoreIfEmpty(store, _resourceTenant, Name);
+            _health.FailedAtStart(lastKnownGood, _resourceTenant);
         }
 
         await base.StartAsync(cancellationToken);
@@ -58,13 +56,11 @@ internal sealed class GraphPolicySource(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var options = sourceOptions.Value;
         while (!stoppingToken.IsCancellationRequested)
         {
-            var delay = _failures == 0 ? _options.RefreshInterval : Backoff.Delay(_failures, options.RetryMinDelay, options.RetryMaxDelay);
             try
             {
-                await Task.Delay(delay, time, stoppingToken);
+                await Task.Delay(_health.NextDelay(_options.RefreshInterval), time, stoppingToken);
                 await ReloadAsync(stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -73,10 +69,7 @@ internal sealed class GraphPolicySource(
             }
             catch (Exception ex) when (IsFailure(ex))
             {
-                _failures++;
-                store.ReportSource(PolicySourceState.Degraded);
-                PolicySourceLog.SourceUnreachable(logger, Name, store.Current?.Version ?? 0,
-                    Backoff.Delay(_failures, options.RetryMinDelay, options.RetryMaxDelay).TotalMilliseconds, ex.Message);
+                _health.Failed(ex);
             }
         }
     }
@@ -129,13 +122,7 @@ internal sealed class GraphPolicySource(
                 store.Confirm();
             }
 
-            if (_failures > 0)
-            {
-                PolicySourceLog.SourceRecovered(logger, Name);
-            }
-
-            _failures = 0;
-            store.ReportSource(PolicySourceState.Healthy);
+            _health.Succeeded();
         }
         finally
         {

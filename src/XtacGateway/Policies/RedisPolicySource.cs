@@ -55,8 +55,8 @@ internal sealed class RedisPolicySource(
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly RedisPolicySourceOptions _options = sourceOptions.Value.Redis;
     private readonly Guid _resourceTenant = gatewayOptions.Value.ResourceTenantId!.Value;
+    private readonly SourceHealth _health = new("redis", store, sourceOptions.Value, logger);
     private bool _subscribed;
-    private int _failures;
 
     public string Name => "redis";
 
@@ -77,9 +77,7 @@ internal sealed class RedisPolicySource(
         }
         catch (Exception ex) when (RedisConnection.IsUnreachable(ex))
         {
-            _failures = 1;
-            store.ReportSource(PolicySourceState.Degraded);
-            lastKnownGood.RestoreIfEmpty(store, _resourceTenant, Name);
+            _health.FailedAtStart(lastKnownGood, _resourceTenant);
         }
 
         await base.StartAsync(cancellationToken);
@@ -87,13 +85,11 @@ internal sealed class RedisPolicySource(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var options = sourceOptions.Value;
         while (!stoppingToken.IsCancellationRequested)
         {
-            var delay = _failures == 0 ? _options.CheckInterval : Backoff.Delay(_failures, options.RetryMinDelay, options.RetryMaxDelay);
             try
             {
-                await _wake.WaitAsync(delay, stoppingToken);
+                await _wake.WaitAsync(_health.NextDelay(_options.CheckInterval), stoppingToken);
             }
             catch (OperationCanceledException)
             {
@@ -104,20 +100,11 @@ internal sealed class RedisPolicySource(
             {
                 await SubscribeAsync();
                 await SyncAsync(stoppingToken);
-                if (_failures > 0)
-                {
-                    PolicySourceLog.SourceRecovered(logger, Name);
-                }
-
-                _failures = 0;
-                store.ReportSource(PolicySourceState.Healthy);
+                _health.Succeeded();
             }
             catch (Exception ex) when (RedisConnection.IsUnreachable(ex) || ex is InvalidDataException)
             {
-                _failures++;
-                store.ReportSource(PolicySourceState.Degraded);
-                var next = Backoff.Delay(_failures, options.RetryMinDelay, options.RetryMaxDelay);
-                PolicySourceLog.SourceUnreachable(logger, Name, store.Current?.Version ?? 0, next.TotalMilliseconds, ex.Message);
+                _health.Failed(ex);
             }
         }
     }
@@ -125,8 +112,7 @@ internal sealed class RedisPolicySource(
     public async Task ReloadAsync(CancellationToken cancellationToken)
     {
         await SyncAsync(cancellationToken);
-        _failures = 0;
-        store.ReportSource(PolicySourceState.Healthy);
+        _health.Succeeded();
     }
 
     public async Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, CancellationToken cancellationToken)
@@ -296,16 +282,5 @@ internal sealed class RedisPolicySource(
         }
 
         return (draft, path);
-    }
-}
-
-/// <summary>Exponential backoff with full jitter between a floor and a ceiling.</summary>
-internal static class Backoff
-{
-    public static TimeSpan Delay(int failures, TimeSpan min, TimeSpan max)
-    {
-        var exponential = min.TotalMilliseconds * Math.Pow(2, Math.Min(failures - 1, 16));
-        var capped = Math.Min(exponential, max.TotalMilliseconds);
-        return TimeSpan.FromMilliseconds(Math.Max(min.TotalMilliseconds, capped * (0.5 + (Random.Shared.NextDouble() / 2))));
     }
 }

@@ -1,0 +1,58 @@
+namespace XtacGateway.Policies;
+
+/// <summary>
+/// How a remote policy source (Redis, Graph) is doing: its consecutive failures, the wait they earn before the next
+/// attempt, and what the store and the log are told when that changes. One place, so both sources degrade, back off
+/// and recover alike.
+/// </summary>
+internal sealed class SourceHealth(string source, PolicySnapshotStore store, PolicySourceOptions options, ILogger logger)
+{
+    private int _failures;
+    private TimeSpan _retryDelay;
+
+    /// <summary>How long to wait before the next attempt: the source's own interval while healthy, else the backoff.</summary>
+    public TimeSpan NextDelay(TimeSpan healthyInterval) => Volatile.Read(ref _failures) == 0 ? healthyInterval : _retryDelay;
+
+    /// <summary>The source could not be reached at start-up: start degraded, from the last known good policy if there is one.</summary>
+    public void FailedAtStart(LastKnownGoodStore lastKnownGood, Guid resourceTenant)
+    {
+        Record(1);
+        lastKnownGood.RestoreIfEmpty(store, resourceTenant, source);
+    }
+
+    /// <summary>An attempt failed: the policy in force stays, and the next attempt waits longer.</summary>
+    public void Failed(Exception exception)
+    {
+        Record(Volatile.Read(ref _failures) + 1);
+        PolicySourceLog.SourceUnreachable(logger, source, store.Current?.Version ?? 0, _retryDelay.TotalMilliseconds, exception.Message);
+    }
+
+    public void Succeeded()
+    {
+        if (Interlocked.Exchange(ref _failures, 0) > 0)
+        {
+            PolicySourceLog.SourceRecovered(logger, source);
+        }
+
+        store.ReportSource(PolicySourceState.Healthy);
+    }
+
+    private void Record(int failures)
+    {
+        // Drawn once, so the wait that is logged is the wait that happens.
+        _retryDelay = Backoff.Delay(failures, options.RetryMinDelay, options.RetryMaxDelay);
+        Volatile.Write(ref _failures, failures);
+        store.ReportSource(PolicySourceState.Degraded);
+    }
+}
+
+/// <summary>Exponential backoff with full jitter between a floor and a ceiling.</summary>
+internal static class Backoff
+{
+    public static TimeSpan Delay(int failures, TimeSpan min, TimeSpan max)
+    {
+        var exponential = min.TotalMilliseconds * Math.Pow(2, Math.Min(failures - 1, 16));
+        var capped = Math.Min(exponential, max.TotalMilliseconds);
+        return TimeSpan.FromMilliseconds(Math.Max(min.TotalMilliseconds, capped * (0.5 + (Random.Shared.NextDouble() / 2))));
+    }
+}
