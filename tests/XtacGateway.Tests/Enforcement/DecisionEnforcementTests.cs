@@ -12,23 +12,13 @@ public sealed class DecisionEnforcementTests
     private static readonly Guid DeviceApp = new("dddddddd-0000-4000-8000-000000000012");
     private static readonly Guid PartnerUser = new("0e6c5a4b-3333-4000-8000-000000000003");
 
-    [Fact]
-    public async Task Invoke_MfaRouteWithPasswordOnly_Returns403MfaRequired()
+    [Theory]
+    [InlineData(true, new[] { "pwd" })]
+    [InlineData(false, new[] { "pwd", "mfa" })]
+    public async Task Invoke_MfaRouteWithoutTrustedMfa_Returns403MfaRequired(bool partnerTrustsMfa, string[] amr)
     {
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(allowedPartnerTrustsMfa: true));
-        var token = gateway.Token(claims: c => c["amr"] = new List<object> { "pwd" });
-
-        using var response = await gateway.GetAsync("/mfa/report", token);
-
-        await ProblemAssert.ForbiddenAsync(response, "MfaRequired", "AADSTS50076", TestIds.AllowedPartner);
-        Assert.Empty(gateway.Backend.Requests);
-    }
-
-    [Fact]
-    public async Task Invoke_MfaRouteWithUntrustedMfa_Returns403MfaRequired()
-    {
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(allowedPartnerTrustsMfa: false));
-        var token = gateway.Token(claims: c => c["amr"] = new List<object> { "pwd", "mfa" });
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(allowedPartnerTrustsMfa: partnerTrustsMfa));
+        var token = gateway.Token(claims: c => c["amr"] = amr.Cast<object>().ToList());
 
         using var response = await gateway.GetAsync("/mfa/report", token);
 

@@ -77,16 +77,7 @@ public sealed class FilePolicySourceTests
         // The watcher has looked at the invalid file...
         await reloads.WaitForAsync("invalid", ReloadDeadline);
         // ...and for the next ~1.5 s (many watcher ticks) the old policy stays in force.
-        var window = DateTime.UtcNow.AddSeconds(1.5);
-        do
-        {
-            using var allowed = await gateway.GetAsync("/orders", allowedToken);
-            Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
-            using var blocked = await gateway.GetAsync("/orders", blockedToken);
-            Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
-            await Task.Delay(100);
-        }
-        while (DateTime.UtcNow < window);
+        await AssertOldPolicyDecidesAsync(gateway, allowedToken, blockedToken, TimeSpan.FromSeconds(1.5));
 
         Assert.Equal(versionBefore, await gateway.PolicyVersionAsync());
         Assert.DoesNotContain("success", reloads.Results);
@@ -138,16 +129,7 @@ public sealed class FilePolicySourceTests
 
         File.Delete(gateway.PolicyPath);
 
-        var window = DateTime.UtcNow.AddSeconds(1);
-        do
-        {
-            using var allowed = await gateway.GetAsync("/orders", allowedToken);
-            Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
-            using var blocked = await gateway.GetAsync("/orders", blockedToken);
-            Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
-            await Task.Delay(100);
-        }
-        while (DateTime.UtcNow < window);
+        await AssertOldPolicyDecidesAsync(gateway, allowedToken, blockedToken, TimeSpan.FromSeconds(1));
 
         Assert.Equal(versionBefore, await gateway.PolicyVersionAsync());
 
@@ -307,5 +289,20 @@ public sealed class FilePolicySourceTests
         Assert.Equal("Healthy", report.RootElement.GetProperty("status").GetString());
         Assert.True(report.RootElement.GetProperty("policyVersion").GetInt64() >= 1);
         Assert.Empty(gateway.Backend.Requests);
+    }
+
+    /// <summary>For <paramref name="window"/> (many watcher ticks), the allowed partner is still allowed and the blocked one still blocked.</summary>
+    private static async Task AssertOldPolicyDecidesAsync(GatewayHarness gateway, string allowedToken, string blockedToken, TimeSpan window)
+    {
+        var end = DateTime.UtcNow + window;
+        do
+        {
+            using var allowed = await gateway.GetAsync("/orders", allowedToken);
+            Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
+            using var blocked = await gateway.GetAsync("/orders", blockedToken);
+            Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+            await Task.Delay(100);
+        }
+        while (DateTime.UtcNow < end);
     }
 }
