@@ -7,7 +7,6 @@ using Microsoft.Identity.Abstractions;
 using XtacGateway.Observability;
 using XtacGateway.Policy.Compilation;
 using XtacGateway.Policy.Model;
-using XtacGateway.Policy.Validation;
 
 namespace XtacGateway.Policies;
 
@@ -99,19 +98,20 @@ internal sealed class GraphPolicySource(
             }
 
             var document = new JsonObject { ["default"] = defaults, ["partners"] = partners };
-            var parsed = PolicyParser.Parse(Encoding.UTF8.GetBytes(document.ToJsonString()), _resourceTenant);
-            if (!parsed.IsValid)
+            // Compiled from the bytes, as the file and Redis sources do, and numbered only once it differs.
+            var compiled = PolicyCompiler.Compile(Encoding.UTF8.GetBytes(document.ToJsonString()), _resourceTenant, default, out var parseErrors);
+            if (compiled is null)
             {
-                var errors = parsed.Errors.Select(e => e.ToString()).ToArray();
+                var errors = parseErrors.Select(e => e.ToString()).ToArray();
                 Log.PolicyRejected(logger, Name, errors.Length, string.Join(Environment.NewLine, errors));
                 telemetry.PolicyReloaded("invalid");
                 throw new InvalidDataException("The policy read from Microsoft Graph is invalid; the policy in force is unchanged.");
             }
 
-            var etag = PolicyCompiler.ComputeETag(parsed.Document!);
+            var etag = PolicyCompiler.ComputeETag(compiled.DocumentUtf8.Span);
             if (store.Current?.ETag != etag)
             {
-                var snapshot = PolicyCompiler.Compile(parsed.Document!, _resourceTenant, new PolicyVersion(store.NextVersion(), etag, time.GetUtcNow()));
+                var snapshot = compiled.WithVersion(new PolicyVersion(store.NextVersion(), etag, time.GetUtcNow()));
                 store.Swap(snapshot);
                 lastKnownGood.Save(snapshot);
                 Log.PolicyLoaded(logger, Name, snapshot.Version, snapshot.PartnerCount);
