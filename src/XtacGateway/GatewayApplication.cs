@@ -67,7 +67,7 @@ internal static class GatewayApplication
     {
         app.UseRouting();
         app.UseMiddleware<ListenerSeparationMiddleware>();
-        app.UseAuthentication();
+        app.UseXtacAuthentication();
         app.UseAuthorization();
         app.MapXtacHealth();
         app.MapAdminApi();

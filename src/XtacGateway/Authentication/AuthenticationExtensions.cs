@@ -13,6 +13,8 @@ internal static class AuthenticationExtensions
     /// <summary>Tokens larger than this are refused before parsing; Entra's largest access tokens stay well below.</summary>
     private const int MaximumTokenSizeInBytes = 16 * 1024;
 
+    private const string AuthenticationMiddlewareSetKey = "__AuthenticationMiddlewareSet";
+
     /// <summary>
     /// Bearer authentication through Microsoft.Identity.Web against Entra's multi-tenant endpoint (the <c>AzureAd</c>
     /// section), plus the loopback issuer in Development.
@@ -53,12 +55,13 @@ internal static class AuthenticationExtensions
             {
                 if (options.TokenHandlers[i] is JsonWebTokenHandler handler)
                 {
-                    options.TokenHandlers[i] = new CachingTokenHandler(handler, cache, keys);
+                    options.TokenHandlers[i] = new KeyRefreshingTokenHandler(handler, keys);
                 }
             }
 
+            // Registered after Microsoft.Identity.Web's own post-configuration, so this wrapper is the outermost.
             options.Events ??= new JwtBearerEvents();
-            options.Events.OnMessageReceived = VerifiedTokenShortcut.Wrap(options.Events.OnMessageReceived, cache);
+            options.Events.OnTokenValidated = VerifiedTokenAuthenticationMiddleware.CacheWhenAccepted(options.Events.OnTokenValidated, cache);
 
             options.TokenValidationParameters.ValidAlgorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512, SecurityAlgorithms.RsaSsaPssSha256];
             options.TokenValidationParameters.RequireExpirationTime = true;
@@ -66,12 +69,22 @@ internal static class AuthenticationExtensions
             foreach (var handler in options.TokenHandlers)
             {
                 handler.MaximumTokenSizeInBytes = MaximumTokenSizeInBytes;
-                if (handler is CachingTokenHandler caching)
+                if (handler is KeyRefreshingTokenHandler refreshing)
                 {
-                    caching.MapInboundClaims = false;
+                    refreshing.MapInboundClaims = false;
                 }
             }
         });
+    }
+
+    /// <summary>
+    /// In place of <c>UseAuthentication()</c>: cached tokens are answered before JwtBearer, the rest authenticate as usual.
+    /// </summary>
+    public static IApplicationBuilder UseXtacAuthentication(this IApplicationBuilder app)
+    {
+        // The marker UseAuthentication() leaves: without it, WebApplication adds the framework middleware a second time.
+        app.Properties[AuthenticationMiddlewareSetKey] = true;
+        return app.UseMiddleware<VerifiedTokenAuthenticationMiddleware>();
     }
 
     /// <summary>Development only; switching it on elsewhere is refused at start-up, naming the setting.</summary>

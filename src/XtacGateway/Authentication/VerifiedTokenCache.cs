@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Claims;
-using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -9,9 +9,9 @@ using XtacGateway.Observability;
 namespace XtacGateway.Authentication;
 
 /// <summary>
-/// Fully validated tokens, keyed by the raw token, so that a caller's repeated requests skip the RSA check.
-/// Bounded in entries and bytes; an entry never outlives the token's <c>exp</c> or <see cref="TokenCacheOptions.MaxLifetime"/>;
-/// entries signed by a key that left the JWKS are dropped.
+/// Tokens JwtBearer accepted, keyed by the raw token, so that a caller's repeated requests skip the RSA check and the
+/// authentication handler. Bounded in entries and bytes; an entry never outlives the token's <c>exp</c> or
+/// <see cref="TokenCacheOptions.MaxLifetime"/>; entries signed by a key that left the JWKS are dropped.
 /// </summary>
 internal sealed class VerifiedTokenCache
 {
@@ -39,14 +39,14 @@ internal sealed class VerifiedTokenCache
 
     public bool Enabled => _options.Enabled;
 
-    public bool TryGet(ReadOnlySpan<char> token, out TokenValidationResult result)
+    public bool TryGet(ReadOnlySpan<char> token, [NotNullWhen(true)] out ClaimsIdentity? identity)
     {
         if (_entriesBySpan.TryGetValue(token, out var cachedToken, out var entry))
         {
             if (_time.GetUtcNow().UtcTicks < entry.ExpiresAtTicks)
             {
                 _telemetry.TokenCacheLookup(hit: true);
-                result = entry.Result;
+                identity = entry.Identity;
                 return true;
             }
 
@@ -54,32 +54,36 @@ internal sealed class VerifiedTokenCache
         }
 
         _telemetry.TokenCacheLookup(hit: false);
-        result = null!;
+        identity = null;
         return false;
     }
 
-    /// <summary>Caches a result that is fully valid; anything else is never cached.</summary>
-    public void Add(string token, TokenValidationResult result)
+    /// <summary>
+    /// Caches a token once JwtBearer has accepted it: signature, lifetime, issuer and audience checked, and every
+    /// <c>OnTokenValidated</c> handler (Microsoft.Identity.Web's scope-or-role check among them) passed.
+    /// </summary>
+    public void Add(JsonWebToken token, ClaimsIdentity identity)
     {
-        if (!result.IsValid || result.SecurityToken is not JsonWebToken jwt || token.Length > _options.MaxTokenLength)
+        var raw = token.EncodedToken;
+        if (raw.Length > _options.MaxTokenLength || token.ValidTo == DateTime.MinValue)
         {
             return;
         }
 
         var now = _time.GetUtcNow();
-        var expires = new DateTimeOffset(DateTime.SpecifyKind(jwt.ValidTo, DateTimeKind.Utc));
+        var expires = new DateTimeOffset(DateTime.SpecifyKind(token.ValidTo, DateTimeKind.Utc));
         var cap = now + _options.MaxLifetime;
         var expiresAt = expires < cap ? expires : cap;
-        if (jwt.ValidTo == DateTime.MinValue || expiresAt <= now)
+        if (expiresAt <= now)
         {
             return;
         }
 
-        var size = EntrySize(token);
-        if (_entries.TryAdd(token, new Entry(result, expiresAt.UtcTicks, jwt.Kid, size)))
+        var size = EntrySize(raw);
+        if (_entries.TryAdd(raw, new Entry(identity, expiresAt.UtcTicks, token.Kid, size)))
         {
             Interlocked.Add(ref _bytes, size);
-            _insertionOrder.Enqueue(token);
+            _insertionOrder.Enqueue(raw);
             Trim();
         }
     }
@@ -112,10 +116,10 @@ internal sealed class VerifiedTokenCache
         }
     }
 
-    // The key string twice (dictionary and queue share one instance) plus the result and its claims, roughly.
+    // The key string twice (dictionary and queue share one instance) plus the identity and its claims, roughly.
     private static long EntrySize(string token) => (token.Length * sizeof(char)) + 2048;
 
-    private sealed record Entry(TokenValidationResult Result, long ExpiresAtTicks, string? KeyId, long Size);
+    private sealed record Entry(ClaimsIdentity Identity, long ExpiresAtTicks, string? KeyId, long Size);
 }
 
 internal sealed class TokenCacheOptions
@@ -136,10 +140,10 @@ internal sealed class TokenCacheOptions
 }
 
 /// <summary>
-/// JwtBearer's token handler with the verified-token cache in front of <see cref="JsonWebTokenHandler"/>, and a
-/// same-request retry after a signing key refresh when the token names a key the gateway has not seen yet.
+/// JwtBearer's <see cref="JsonWebTokenHandler"/> with a same-request retry after a signing key refresh when the token
+/// names a key the gateway has not seen yet.
 /// </summary>
-internal sealed class CachingTokenHandler(JsonWebTokenHandler inner, VerifiedTokenCache cache, SigningKeyManager keys) : TokenHandler
+internal sealed class KeyRefreshingTokenHandler(JsonWebTokenHandler inner, SigningKeyManager keys) : TokenHandler
 {
     public override int MaximumTokenSizeInBytes
     {
@@ -157,7 +161,6 @@ internal sealed class CachingTokenHandler(JsonWebTokenHandler inner, VerifiedTok
 
     public override async Task<TokenValidationResult> ValidateTokenAsync(string token, TokenValidationParameters validationParameters)
     {
-        // Cache hits never get here: VerifiedTokenShortcut answers them before JwtBearer starts validating.
         var result = await inner.ValidateTokenAsync(token, validationParameters);
         if (!result.IsValid && result.Exception is SecurityTokenSignatureKeyNotFoundException)
         {
@@ -171,68 +174,6 @@ internal sealed class CachingTokenHandler(JsonWebTokenHandler inner, VerifiedTok
             }
         }
 
-        if (cache.Enabled)
-        {
-            cache.Add(token, result);
-        }
-
         return result;
-    }
-}
-
-/// <summary>
-/// Answers a cached token in JwtBearer's <c>OnMessageReceived</c>, before JwtBearer clones its validation parameters
-/// and validates: a cache hit costs a dictionary lookup. Everything else goes on to full validation.
-/// </summary>
-internal static class VerifiedTokenShortcut
-{
-    private const string BearerPrefix = "Bearer ";
-
-    public static Func<MessageReceivedContext, Task> Wrap(Func<MessageReceivedContext, Task> previous, VerifiedTokenCache cache)
-    {
-        if (!cache.Enabled)
-        {
-            return previous;
-        }
-
-        return context =>
-        {
-            var before = previous(context);
-            return before.IsCompletedSuccessfully ? TryAnswer(context, cache) : AfterAsync(before, context, cache);
-        };
-    }
-
-    private static async Task AfterAsync(Task before, MessageReceivedContext context, VerifiedTokenCache cache)
-    {
-        await before;
-        await TryAnswer(context, cache);
-    }
-
-    private static Task TryAnswer(MessageReceivedContext context, VerifiedTokenCache cache)
-    {
-        if (context.Result is not null)
-        {
-            return Task.CompletedTask;
-        }
-
-        var token = context.Token.AsSpan();
-        if (context.Token is null)
-        {
-            string? authorization = context.Request.Headers.Authorization;
-            if (authorization is null || !authorization.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase))
-            {
-                return Task.CompletedTask;
-            }
-
-            token = authorization.AsSpan(BearerPrefix.Length).Trim();
-        }
-
-        if (token.Length > 0 && cache.TryGet(token, out var verified))
-        {
-            context.Principal = new ClaimsPrincipal(verified.ClaimsIdentity);
-            context.Success();
-        }
-
-        return Task.CompletedTask;
     }
 }

@@ -151,6 +151,43 @@ public sealed class VerifiedTokenCacheTests
         }
     }
 
+    [Fact]
+    public async Task ValidateToken_SignedButRefusedByTokenValidatedHandler_RefusedEveryTime()
+    {
+        // Microsoft.Identity.Web refuses a token with neither scp nor roles after its signature checked out: the
+        // cache must not remember such a token as verified.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        var claims = Claims(gateway);
+        claims.Remove("scp");
+        var token = gateway.Issuer.Mint(claims, DateTimeOffset.UtcNow, TimeSpan.FromHours(1));
+
+        using var first = await gateway.GetAsync("/a", token);
+        using var second = await gateway.GetAsync("/a", token);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, second.StatusCode);
+        Assert.Equal(0, gateway.Service<VerifiedTokenCache>().Count);
+        Assert.Empty(gateway.Backend.Requests);
+    }
+
+    [Fact]
+    public async Task Authenticate_CachedToken_AnsweredWithoutJwtBearerHandler()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        using var authentications = new MetricCollector<double>(gateway.Service<System.Diagnostics.Metrics.IMeterFactory>(), "Microsoft.AspNetCore.Authentication", "aspnetcore.authentication.authenticate.duration");
+        var token = gateway.Token();
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await gateway.GetAsync("/a", token);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(TestIds.AllowedPartner.ToString(), gateway.Backend.Requests.Last().Headers["X-Xtac-Home-Tenant-Id"]);
+        }
+
+        // Only the first request reached JwtBearer with a token (the gateway's own JWKS fetches authenticate without one).
+        Assert.Single(authentications.GetMeasurementSnapshot(), m => Equals(m.Tags["aspnetcore.authentication.result"], "success"));
+    }
+
     private static Dictionary<string, object> Claims(GatewayHarness gateway) => new()
     {
         ["iss"] = DevelopmentIssuer.IssuerFor(TestIds.AllowedPartner),
