@@ -6,14 +6,26 @@ namespace XtacGateway.Policies;
 /// Holds the compiled policy in force. Readers take one volatile read; a change builds a whole new snapshot
 /// and swaps it in, so a request never sees half a policy and never waits for a reload.
 /// </summary>
-internal sealed class PolicySnapshotStore(TimeProvider time)
+internal sealed class PolicySnapshotStore : IDisposable
 {
     private const int LargePolicyPartners = 10_000;
+
+    /// <summary>Long enough for the loader to return and drop its buffers; short enough to beat the next traffic burst.</summary>
+    private static readonly TimeSpan LargeLoadSettleTime = TimeSpan.FromSeconds(1);
+
+    private readonly TimeProvider _time;
+    private readonly ITimer _collectAfterLargeLoad;
 
     private PolicySnapshot? _current;
     private long _lastVersion;
     private long _confirmedAtTicks;
     private volatile PolicySourceState _sourceState = PolicySourceState.Healthy;
+
+    public PolicySnapshotStore(TimeProvider time)
+    {
+        _time = time;
+        _collectAfterLargeLoad = time.CreateTimer(static _ => ReleaseLoadMemory(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+    }
 
     /// <summary>The snapshot in force, or null before the first successful load (requests then fail closed).</summary>
     public PolicySnapshot? Current => Volatile.Read(ref _current);
@@ -55,15 +67,23 @@ internal sealed class PolicySnapshotStore(TimeProvider time)
         Swapped?.Invoke(snapshot);
         if (snapshot.PartnerCount >= LargePolicyPartners)
         {
-            // Loading 100,000 partners leaves ~90 MB of the load's transient memory committed to the process; hand it
-            // back to the OS once (one blocking full collection per large load) instead of carrying it.
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            // Not here and now: the loader still holds the document it read (50 MB for 100,000 partners) until it
+            // returns. Every large swap re-arms the timer, so a burst of reloads ends in one collection.
+            _collectAfterLargeLoad.Change(LargeLoadSettleTime, Timeout.InfiniteTimeSpan);
         }
     }
 
-    public void Confirm() => Interlocked.Exchange(ref _confirmedAtTicks, time.GetUtcNow().UtcTicks);
+    public void Confirm() => Interlocked.Exchange(ref _confirmedAtTicks, _time.GetUtcNow().UtcTicks);
 
     public void ReportSource(PolicySourceState state) => _sourceState = state;
+
+    public void Dispose() => _collectAfterLargeLoad.Dispose();
+
+    /// <summary>
+    /// A large load leaves its transient memory (the document read, parse buffers, the replaced snapshot) committed to
+    /// the process; one blocking compacting collection hands it back to the OS instead of carrying it.
+    /// </summary>
+    private static void ReleaseLoadMemory() => GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 }
 
 internal enum PolicySourceState
