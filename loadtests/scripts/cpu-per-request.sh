@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# CPU time per request of plain YARP and XtacGateway, both loaded at the same time (one wrk each, 1 thread,
+# 16 connections) so that this machine's slow spells fall on both alike. Reads utime+stime from /proc.
+#   loadtests/scripts/cpu-per-request.sh ROUNDS [TOKENS-FILE] [-- GATEWAY ARGS...]   (run loadtests/run.sh once first)
+# TOKENS-FILE is a file under loadtests/.work (default tokens.txt; e.g. grep '^allowed ' tokens.txt > tokens-allowed.txt).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd); work="$root/loadtests/.work"; rounds=$1; tokens=${2:-tokens.txt}; shift $(($# >= 2 ? 2 : 1))
+[[ ${1:-} == -- ]] && shift
+hosts=(dotnet "$root/loadtests/XtacGateway.LoadHosts/bin/Release/net10.0/XtacGateway.LoadHosts.dll")
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
+"${hosts[@]}" backend --urls http://127.0.0.1:18480 >"$work/logs/cpu-backend.log" 2>&1 & pids+=($!)
+"${hosts[@]}" plain-yarp --urls http://127.0.0.1:18485 --backend http://127.0.0.1:18480/ >"$work/logs/cpu-yarp.log" 2>&1 & yarp=$!; pids+=($yarp)
+(cd "$root/src/XtacGateway/bin/Release/net10.0" && exec dotnet XtacGateway.dll --urls http://127.0.0.1:18482 --environment Development \
+  --Xtac:Management:Urls=http://127.0.0.1:18483 --Xtac:SampleApp:Enabled=false "--Xtac:Policy:Path=$work/policy-a.json" \
+  "--Xtac:DevelopmentIssuer:KeyPath=$work/dev-issuer-keys.pem" --ReverseProxy:Clusters:sample-app:Destinations:sample:Address=http://127.0.0.1:18480/ "$@") \
+  >"$work/logs/cpu-gateway.log" 2>&1 & gateway=$!; pids+=($gateway)
+for port in 18485 18482; do
+  for _ in $(seq 1 300); do curl -s -o /dev/null http://127.0.0.1:$port/ && break; sleep 0.2; done
+done
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+load() { # PORT SECONDS OUT: writes the number of requests completed
+  XTAC_TOKENS="$work/$tokens" wrk -t1 -c16 -d"$2s" -s loadtests/scripts/tokens.lua "http://127.0.0.1:$1" \
+    | sed -n 's/^XTAC_RESULT //p' | grep -o '"requests":[0-9]*' | cut -d: -f2 >"$3"
+}
+hz=$(getconf CLK_TCK)
+load 18485 15 /dev/null & warm=$!; load 18482 15 /dev/null; wait $warm
+echo "round  yarp req  yarp us/req  gateway req  gateway us/req  gateway/yarp"
+for ((r = 1; r <= rounds; r++)); do
+  y0=$(ticks $yarp); g0=$(ticks $gateway)
+  load 18485 8 "$work/cpu-yarp.req" & l=$!; load 18482 8 "$work/cpu-gateway.req"; wait $l
+  y1=$(ticks $yarp); g1=$(ticks $gateway); yr=$(cat "$work/cpu-yarp.req"); gr=$(cat "$work/cpu-gateway.req")
+  awk -v r=$r -v yr=$yr -v gr=$gr -v yt=$((y1 - y0)) -v gt=$((g1 - g0)) -v hz=$hz 'BEGIN {
+    y = yt / hz / yr * 1e6; g = gt / hz / gr * 1e6; printf "%5d  %8d  %11.1f  %11d  %14.1f  %12.3f\n", r, yr, y, gr, g, g / y }'
+done
