@@ -10,7 +10,7 @@ internal sealed class PolicySnapshotStore : IDisposable
 {
     private const int LargePolicyPartners = 10_000;
 
-    /// <summary>Long enough for the loader to return and drop its buffers; short enough to beat the next traffic burst.</summary>
+    /// <summary>Long enough for the loader to return and drop its buffers, short enough that the memory comes back soon after.</summary>
     private static readonly TimeSpan LargeLoadSettleTime = TimeSpan.FromSeconds(1);
 
     private readonly TimeProvider _time;
