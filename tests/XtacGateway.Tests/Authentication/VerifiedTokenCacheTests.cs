@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
@@ -186,6 +187,42 @@ public sealed class VerifiedTokenCacheTests
 
         // Only the first request reached JwtBearer with a token (the gateway's own JWKS fetches authenticate without one).
         Assert.Single(authentications.GetMeasurementSnapshot(), m => Equals(m.Tags["aspnetcore.authentication.result"], "success"));
+    }
+
+    [Theory]
+    [InlineData("bearer {0}")]
+    [InlineData("BEARER {0}")]
+    [InlineData("Bearer    {0}")]
+    public async Task Authenticate_CachedTokenSpelledAsJwtBearerAccepts_AnsweredFromCache(string header)
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        using var authentications = new MetricCollector<double>(gateway.Service<System.Diagnostics.Metrics.IMeterFactory>(), "Microsoft.AspNetCore.Authentication", "aspnetcore.authentication.authenticate.duration");
+        var token = gateway.Token();
+        using (var first = await gateway.GetAsync("/a", token))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        using var respelled = await gateway.GetAsync("/a", token: null, request => request.Headers.TryAddWithoutValidation("Authorization", string.Format(CultureInfo.InvariantCulture, header, token)));
+
+        Assert.Equal(HttpStatusCode.OK, respelled.StatusCode);
+        Assert.Single(authentications.GetMeasurementSnapshot(), m => Equals(m.Tags["aspnetcore.authentication.result"], "success"));
+    }
+
+    [Fact]
+    public async Task Authenticate_CachedTokenUnderAnotherScheme_NotAnswered()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        var token = gateway.Token();
+        using (var first = await gateway.GetAsync("/a", token))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        using var basic = await gateway.GetAsync("/a", token: null, request => request.Headers.TryAddWithoutValidation("Authorization", "Basic " + token));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, basic.StatusCode);
+        Assert.Single(gateway.Backend.Requests);
     }
 
     private static Dictionary<string, object> Claims(GatewayHarness gateway) => new()
