@@ -5,7 +5,7 @@
 # prints one table and writes loadtests/results/load-<timestamp>.json (full runs also latest.json / latest.md;
 # quick runs write load-<timestamp>-quick.json).
 # Scenarios 1, 2, 3, 4 and 6 run side by side in interleaved rounds (each round measures each of them once, in
-# a rotating order), because this machine's speed swings for seconds at a time: a slow spell then falls on every
+# a random order, one second apart), because this machine's speed swings for seconds at a time: a slow spell then falls on every
 # scenario alike instead of on whichever one happened to be running. Scenario 5 runs on its own afterwards.
 set -euo pipefail
 
@@ -160,9 +160,12 @@ order=(1 2 3 4 6)
 echo "-- warming up"
 for n in "${order[@]}"; do warm "${urls[$n]}"; done
 for ((round = 0; round < rounds; round++)); do
-  echo "-- round $((round + 1)) of $rounds"
-  for ((i = 0; i < ${#order[@]}; i++)); do
-    n=${order[$(((i + round) % ${#order[@]}))]}
+  # A fresh random order each round: a rotating order kept every scenario behind the same predecessor (4 always
+  # ran right after 3), and whatever a predecessor leaves behind then falls on one scenario in every round.
+  mapfile -t shuffled < <(printf '%s\n' "${order[@]}" | shuf)
+  echo "-- round $((round + 1)) of $rounds: ${shuffled[*]}"
+  for n in "${shuffled[@]}"; do
+    sleep 1 # let the previous scenario's processes settle
     measure "$n" "${urls[$n]}"
   done
 done
