@@ -37,13 +37,7 @@ public sealed class VerifiedTokenCacheTests
         var token = gateway.Token();
         var tampered = token[..^4] + (token[^4] == 'A' ? "BBBB" : "AAAA");
 
-        using var first = await gateway.GetAsync("/a", tampered);
-        using var second = await gateway.GetAsync("/a", tampered);
-
-        Assert.Equal(HttpStatusCode.Unauthorized, first.StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, second.StatusCode);
-        Assert.Equal(0, gateway.Service<VerifiedTokenCache>().Count);
-        Assert.Empty(gateway.Backend.Requests);
+        await AssertRefusedTwiceAndNeverCachedAsync(gateway, tampered);
     }
 
     [Fact]
@@ -162,20 +156,14 @@ public sealed class VerifiedTokenCacheTests
         claims.Remove("scp");
         var token = gateway.Issuer.Mint(claims, DateTimeOffset.UtcNow, TimeSpan.FromHours(1));
 
-        using var first = await gateway.GetAsync("/a", token);
-        using var second = await gateway.GetAsync("/a", token);
-
-        Assert.Equal(HttpStatusCode.Unauthorized, first.StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, second.StatusCode);
-        Assert.Equal(0, gateway.Service<VerifiedTokenCache>().Count);
-        Assert.Empty(gateway.Backend.Requests);
+        await AssertRefusedTwiceAndNeverCachedAsync(gateway, token);
     }
 
     [Fact]
     public async Task Authenticate_CachedToken_AnsweredWithoutJwtBearerHandler()
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
-        using var authentications = new MetricCollector<double>(gateway.Service<System.Diagnostics.Metrics.IMeterFactory>(), "Microsoft.AspNetCore.Authentication", "aspnetcore.authentication.authenticate.duration");
+        using var authentications = JwtBearerAuthentications(gateway);
         var token = gateway.Token();
 
         for (var i = 0; i < 3; i++)
@@ -185,8 +173,7 @@ public sealed class VerifiedTokenCacheTests
             Assert.Equal(TestIds.AllowedPartner.ToString(), gateway.Backend.Requests.Last().Headers["X-Xtac-Home-Tenant-Id"]);
         }
 
-        // Only the first request reached JwtBearer with a token (the gateway's own JWKS fetches authenticate without one).
-        Assert.Single(authentications.GetMeasurementSnapshot(), m => Equals(m.Tags["aspnetcore.authentication.result"], "success"));
+        Assert.Equal(1, SuccessfulAuthentications(authentications));
     }
 
     [Theory]
@@ -196,7 +183,7 @@ public sealed class VerifiedTokenCacheTests
     public async Task Authenticate_CachedTokenSpelledAsJwtBearerAccepts_AnsweredFromCache(string header)
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
-        using var authentications = new MetricCollector<double>(gateway.Service<System.Diagnostics.Metrics.IMeterFactory>(), "Microsoft.AspNetCore.Authentication", "aspnetcore.authentication.authenticate.duration");
+        using var authentications = JwtBearerAuthentications(gateway);
         var token = gateway.Token();
         using (var first = await gateway.GetAsync("/a", token))
         {
@@ -206,7 +193,7 @@ public sealed class VerifiedTokenCacheTests
         using var respelled = await gateway.GetAsync("/a", token: null, request => request.Headers.TryAddWithoutValidation("Authorization", string.Format(CultureInfo.InvariantCulture, header, token)));
 
         Assert.Equal(HttpStatusCode.OK, respelled.StatusCode);
-        Assert.Single(authentications.GetMeasurementSnapshot(), m => Equals(m.Tags["aspnetcore.authentication.result"], "success"));
+        Assert.Equal(1, SuccessfulAuthentications(authentications));
     }
 
     [Fact]
@@ -224,6 +211,25 @@ public sealed class VerifiedTokenCacheTests
         Assert.Equal(HttpStatusCode.Unauthorized, basic.StatusCode);
         Assert.Single(gateway.Backend.Requests);
     }
+
+    private static async Task AssertRefusedTwiceAndNeverCachedAsync(GatewayHarness gateway, string token)
+    {
+        using var first = await gateway.GetAsync("/a", token);
+        using var second = await gateway.GetAsync("/a", token);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, second.StatusCode);
+        Assert.Equal(0, gateway.Service<VerifiedTokenCache>().Count);
+        Assert.Empty(gateway.Backend.Requests);
+    }
+
+    /// <summary>ASP.NET Core's own record of each time a request went through the JwtBearer handler.</summary>
+    private static MetricCollector<double> JwtBearerAuthentications(GatewayHarness gateway)
+        => new(gateway.Service<System.Diagnostics.Metrics.IMeterFactory>(), "Microsoft.AspNetCore.Authentication", "aspnetcore.authentication.authenticate.duration");
+
+    // Only requests with a valid token succeed; the gateway's own JWKS fetches go through JwtBearer without one.
+    private static int SuccessfulAuthentications(MetricCollector<double> authentications)
+        => authentications.GetMeasurementSnapshot().Count(m => Equals(m.Tags["aspnetcore.authentication.result"], "success"));
 
     private static Dictionary<string, object> Claims(GatewayHarness gateway) => new()
     {
