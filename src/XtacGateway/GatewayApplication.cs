@@ -66,9 +66,8 @@ internal static class GatewayApplication
     public static WebApplication MapXtacGateway(this WebApplication app)
     {
         app.UseRouting();
-        app.UseMiddleware<ListenerSeparationMiddleware>();
         app.UseXtacAuthentication();
-        app.UseAuthorization();
+        app.UseXtacEndpointGate();
         app.MapXtacHealth();
         app.MapAdminApi();
         app.MapXtacMetrics();

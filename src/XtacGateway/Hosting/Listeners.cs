@@ -86,9 +86,6 @@ internal static class Listeners
     private static string[] Split(string urls) => urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }
 
-
-
-
 /// <summary>The listeners' actual addresses (with the ports Kestrel picked for port 0) once the server runs.</summary>
 internal sealed class ListenerEndpoints
 {
@@ -99,6 +96,23 @@ internal sealed class ListenerEndpoints
     public IReadOnlyList<string> ProxyUrls => Urls(Proxy);
 
     public IReadOnlyList<string> ManagementUrls => Urls(Management);
+
+    /// <summary>The management listeners' ports once bound, or null while any is unknown.</summary>
+    internal int[]? ManagementPorts()
+    {
+        var ports = new int[Management.Count];
+        for (var i = 0; i < ports.Length; i++)
+        {
+            if (Management[i].Options() is not { IPEndPoint.Port: > 0 and var port })
+            {
+                return null;
+            }
+
+            ports[i] = port;
+        }
+
+        return ports;
+    }
 
     internal void Clear()
     {
@@ -125,25 +139,6 @@ internal sealed class ListenerEndpoints
 
 /// <summary>Marks an endpoint served only on the management listener.</summary>
 internal sealed class ManagementEndpointAttribute : Attribute;
-
-/// <summary>Answers 404 to management endpoints on the proxy listener, and to everything else on the management listener.</summary>
-internal sealed class ListenerSeparationMiddleware(RequestDelegate next)
-{
-    public Task Invoke(HttpContext context)
-    {
-        var endpoint = context.GetEndpoint();
-        var managementEndpoint = endpoint?.Metadata.GetMetadata<ManagementEndpointAttribute>() is not null;
-        var sharedEndpoint = endpoint?.Metadata.GetMetadata<SharedEndpointAttribute>() is not null;
-        if (!sharedEndpoint && managementEndpoint != context.IsManagementRequest())
-        {
-            context.SetEndpoint(null);
-            context.Response.StatusCode = StatusCodes.Status404NotFound;
-            return Task.CompletedTask;
-        }
-
-        return next(context);
-    }
-}
 
 /// <summary>Marks an endpoint served on both listeners (health).</summary>
 internal sealed class SharedEndpointAttribute : Attribute;

@@ -9,6 +9,12 @@ namespace XtacGateway.Observability;
 internal static class TelemetryExtensions
 {
     /// <summary>
+    /// Up-down counters ASP.NET Core and HttpClient move on every request (HttpClient's open connections twice each
+    /// way, idle to active and back). Kestrel's connection counts, which move per connection, stay on.
+    /// </summary>
+    internal static readonly string[] InFlightInstruments = ["http.server.active_requests", "http.client.active_requests", "http.client.open_connections"];
+
+    /// <summary>
     /// OpenTelemetry for the gateway: its own Meter and ActivitySource, ASP.NET Core, Kestrel, HttpClient (YARP's
     /// upstream calls), the .NET runtime and YARP's activities. Prometheus is always scraped at /metrics on the
     /// management listener; OTLP is on when OTEL_EXPORTER_OTLP_ENDPOINT is set; the console only when asked.
@@ -21,6 +27,7 @@ internal static class TelemetryExtensions
 
         // Spans cost on every request; record them only when something exports them (or when asked).
         var tracing = builder.Configuration.GetValue<bool?>($"{TelemetryOptions.Section}:Tracing") ?? (otlp || console);
+        var inFlight = builder.Configuration.GetValue<bool>($"{TelemetryOptions.Section}:{nameof(TelemetryOptions.InFlightInstruments)}");
 
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(serviceName: builder.Configuration["OTEL_SERVICE_NAME"] ?? GatewayTelemetry.Name))
@@ -38,6 +45,14 @@ internal static class TelemetryExtensions
                     .AddView("http.client.request.time_in_queue", MetricStreamConfiguration.Drop)
                     .AddRuntimeInstrumentation()
                     .AddPrometheusExporter();
+                if (!inFlight)
+                {
+                    foreach (var instrument in InFlightInstruments)
+                    {
+                        metrics.AddView(instrument, MetricStreamConfiguration.Drop);
+                    }
+                }
+
                 if (console)
                 {
                     metrics.AddConsoleExporter();

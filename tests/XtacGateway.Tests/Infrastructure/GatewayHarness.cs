@@ -19,7 +19,7 @@ internal sealed class GatewayHarness : IAsyncDisposable
         Backend = backend;
         Directory = directory;
         Issuer = issuer;
-        var listeners = app.Services.GetRequiredService<Hosting.ListenerEndpoints>();
+        var listeners = app.Services.GetRequiredService<XtacGateway.Hosting.ListenerEndpoints>();
         Client = new HttpClient { BaseAddress = new Uri(listeners.ProxyUrls[0]) };
         Management = new HttpClient { BaseAddress = new Uri(listeners.ManagementUrls[0]) };
     }

@@ -32,6 +32,28 @@ public sealed class PrometheusExportTests
         Assert.NotEqual(HttpStatusCode.OK, throughProxy.StatusCode);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Metrics_InFlightInstrumentsSetting_ExportedOnlyWhenOn(bool on)
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Telemetry:InFlightInstruments"] = on ? "true" : null);
+        using (var proxied = await gateway.GetAsync("/orders", gateway.Token()))
+        {
+            Assert.Equal(HttpStatusCode.OK, proxied.StatusCode);
+        }
+
+        var lines = (await gateway.Management.GetStringAsync("/metrics")).Split('\n');
+
+        // The request and upstream durations are exported either way.
+        Assert.Contains(lines, l => l.StartsWith("http_server_request_duration_seconds_count{", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("http_client_request_duration_seconds_count{", StringComparison.Ordinal));
+        foreach (var series in new[] { "http_server_active_requests{", "http_client_active_requests{", "http_client_open_connections{" })
+        {
+            Assert.True(on == lines.Any(l => l.StartsWith(series, StringComparison.Ordinal)), $"{series} exported: {!on}, expected {on}");
+        }
+    }
+
     [SkippableFact]
     public async Task Dashboard_EveryPanelQuery_ReturnsDataFromRealPrometheus()
     {
