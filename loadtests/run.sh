@@ -28,9 +28,10 @@ rm -f "$work"/scenario-*.json
 threads=${XTAC_LOAD_THREADS:-2}
 connections=${XTAC_LOAD_CONNECTIONS:-32}
 # Warm-up long enough for tiered JIT to reach tier 1 on a busy 2-core machine (the gateway has far more code than plain YARP).
-# duration is per round; rounds x duration is each scenario's measured time.
+# duration is per round; rounds x duration is each scenario's measured time. Ten rounds: with six, one slow or fast
+# spell in a round moved a run's overall ratios by several percent (findings.md).
 if ((quick)); then duration=${XTAC_LOAD_DURATION:-3}; rounds=${XTAC_LOAD_ROUNDS:-2}; warmup=3
-else duration=${XTAC_LOAD_DURATION:-5}; rounds=${XTAC_LOAD_ROUNDS:-6}; warmup=20; fi
+else duration=${XTAC_LOAD_DURATION:-5}; rounds=${XTAC_LOAD_ROUNDS:-10}; warmup=20; fi
 mode=$([[ $quick == 1 ]] && echo quick || echo full)
 
 if ! command -v wrk >/dev/null; then
