@@ -23,7 +23,6 @@ internal sealed class EndpointGateMiddleware
     private readonly RequestDelegate _authorize;
     private readonly bool _authorizeAll;
     private readonly ListenerEndpoints _listeners;
-    private int[]? _managementPorts;
 
     public EndpointGateMiddleware(RequestDelegate next, IServiceProvider services, IAuthorizationPolicyProvider policies, ListenerEndpoints listeners)
     {
@@ -40,7 +39,7 @@ internal sealed class EndpointGateMiddleware
     {
         var endpoint = context.GetEndpoint();
         var admission = endpoint is null ? EndpointAdmission.NoEndpoint : s_admissions.GetValue(endpoint, EndpointAdmission.Read);
-        if (!admission.Shared && admission.ManagementOnly != IsManagementRequest(context))
+        if (!admission.Shared && admission.ManagementOnly != _listeners.IsManagementRequest(context))
         {
             context.SetEndpoint(null);
             context.Response.StatusCode = StatusCodes.Status404NotFound;
@@ -48,14 +47,6 @@ internal sealed class EndpointGateMiddleware
         }
 
         return _authorizeAll || admission.NeedsAuthorization ? _authorize(context) : _next(context);
-    }
-
-    private bool IsManagementRequest(HttpContext context)
-    {
-        // A connection to none of the management ports is on the proxy listener: the local port is read from the
-        // request's own connection feature, where the exact check goes through the connection's item dictionary.
-        var ports = _managementPorts ??= _listeners.ManagementPorts();
-        return (ports is null || Array.IndexOf(ports, context.Connection.LocalPort) >= 0) && context.IsManagementRequest();
     }
 
     private sealed class EndpointAdmission(bool managementOnly, bool shared, bool needsAuthorization)

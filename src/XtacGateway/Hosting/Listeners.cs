@@ -41,7 +41,7 @@ internal static class Listeners
         });
     }
 
-    /// <summary>True when the request arrived on the management listener.</summary>
+    /// <summary>True when the request arrived on the management listener (the exact check, per connection).</summary>
     public static bool IsManagementRequest(this HttpContext context)
         => context.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(ListenerItem, out var kind) == true && Equals(kind, Management);
 
@@ -89,6 +89,8 @@ internal static class Listeners
 /// <summary>The listeners' actual addresses (with the ports Kestrel picked for port 0) once the server runs.</summary>
 internal sealed class ListenerEndpoints
 {
+    private int[]? _managementPorts;
+
     internal List<(string Scheme, Func<ListenOptions?> Options)> Proxy { get; } = [];
 
     internal List<(string Scheme, Func<ListenOptions?> Options)> Management { get; } = [];
@@ -97,8 +99,19 @@ internal sealed class ListenerEndpoints
 
     public IReadOnlyList<string> ManagementUrls => Urls(Management);
 
+    /// <summary>
+    /// True when the request arrived on the management listener. A connection to none of the management ports is on
+    /// the proxy listener, which the request's own connection feature tells; only otherwise (ports shared across
+    /// addresses, or not bound yet) does the check go through the connection's item dictionary.
+    /// </summary>
+    public bool IsManagementRequest(HttpContext context)
+    {
+        var ports = _managementPorts ??= ManagementPorts();
+        return (ports is null || Array.IndexOf(ports, context.Connection.LocalPort) >= 0) && context.IsManagementRequest();
+    }
+
     /// <summary>The management listeners' ports once bound, or null while any is unknown.</summary>
-    internal int[]? ManagementPorts()
+    private int[]? ManagementPorts()
     {
         var ports = new int[Management.Count];
         for (var i = 0; i < ports.Length; i++)
@@ -118,6 +131,7 @@ internal sealed class ListenerEndpoints
     {
         Proxy.Clear();
         Management.Clear();
+        _managementPorts = null;
     }
 
     private static List<string> Urls(List<(string Scheme, Func<ListenOptions?> Options)> listeners)

@@ -12,7 +12,7 @@ internal static class TelemetryExtensions
     /// Up-down counters ASP.NET Core and HttpClient move on every request (HttpClient's open connections twice each
     /// way, idle to active and back). Kestrel's connection counts, which move per connection, stay on.
     /// </summary>
-    internal static readonly string[] InFlightInstruments = ["http.server.active_requests", "http.client.active_requests", "http.client.open_connections"];
+    private static readonly string[] InFlightInstruments = ["http.server.active_requests", "http.client.active_requests", "http.client.open_connections"];
 
     /// <summary>
     /// OpenTelemetry for the gateway: its own Meter and ActivitySource, ASP.NET Core, Kestrel, HttpClient (YARP's
