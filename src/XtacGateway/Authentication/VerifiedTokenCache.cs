@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.InteropServices;
 using System.Security.Claims;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -15,7 +16,7 @@ namespace XtacGateway.Authentication;
 /// </summary>
 internal sealed class VerifiedTokenCache
 {
-    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(TokenComparer.Instance);
     // Looked up by the span of the Authorization header: a hit copies nothing (tokens are ~1 KB of text).
     private readonly ConcurrentDictionary<string, Entry>.AlternateLookup<ReadOnlySpan<char>> _entriesBySpan;
     private readonly ConcurrentQueue<string> _insertionOrder = new();
@@ -120,6 +121,38 @@ internal sealed class VerifiedTokenCache
     private static long EntrySize(string token) => (token.Length * sizeof(char)) + 2048;
 
     private sealed record Entry(ClaimsIdentity Identity, long ExpiresAtTicks, string? KeyId, long Size);
+
+    /// <summary>
+    /// Ordinal equality over the whole token, with a hash of its last characters only. A JWT ends in its signature,
+    /// which already differs between any two tokens; hashing the rest cost every lookup ~0.2 µs.
+    /// Two tokens that share a tail (a forged payload with a copied signature) land in one bucket and are still told
+    /// apart by the full comparison.
+    /// </summary>
+    private sealed class TokenComparer : IEqualityComparer<string>, IAlternateEqualityComparer<ReadOnlySpan<char>, string>
+    {
+        // 32 base64url characters: 192 bits of an RS256 signature, far more than a hash code can use.
+        private const int HashedTail = 32;
+
+        public static TokenComparer Instance { get; } = new();
+
+        public bool Equals(string? x, string? y) => string.Equals(x, y, StringComparison.Ordinal);
+
+        public bool Equals(ReadOnlySpan<char> alternate, string other) => alternate.SequenceEqual(other);
+
+        public int GetHashCode(string token) => Hash(token);
+
+        public int GetHashCode(ReadOnlySpan<char> alternate) => Hash(alternate);
+
+        public string Create(ReadOnlySpan<char> alternate) => alternate.ToString();
+
+        // HashCode is seeded per process, so bucket placement cannot be predicted from outside.
+        private static int Hash(ReadOnlySpan<char> token)
+        {
+            var hash = default(HashCode);
+            hash.AddBytes(MemoryMarshal.AsBytes(token.Length > HashedTail ? token[^HashedTail..] : token));
+            return hash.ToHashCode();
+        }
+    }
 }
 
 internal sealed class TokenCacheOptions

@@ -41,6 +41,29 @@ public sealed class VerifiedTokenCacheTests
     }
 
     [Fact]
+    public async Task ValidateToken_CachedTokensSignatureOnAnotherPayload_Returns401()
+    {
+        // The cache hashes a token by its signature tail, so this forgery lands beside the cached token: only the
+        // full comparison may tell them apart.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        var cached = gateway.Token();
+        using (var first = await gateway.GetAsync("/a", cached))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        var other = gateway.Token();
+        var forged = other[..other.LastIndexOf('.')] + cached[cached.LastIndexOf('.')..];
+        Assert.NotEqual(cached, forged);
+
+        using var response = await gateway.GetAsync("/b", forged);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal(1, gateway.Service<VerifiedTokenCache>().Count);
+        Assert.Single(gateway.Backend.Requests);
+    }
+
+    [Fact]
     public async Task ValidateToken_ExpiredAfterBeingCached_Returns401()
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Authentication:ClockSkew"] = "00:00:00");
