@@ -85,6 +85,38 @@ public sealed class RequestSpanTests
         Assert.NotEqual(ActivityStatusCode.Error, activity.Status);
     }
 
+    [Theory]
+    [InlineData("always_on", null, true)]
+    [InlineData("parentbased_traceidratio", "1", true)]
+    [InlineData("parentbased_traceidratio", "0", false)]
+    [InlineData("always_off", null, false)]
+    public async Task Invoke_StandardSamplerVariable_OnlySampledSpansGetDecisionTags(string sampler, string? ratio, bool tagged)
+    {
+        // README tells busy gateways to sample with OTEL_TRACES_SAMPLER: the span attributes cost only on sampled spans.
+        var seen = new List<Activity?>();
+        await using var gateway = await GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s =>
+            {
+                s["Xtac:Telemetry:Tracing"] = "true";
+                s["OTEL_TRACES_SAMPLER"] = sampler;
+                if (ratio is not null)
+                {
+                    s["OTEL_TRACES_SAMPLER_ARG"] = ratio;
+                }
+            },
+            configureBuilder: b => b.Services.AddSingleton<IStartupFilter>(new CaptureRequestActivity(seen)));
+
+        using var response = await gateway.GetAsync("/a", gateway.Token(TestIds.BlockedPartner));
+
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, response.StatusCode);
+        var activity = Assert.Single(seen);
+        Assert.NotNull(activity);
+        Assert.Equal(tagged, activity.Recorded);
+        Assert.Equal(tagged ? "deny" : null, activity.GetTagItem("xtac.decision"));
+        Assert.Equal(tagged ? ActivityStatusCode.Error : ActivityStatusCode.Unset, activity.Status);
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
