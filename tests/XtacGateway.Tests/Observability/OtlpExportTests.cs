@@ -1,0 +1,51 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using XtacGateway.Tests.Infrastructure;
+
+namespace XtacGateway.Tests.Observability;
+
+// A gateway that exports traces listens to activities process-wide: it runs with the other span tests, alone.
+[Collection(nameof(RequestSpanTests))]
+public sealed class OtlpExportTests
+{
+    [Fact]
+    public async Task Export_OtlpEndpointSet_TracesMetricsAndLogsReachTheCollector()
+    {
+        await using var collector = await OtlpCollector.StartAsync();
+        var deniedPath = $"/denied-{Guid.NewGuid():N}";
+        var userObjectId = Guid.NewGuid().ToString();
+        await using (var gateway = await GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s =>
+            {
+                // The standard variables, as an operator would set them in the environment.
+                s["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Url;
+                s["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+                s["OTEL_SERVICE_NAME"] = "xtac-otlp-test";
+                // Time this test's one decision, so the duration histogram has a point to export.
+                s["Xtac:Telemetry:DurationSampleInterval"] = "1";
+            },
+            configureBuilder: b => b.Services.Configure<LoggerFilterOptions>(o =>
+            {
+                o.Rules.Clear();
+                o.MinLevel = LogLevel.Information;
+            })))
+        {
+            using var response = await gateway.GetAsync(deniedPath, gateway.Token(TestIds.BlockedPartner, c => c["oid"] = userObjectId));
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        }
+
+        // Stopping the gateway flushed every signal's pending batch.
+        var traces = collector.Received("/v1/traces");
+        Assert.Contains(traces, t => t.Contains(deniedPath) && t.Contains("xtac.decision") && t.Contains("InboundPolicyBlocked")
+            && t.Contains(TestIds.BlockedPartner.ToString()) && t.Contains("xtac.policy.version"));
+        Assert.Contains(collector.Received("/v1/metrics"), m => m.Contains("xtac.decisions") && m.Contains("xtac.decision.duration"));
+        var logs = collector.Received("/v1/logs");
+        Assert.Contains(logs, l => l.Contains("InboundPolicyBlocked") && l.Contains("AADSTS") && l.Contains(TestIds.BlockedPartner.ToString()));
+        // User object IDs leave the process only as a keyed hash, whichever exporter carries the log.
+        Assert.All(logs, l => Assert.DoesNotContain(userObjectId, l));
+        Assert.All(traces, t => Assert.Contains("xtac-otlp-test", t));
+        Assert.Equal(["application/x-protobuf"], collector.ContentTypes);
+    }
+}
