@@ -11,12 +11,13 @@ using Yarp.ReverseProxy.Configuration;
 //   backend     --urls URL                                   a trivial upstream answering 200 "ok"
 //   plain-yarp  --urls URL --backend URL                     YARP with the gateway's route configuration
 //   jwt-yarp    --urls URL --backend URL --key FILE          the same plus per-request JwtBearer and a route authorization policy
+//   otlp-sink   --urls URL                                   accepts OTLP/HTTP exports (/v1/traces, /v1/metrics, /v1/logs) and discards them
 //   mint        --key FILE --count N --out FILE [--lifetime SECONDS]   pre-minted tokens for the wrk scripts
 //   policy      --partners N --out FILE [--spare]            a generated policy document holding the test tenants
 //   report      --work DIR --out FILE --markdown FILE ...    the table and JSON of one run (used by run.sh)
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: XtacGateway.LoadHosts backend|plain-yarp|jwt-yarp|mint|policy [options]");
+    Console.Error.WriteLine("usage: XtacGateway.LoadHosts backend|plain-yarp|jwt-yarp|otlp-sink|mint|policy [options]");
     return 2;
 }
 
@@ -32,6 +33,9 @@ switch (mode)
         return 0;
     case "jwt-yarp":
         await Hosts.RunYarpAsync(rest, jwt: true);
+        return 0;
+    case "otlp-sink":
+        await Hosts.RunOtlpSinkAsync(rest);
         return 0;
     case "mint":
         return Tools.Mint(rest);
@@ -99,6 +103,27 @@ internal static class Hosts
             context.Response.ContentLength = s_ok.Length;
             return context.Response.Body.WriteAsync(s_ok).AsTask();
         });
+        await app.RunAsync();
+    }
+
+    /// <summary>Stands in for an OpenTelemetry collector: reads each export and answers OTLP's empty success response.</summary>
+    public static async Task RunOtlpSinkAsync(string[] args)
+    {
+        var app = CreateBuilder(args).Build();
+        long exports = 0, bytes = 0;
+        app.MapPost("/v1/{signal}", async (HttpContext context) =>
+        {
+            var buffer = new byte[16 * 1024];
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(buffer)) > 0)
+            {
+                Interlocked.Add(ref bytes, read);
+            }
+
+            Interlocked.Increment(ref exports);
+            context.Response.ContentType = "application/x-protobuf";
+        });
+        app.MapGet("/stats", () => new { exports = Interlocked.Read(ref exports), bytes = Interlocked.Read(ref bytes) });
         await app.RunAsync();
     }
 
