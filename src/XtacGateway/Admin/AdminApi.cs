@@ -24,6 +24,7 @@ internal static class AdminApi
     public const string PolicyVersionHeader = "X-Xtac-Policy-Version";
     private const string Base = "/admin/policies/crossTenantAccessPolicy";
     private const string Relative = "/policies/crossTenantAccessPolicy";
+    private static readonly object AnsweredFromKey = new();
 
     public static WebApplicationBuilder AddXtacAdminApi(this WebApplicationBuilder builder)
     {
@@ -48,8 +49,12 @@ internal static class AdminApi
             .AddEndpointFilter(async (context, next) =>
             {
                 var result = await next(context);
-                var store = context.HttpContext.RequestServices.GetRequiredService<PolicySnapshotStore>();
-                if (store.Current is { } snapshot)
+                // The snapshot the response was built from, not whatever is in force by now: a client's If-Match must
+                // name the version it read.
+                var snapshot = context.HttpContext.Items.TryGetValue(AnsweredFromKey, out var answered)
+                    ? (PolicySnapshot?)answered
+                    : context.HttpContext.RequestServices.GetRequiredService<PolicySnapshotStore>().Current;
+                if (snapshot is not null)
                 {
                     context.HttpContext.Response.Headers.ETag = snapshot.ETag;
                     context.HttpContext.Response.Headers[PolicyVersionHeader] = snapshot.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -75,17 +80,17 @@ internal static class AdminApi
         return endpoints;
     }
 
-    private static IResult GetDefault(PolicySnapshotStore store)
-        => store.Current is not { } snapshot ? NoPolicy()
+    private static IResult GetDefault(HttpContext context, PolicySnapshotStore store)
+        => InForce(context, store) is not { } snapshot ? NoPolicy()
             : Results.Json(snapshot.Document.Default ?? new CrossTenantAccessPolicyConfigurationDefault(), PolicyJsonContext.Default.CrossTenantAccessPolicyConfigurationDefault);
 
-    private static IResult ListPartners(PolicySnapshotStore store)
-        => store.Current is not { } snapshot ? NoPolicy()
+    private static IResult ListPartners(HttpContext context, PolicySnapshotStore store)
+        => InForce(context, store) is not { } snapshot ? NoPolicy()
             : Results.Json(new PartnerCollectionResponse { Value = snapshot.Document.Partners }, PolicyJsonContext.Default.PartnerCollectionResponse);
 
-    private static IResult GetPartner(string tenantId, PolicySnapshotStore store)
+    private static IResult GetPartner(string tenantId, HttpContext context, PolicySnapshotStore store)
     {
-        if (store.Current is not { } snapshot)
+        if (InForce(context, store) is not { } snapshot)
         {
             return NoPolicy();
         }
@@ -123,7 +128,7 @@ internal static class AdminApi
 
             return new EditOutcome { ActivityDisplayName = "Update the company default cross-tenant access setting", EditedPath = "$.default", Changes = changes };
         }, IfMatch(context), Actor(context.User), context.RequestAborted);
-        return ToResult(result, Results.NoContent());
+        return ToResult(context, result, Results.NoContent());
     }
 
     private static async Task<IResult> ResetDefault(HttpContext context, PolicyEditor editor)
@@ -136,7 +141,7 @@ internal static class AdminApi
             root["default"] = after;
             return new EditOutcome { ActivityDisplayName = "Reset the cross-tenant access default setting", EditedPath = "$.default", Changes = changes };
         }, IfMatch(context), Actor(context.User), context.RequestAborted);
-        return ToResult(result, Results.NoContent());
+        return ToResult(context, result, Results.NoContent());
     }
 
     private static async Task<IResult> AddPartner(HttpContext context, PolicyEditor editor)
@@ -172,12 +177,13 @@ internal static class AdminApi
 
         if (result.Kind == EditResultKind.Committed)
         {
+            Answer(context, result.Snapshot);
             var created = result.Snapshot!.Document.Partners.First(p => Guid.TryParse(p.TenantId, out var id) && id == tenant);
             context.Response.Headers.Location = $"{Base}/partners/{tenant}";
             return Results.Json(created, PolicyJsonContext.Default.CrossTenantAccessPolicyConfigurationPartner, statusCode: StatusCodes.Status201Created);
         }
 
-        return ToResult(result, Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Partner unchanged", detail: $"Tenant {tenant} is already configured exactly so."));
+        return ToResult(context, result, Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Partner unchanged", detail: $"Tenant {tenant} is already configured exactly so."));
     }
 
     private static async Task<IResult> PatchPartner(string tenantId, HttpContext context, PolicyEditor editor)
@@ -209,7 +215,7 @@ internal static class AdminApi
             var changes = PolicyJson.Merge((JsonObject)partners[index]!, (JsonObject)body.DeepClone());
             return new EditOutcome { ActivityDisplayName = "Update a partner cross-tenant access setting", TargetTenant = tenant, EditedPath = $"$.partners[{index}]", Changes = changes };
         }, IfMatch(context), Actor(context.User), context.RequestAborted);
-        return ToResult(result, Results.NoContent());
+        return ToResult(context, result, Results.NoContent());
     }
 
     private static async Task<IResult> DeletePartner(string tenantId, HttpContext context, PolicyEditor editor)
@@ -243,10 +249,10 @@ internal static class AdminApi
                 Changes = PolicyJson.Diff(removed, null),
             };
         }, IfMatch(context), Actor(context.User), context.RequestAborted);
-        return ToResult(result, Results.NoContent());
+        return ToResult(context, result, Results.NoContent());
     }
 
-    private static async Task<IResult> Reload(IPolicySource source, PolicySnapshotStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> Reload(HttpContext context, IPolicySource source, PolicySnapshotStore store, CancellationToken cancellationToken)
     {
         try
         {
@@ -258,7 +264,7 @@ internal static class AdminApi
                 detail: $"The {source.Name} policy source could not be read; the policy in force (version {store.Current?.Version}) is unchanged: {ex.Message}");
         }
 
-        return store.Current is { } snapshot
+        return InForce(context, store) is { } snapshot
             ? Results.Json(new JsonObject { ["version"] = snapshot.Version, ["etag"] = snapshot.ETag, ["source"] = source.Name, ["partners"] = snapshot.PartnerCount })
             : NoPolicy();
     }
@@ -310,7 +316,7 @@ internal static class AdminApi
                 return Validation([.. errors.Select(ToPolicyError)]);
             }
 
-            if (store.Current is not { } snapshot)
+            if (InForce(context, store) is not { } snapshot)
             {
                 return NoPolicy();
             }
@@ -339,16 +345,33 @@ internal static class AdminApi
         }
     }
 
-    private static IResult ToResult(EditResult result, IResult success) => result.Kind switch
+    private static IResult ToResult(HttpContext context, EditResult result, IResult success)
     {
-        EditResultKind.Committed or EditResultKind.Unchanged => success,
-        EditResultKind.Invalid => Validation(result.Errors ?? []),
-        EditResultKind.NotFound => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: result.Detail),
-        EditResultKind.Conflict => Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: result.Detail),
-        EditResultKind.PreconditionFailed => Results.Problem(statusCode: StatusCodes.Status412PreconditionFailed, title: "The policy changed", detail: result.Detail),
-        EditResultKind.ReadOnly => Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "The policy is read-only here", detail: result.Detail),
-        _ => Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Policy store unavailable", detail: result.Detail),
-    };
+        Answer(context, result.Snapshot);
+        return result.Kind switch
+        {
+            EditResultKind.Committed or EditResultKind.Unchanged => success,
+            EditResultKind.Invalid => Validation(result.Errors ?? []),
+            EditResultKind.NotFound => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: result.Detail),
+            EditResultKind.Conflict => Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: result.Detail),
+            EditResultKind.PreconditionFailed => Results.Problem(statusCode: StatusCodes.Status412PreconditionFailed, title: "The policy changed", detail: result.Detail),
+            EditResultKind.ReadOnly => Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "The policy is read-only here", detail: result.Detail),
+            _ => Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Policy store unavailable", detail: result.Detail),
+        };
+    }
+
+    /// <summary>The policy in force, remembered as the one this response describes.</summary>
+    private static PolicySnapshot? InForce(HttpContext context, PolicySnapshotStore store) => Answer(context, store.Current);
+
+    private static PolicySnapshot? Answer(HttpContext context, PolicySnapshot? snapshot)
+    {
+        if (snapshot is not null)
+        {
+            context.Items[AnsweredFromKey] = snapshot;
+        }
+
+        return snapshot;
+    }
 
     private static IResult Validation(IEnumerable<PolicyError> errors)
         => Results.ValidationProblem(

@@ -54,7 +54,7 @@ internal interface IAuditLog
 }
 
 /// <summary>JSON lines, appended and flushed to disk one entry at a time.</summary>
-internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironment environment) : IAuditLog
+internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironment environment, ILogger<FileAuditLog> logger) : IAuditLog
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
 
@@ -68,14 +68,17 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
 
     public async Task AppendAsync(AuditEntry entry, CancellationToken cancellationToken)
     {
-        var line = JsonSerializer.SerializeToUtf8Bytes(entry, AdminJsonContext.Default.AuditEntry);
+        // Entry and newline in one write: a crash cannot leave an entry without its line end for the next to run into.
+        var json = JsonSerializer.SerializeToUtf8Bytes(entry, AdminJsonContext.Default.AuditEntry);
+        var line = new byte[json.Length + 1];
+        json.CopyTo(line, 0);
+        line[^1] = (byte)'\n';
         await _gate.WaitAsync(cancellationToken);
         try
         {
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
             await using var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
             await stream.WriteAsync(line, cancellationToken);
-            stream.WriteByte((byte)'\n');
             await stream.FlushAsync(cancellationToken);
             stream.Flush(flushToDisk: true);
         }
@@ -106,13 +109,38 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
         var entries = new List<AuditEntry>(Math.Min(top, lines.Length));
         for (var i = lines.Length - 1; i >= 0 && entries.Count < top; i--)
         {
-            if (!string.IsNullOrWhiteSpace(lines[i]) && JsonSerializer.Deserialize(lines[i], AdminJsonContext.Default.AuditEntry) is { } entry)
+            if (string.IsNullOrWhiteSpace(lines[i]))
+            {
+                continue;
+            }
+
+            if (TryRead(lines[i]) is { } entry)
             {
                 entries.Add(entry);
+            }
+            else
+            {
+                AdminLog.AuditLineUnreadable(logger, Path, i + 1);
             }
         }
 
         return entries;
+    }
+
+    /// <summary>
+    /// One line of the log, or null for a line a crash or full disk left torn (or a hand edit broke): the entries
+    /// around it stay readable.
+    /// </summary>
+    private static AuditEntry? TryRead(string line)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(line, AdminJsonContext.Default.AuditEntry);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 }
 

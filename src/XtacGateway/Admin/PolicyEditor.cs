@@ -119,15 +119,19 @@ internal sealed class PolicyEditor(
                 switch (commit.Status)
                 {
                     case PolicyCommitStatus.Committed:
+                        // The change is in force: neither the caller going away nor a failing audit store may turn it
+                        // into an error or cost it its audit entry.
                         var snapshot = commit.Snapshot!;
-                        await AppendAuditAsync(outcome, actor, snapshot, cancellationToken);
+                        await AppendAuditAsync(outcome, actor, snapshot);
                         return new EditResult(EditResultKind.Committed, snapshot, Edited: Edited(root, outcome));
                     case PolicyCommitStatus.Conflict when ifMatch is null && attempt < Attempts:
                         // Another instance changed the policy first: take its version and apply this change on top.
                         await source.ReloadAsync(cancellationToken);
                         continue;
-                    case PolicyCommitStatus.Conflict:
+                    case PolicyCommitStatus.Conflict when ifMatch is not null:
                         return new EditResult(EditResultKind.PreconditionFailed, store.Current, $"{commit.Detail} Nothing changed; read the policy again and retry.");
+                    case PolicyCommitStatus.Conflict:
+                        return new EditResult(EditResultKind.Conflict, store.Current, $"{commit.Detail} The policy kept changing under {Attempts} attempts to apply this change; nothing changed, retry.");
                     case PolicyCommitStatus.ReadOnly:
                         return new EditResult(EditResultKind.ReadOnly, basis, commit.Detail);
                     default:
@@ -139,13 +143,18 @@ internal sealed class PolicyEditor(
         {
             return new EditResult(EditResultKind.Unavailable, store.Current, $"The policy store cannot be reached: {ex.Message}");
         }
+        catch (InvalidDataException ex)
+        {
+            // Re-reading the source after a lost race found something it cannot use; the policy in force stays.
+            return new EditResult(EditResultKind.Unavailable, store.Current, ex.Message);
+        }
         finally
         {
             _writes.Release();
         }
     }
 
-    private async Task AppendAuditAsync(EditOutcome outcome, AuditActor actor, PolicySnapshot snapshot, CancellationToken cancellationToken)
+    private async Task AppendAuditAsync(EditOutcome outcome, AuditActor actor, PolicySnapshot snapshot)
     {
         var entry = new AuditEntry
         {
@@ -161,9 +170,9 @@ internal sealed class PolicyEditor(
 
         try
         {
-            await audit.AppendAsync(entry, cancellationToken);
+            await audit.AppendAsync(entry, CancellationToken.None);
         }
-        catch (Exception ex) when (RedisConnection.IsUnreachable(ex) || ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex)
         {
             // The change is in force; losing its audit entry must be loud.
             AdminLog.AuditNotWritten(logger, entry.ActivityDisplayName, snapshot.Version, ex.Message);
@@ -199,10 +208,10 @@ internal sealed class PolicyEditor(
 
     private static bool Matches(string ifMatch, string etag)
     {
+        // RFC 9110 13.1.1: If-Match compares strongly, so a weak entity tag never matches.
         foreach (var candidate in ifMatch.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
-            var value = candidate.StartsWith("W/", StringComparison.Ordinal) ? candidate[2..] : candidate;
-            if (value == "*" || value == etag)
+            if (candidate == "*" || candidate == etag)
             {
                 return true;
             }
@@ -306,4 +315,7 @@ internal static partial class AdminLog
 
     [LoggerMessage(3002, LogLevel.Critical, "{Activity} took effect as policy version {Version} but its audit entry could not be written: {Reason}")]
     public static partial void AuditNotWritten(ILogger logger, string activity, long version, string reason);
+
+    [LoggerMessage(3003, LogLevel.Warning, "Line {Line} of the audit log {Path} is not a readable entry (torn by a crash or edited) and was skipped.")]
+    public static partial void AuditLineUnreadable(ILogger logger, string path, int line);
 }

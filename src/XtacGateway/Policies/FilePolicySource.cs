@@ -103,7 +103,8 @@ internal sealed partial class FilePolicySource(
                 return new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail: $"The policy file cannot be written: {ex.Message}");
             }
 
-            if (await LoadAsync(cancellationToken) is { } errors)
+            // The file holds the change now: the caller going away must not stop it from taking effect here.
+            if (await LoadAsync(CancellationToken.None) is { } errors)
             {
                 return new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail: string.Join(Environment.NewLine, errors));
             }

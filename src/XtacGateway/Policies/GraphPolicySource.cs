@@ -66,8 +66,10 @@ internal sealed class GraphPolicySource(
             {
                 return;
             }
-            catch (Exception ex) when (IsFailure(ex))
+            catch (Exception ex)
             {
+                // Whatever Graph answered, this instance keeps the policy in force and tries again; it must never stop
+                // the host.
                 _health.Failed(ex);
             }
         }

@@ -26,4 +26,10 @@ internal static partial class PolicySourceLog
 
     [LoggerMessage(1108, LogLevel.Warning, "The last known good policy at {Path} is unreadable and was ignored: {Reason}")]
     public static partial void LastKnownGoodUnreadable(ILogger logger, string path, string reason);
+
+    [LoggerMessage(1109, LogLevel.Warning, "Could not delete the replaced policy document {Key}; it stays in Redis unused: {Reason}")]
+    public static partial void ReplacedDocumentNotRemoved(ILogger logger, string key, string reason);
+
+    [LoggerMessage(1110, LogLevel.Error, "Redis holds policy version {RedisVersion}, older than version {InForce} in force here (a failover or restore lost changes); the policy in force was written back as version {Version}.")]
+    public static partial void Reasserted(ILogger logger, long redisVersion, long inForce, long version);
 }

@@ -36,7 +36,10 @@ internal sealed class RedisPolicySource(
         local etag = ''
         if cur then
           local space = string.find(cur, ' ', 1, true)
-          version = tonumber(string.sub(cur, 1, space - 1))
+          version = space and tonumber(string.sub(cur, 1, space - 1))
+          if not version then
+            return {0, -1}
+          end
           etag = string.sub(cur, space + 1)
         end
         if etag ~= ARGV[1] then
@@ -102,8 +105,10 @@ internal sealed class RedisPolicySource(
                 await SyncAsync(stoppingToken);
                 _health.Succeeded();
             }
-            catch (Exception ex) when (RedisConnection.IsUnreachable(ex) || ex is InvalidDataException)
+            catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
+                // Whatever went wrong (Redis down, a malformed pointer or document, a WRONGTYPE key), this instance keeps
+                // the policy in force and tries again; it must never stop the host.
                 _health.Failed(ex);
             }
         }
@@ -123,8 +128,7 @@ internal sealed class RedisPolicySource(
             var result = await CompareAndSetAsync(PolicyCompiler.Compile(document, _resourceTenant), basisETag, store.Current?.Version ?? 0);
             if (result.Status == PolicyCommitStatus.Committed && !string.IsNullOrEmpty(basisETag) && basisETag != result.Snapshot!.ETag)
             {
-                // Nobody points at the old document any more; an instance that was about to read it re-reads the pointer.
-                await cache.RemoveAsync(DocumentKey(basisETag), cancellationToken);
+                await RemoveReplacedDocumentAsync(basisETag);
             }
 
             return result;
@@ -141,6 +145,22 @@ internal sealed class RedisPolicySource(
         }
     }
 
+    /// <summary>
+    /// Nobody points at the old document any more; an instance that was about to read it re-reads the pointer. Best
+    /// effort and not cancellable: the change is already in force, so a failure here must not be reported as its failure.
+    /// </summary>
+    private async Task RemoveReplacedDocumentAsync(string etag)
+    {
+        try
+        {
+            await cache.RemoveAsync(DocumentKey(etag), CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            PolicySourceLog.ReplacedDocumentNotRemoved(logger, DocumentKey(etag), ex.Message);
+        }
+    }
+
     /// <summary>Stores <paramref name="draft"/>'s document and moves the pointer to it; the draft's own version is replaced.</summary>
     private async Task<PolicyCommitResult> CompareAndSetAsync(PolicySnapshot draft, string basisETag, long floor)
     {
@@ -150,7 +170,9 @@ internal sealed class RedisPolicySource(
         var result = (RedisResult[])(await db.ScriptEvaluateAsync(CompareAndSetScript, [CurrentKey], [basisETag, etag, Channel.ToString(), floor]))!;
         if ((long)result[0] != 1)
         {
-            return new PolicyCommitResult(PolicyCommitStatus.Conflict, Detail: $"The shared policy is at version {(long)result[1]}, not the one this change was based on.");
+            return new PolicyCommitResult(PolicyCommitStatus.Conflict, Detail: (long)result[1] < 0
+                ? $"The Redis key '{CurrentKey}' does not hold '<version> <etag>'."
+                : $"The shared policy is at version {(long)result[1]}, not the one this change was based on.");
         }
 
         var snapshot = draft.WithVersion(new PolicyVersion((long)result[1], etag, time.GetUtcNow()));
@@ -211,14 +233,26 @@ internal sealed class RedisPolicySource(
                     continue;
                 }
 
-                var text = pointer.ToString();
-                var space = text.IndexOf(' ', StringComparison.Ordinal);
-                var version = long.Parse(text.AsSpan(0, space), System.Globalization.CultureInfo.InvariantCulture);
-                var etag = text[(space + 1)..];
+                var (version, etag) = ParsePointer(pointer.ToString());
                 if (store.Current is { } current && current.Version == version && current.ETag == etag)
                 {
                     store.Confirm();
                     return;
+                }
+
+                if (store.Current is { } newer && version < newer.Version)
+                {
+                    // Redis went back in time (a failover to a stale replica, a restore from a backup, an instance with an
+                    // old last known good policy reseeding it). The policy in force holds changes that were acknowledged:
+                    // put it back rather than silently revert them.
+                    var reasserted = await CompareAndSetAsync(newer, etag, newer.Version);
+                    if (reasserted.Status == PolicyCommitStatus.Committed)
+                    {
+                        PolicySourceLog.Reasserted(logger, version, newer.Version, reasserted.Snapshot!.Version);
+                        return;
+                    }
+
+                    continue;
                 }
 
                 var bytes = await cache.GetAsync(DocumentKey(etag), cancellationToken);
@@ -247,6 +281,20 @@ internal sealed class RedisPolicySource(
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>The pointer's "version etag", or an <see cref="InvalidDataException"/> naming the key and what it holds.</summary>
+    private (long Version, string ETag) ParsePointer(string text)
+    {
+        var space = text.IndexOf(' ', StringComparison.Ordinal);
+        if (space > 0 && space < text.Length - 1
+            && long.TryParse(text.AsSpan(0, space), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var version))
+        {
+            return (version, text[(space + 1)..]);
+        }
+
+        var shown = text.Length > 80 ? $"{text[..80]}..." : text;
+        throw new InvalidDataException($"The Redis key '{CurrentKey}' holds '{shown}', not '<version> <etag>'; the policy in force is unchanged.");
     }
 
     private void Apply(PolicySnapshot snapshot)

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using XtacGateway.Admin;
 using XtacGateway.Tests.Infrastructure;
 
@@ -101,6 +102,64 @@ public sealed class AdminApiTests
         var current = await (await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/default")).JsonAsync();
         Assert.True((bool)current["inboundTrust"]!["isMfaAccepted"]!);
         Assert.Single((await (await gateway.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task Patch_WeakIfMatchOfThePolicyInForce_Returns412AndChangesNothing()
+    {
+        // RFC 9110: If-Match compares strongly, so W/"<current etag>" names no representation the gateway holds.
+        await using var gateway = await StartAsync();
+        using var read = await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/default");
+
+        using var weak = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
+            """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }""", ifMatch: $"W/{read.ETag()}");
+
+        Assert.Equal(HttpStatusCode.PreconditionFailed, weak.StatusCode);
+        Assert.Equal(read.ETag(), weak.ETag());
+        Assert.Empty((await (await gateway.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task ReadAudit_TornLineInTheFile_OtherEntriesStillListed()
+    {
+        await using var gateway = await StartAsync();
+        foreach (var mfa in new[] { "true", "false" })
+        {
+            using var change = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
+                $$"""{ "inboundTrust": { "isMfaAccepted": {{mfa}}, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }""");
+            Assert.Equal(HttpStatusCode.NoContent, change.StatusCode);
+        }
+
+        // What a crash halfway through an append leaves: an entry cut short, then the next entry after it.
+        var path = Path.Combine(gateway.Directory, "audit.jsonl");
+        var lines = await File.ReadAllLinesAsync(path);
+        await File.WriteAllLinesAsync(path, [lines[0], lines[1][..(lines[1].Length / 2)], lines[1]]);
+
+        using var audit = await gateway.AdminAsync(HttpMethod.Get, "/admin/audit");
+
+        Assert.Equal(HttpStatusCode.OK, audit.StatusCode);
+        Assert.Equal(2, (await audit.JsonAsync())["value"]!.AsArray().Count);
+    }
+
+    [Fact]
+    public async Task Patch_AuditStoreFailsAfterTheCommit_Returns204AndTheChangeIsInForce()
+    {
+        // The change is in force once the source took it; an audit store failing after that is logged, not answered.
+        await using var gateway = await GatewayHarness.StartAsync(PolicyWithServiceProvider(),
+            configureBuilder: b => b.Services.AddSingleton<IAuditLog, FailingAuditLog>());
+
+        using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}",
+            $$"""{ "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""");
+
+        Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await gateway.GetAsync("/", gateway.Token(TestIds.BlockedPartner))).StatusCode);
+    }
+
+    private sealed class FailingAuditLog : IAuditLog
+    {
+        public Task AppendAsync(AuditEntry entry, CancellationToken cancellationToken) => throw new InvalidOperationException("The audit store refused the entry.");
+
+        public Task<IReadOnlyList<AuditEntry>> ReadAsync(int top, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<AuditEntry>>([]);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Net;
+using StackExchange.Redis;
 using XtacGateway.Policies;
 using XtacGateway.Tests.Admin;
 using XtacGateway.Tests.Infrastructure;
@@ -80,6 +81,70 @@ public sealed class RedisPolicySourceTests
         {
             Assert.True(document.Default!.InboundTrust!.IsMfaAccepted);
         }
+    }
+
+    [SkippableFact]
+    public async Task Sync_PointerMalformed_PolicyInForceKeptAndHostKeepsRunning()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        var store = gateway.Service<PolicySnapshotStore>();
+        var before = store.Current!;
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+
+        await connection.GetDatabase().StringSetAsync("xtac:policy:current", "7");
+
+        using (var reload = await gateway.AdminAsync(HttpMethod.Post, "/admin/policies/reload"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, reload.StatusCode);
+            Assert.Contains("'xtac:policy:current' holds '7'", await reload.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using (var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, patch.StatusCode);
+            Assert.Contains("'xtac:policy:current' holds '7'", await patch.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // The background check meets the same pointer: it reports the store degraded and keeps the host up.
+        Assert.True(await AdminClient.EventuallyAsync(() => Task.FromResult(store.SourceState == PolicySourceState.Degraded), Deadline));
+        await Task.Delay(500);
+        Assert.False(gateway.App.Lifetime.ApplicationStopping.IsCancellationRequested, "the malformed pointer stopped the gateway");
+        Assert.Same(before, store.Current);
+        Assert.Equal(HttpStatusCode.OK, await DecideAsync(gateway, TestIds.AllowedPartner));
+        Assert.Equal(HttpStatusCode.Forbidden, await DecideAsync(gateway, TestIds.BlockedPartner));
+    }
+
+    [SkippableFact]
+    public async Task Sync_RedisRestoredToAnOlderVersion_PolicyInForceWrittenBack()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        var store = gateway.Service<PolicySnapshotStore>();
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = connection.GetDatabase();
+        // A backup taken now: the pointer and the document it names.
+        var oldPointer = (string)(await db.StringGetAsync("xtac:policy:current"))!;
+        var oldDocumentKey = $"xtac:policy:doc:{store.Current!.ETag.Trim('"')}";
+        var oldDocument = await db.HashGetAllAsync(oldDocumentKey);
+        Assert.NotEmpty(oldDocument);
+
+        using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
+        Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+        var changed = store.Current!;
+
+        // Redis restored from that backup (or failed over to a replica that never saw the change).
+        await db.HashSetAsync(oldDocumentKey, oldDocument);
+        await db.StringSetAsync("xtac:policy:current", oldPointer);
+        await connection.GetSubscriber().PublishAsync(RedisChannel.Literal("xtac:policy:changes"), oldPointer);
+
+        Assert.True(await AdminClient.EventuallyAsync(async () => (string?)await db.StringGetAsync("xtac:policy:current") is { } pointer && pointer.EndsWith(changed.ETag, StringComparison.Ordinal), Deadline),
+            "the acknowledged change was not written back to Redis");
+        Assert.Equal(changed.ETag, store.Current!.ETag);
+        Assert.True(store.Current.Version > changed.Version);
+        Assert.Equal(HttpStatusCode.OK, await DecideAsync(gateway, TestIds.BlockedPartner));
     }
 
     [SkippableFact]
