@@ -31,6 +31,7 @@ internal sealed class EnforcementMiddleware(
     private const string ReservedPrefix = "X-Xtac-";
 
     private readonly string[] _removedHeaders = options.Value.Headers.Remove;
+    private readonly string[] _removedHeadersDashed = [.. options.Value.Headers.Remove.Select(name => name.Replace('_', '-'))];
     private readonly bool _stripAuthorization = options.Value.Headers.StripAuthorization;
 
     public Task Invoke(HttpContext context)
@@ -106,13 +107,41 @@ internal sealed class EnforcementMiddleware(
     private static bool IsTraced([NotNullWhen(true)] Activity? activity)
         => activity is { IsAllDataRequested: true } && activity.Source.HasListeners();
 
+    /// <summary>
+    /// <c>X_Xtac_Home_Tenant_Id</c> and the like: upstreams that read headers CGI-style (<c>HTTP_X_XTAC_HOME_TENANT_ID</c>)
+    /// cannot tell them from the trusted headers, so they are removed like the dashed spellings.
+    /// </summary>
+    private bool IsUnderscoreSpelling(string name)
+    {
+        if (!name.Contains('_'))
+        {
+            return false;
+        }
+
+        var dashed = name.Replace('_', '-');
+        if (dashed.StartsWith(ReservedPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        foreach (var removed in _removedHeadersDashed)
+        {
+            if (dashed.Equals(removed, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private void RemoveSpoofableHeaders(IHeaderDictionary headers)
     {
         // Collect first: a header dictionary cannot change while it is enumerated.
         List<string>? reserved = null;
         foreach (var header in headers)
         {
-            if (header.Key.StartsWith(ReservedPrefix, StringComparison.OrdinalIgnoreCase))
+            if (header.Key.StartsWith(ReservedPrefix, StringComparison.OrdinalIgnoreCase) || IsUnderscoreSpelling(header.Key))
             {
                 (reserved ??= []).Add(header.Key);
             }

@@ -18,6 +18,9 @@ public sealed class EnforcementMiddlewareTests
             r.Headers.Add("x-xtac-home-tenant-id", TestIds.ResourceTenant.ToString());
             r.Headers.Add("X-XTAC-Spoofed", "yes");
             r.Headers.Add("X-MS-CLIENT-PRINCIPAL-ID", "attacker");
+            // Spellings a CGI-style upstream reads as the same headers (HTTP_X_XTAC_HOME_TENANT_ID).
+            r.Headers.Add("X_Xtac_Home_Tenant_Id", TestIds.ResourceTenant.ToString());
+            r.Headers.Add("x_ms_client_principal", "attacker");
         });
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -28,6 +31,8 @@ public sealed class EnforcementMiddlewareTests
         Assert.Equal("Allowed", seen.Headers["X-Xtac-Decision"]);
         Assert.False(seen.Headers.ContainsKey("X-Xtac-Spoofed"));
         Assert.False(seen.Headers.ContainsKey("X-MS-CLIENT-PRINCIPAL-ID"));
+        Assert.False(seen.Headers.ContainsKey("X_Xtac_Home_Tenant_Id"));
+        Assert.False(seen.Headers.ContainsKey("x_ms_client_principal"));
         Assert.True(seen.Headers.ContainsKey("Authorization"));
     }
 
