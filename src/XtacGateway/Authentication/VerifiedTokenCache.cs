@@ -14,15 +14,17 @@ namespace XtacGateway.Authentication;
 /// authentication handler. Bounded in entries and bytes; an entry never outlives the token's <c>exp</c> or
 /// <see cref="TokenCacheOptions.MaxLifetime"/>; entries signed by a key that left the JWKS are dropped.
 /// </summary>
-internal sealed class VerifiedTokenCache
+internal sealed class VerifiedTokenCache : IDisposable
 {
     private readonly ConcurrentDictionary<string, Entry> _entries = new(TokenComparer.Instance);
     // Looked up by the span of the Authorization header: a hit copies nothing (tokens are ~1 KB of text).
     private readonly ConcurrentDictionary<string, Entry>.AlternateLookup<ReadOnlySpan<char>> _entriesBySpan;
-    private readonly ConcurrentQueue<string> _insertionOrder = new();
+    private readonly Lock _trimLock = new();
+    private readonly ITimer _expirySweep;
     private readonly TimeProvider _time;
     private readonly GatewayTelemetry _telemetry;
     private readonly TokenCacheOptions _options;
+    private IReadOnlySet<string>? _publishedKeys;
     private long _bytes;
 
     public VerifiedTokenCache(IOptions<TokenCacheOptions> options, TimeProvider time, GatewayTelemetry telemetry, SigningKeyManager keys)
@@ -32,6 +34,8 @@ internal sealed class VerifiedTokenCache
         _telemetry = telemetry;
         _entriesBySpan = _entries.GetAlternateLookup<ReadOnlySpan<char>>();
         keys.KeysChanged += RemoveKeysNotIn;
+        // Tokens nobody presents again would otherwise stay until the limits push them out.
+        _expirySweep = time.CreateTimer(_ => RemoveExpired(), null, _options.MaxLifetime, _options.MaxLifetime);
     }
 
     public int Count => _entries.Count;
@@ -51,7 +55,7 @@ internal sealed class VerifiedTokenCache
                 return true;
             }
 
-            Remove(cachedToken);
+            Remove(cachedToken, entry);
         }
 
         _telemetry.TokenCacheLookup(hit: false);
@@ -80,47 +84,111 @@ internal sealed class VerifiedTokenCache
             return;
         }
 
-        var size = EntrySize(raw);
-        if (_entries.TryAdd(raw, new Entry(identity, expiresAt.UtcTicks, token.Kid, size)))
+        var entry = new Entry(identity, expiresAt.UtcTicks, token.Kid, EntrySize(raw));
+        if (!_entries.TryAdd(raw, entry))
         {
-            Interlocked.Add(ref _bytes, size);
-            _insertionOrder.Enqueue(raw);
+            return;
+        }
+
+        Interlocked.Add(ref _bytes, entry.Size);
+        // JwtBearer checked the signature against the keys of when the request began. If a refresh removed that key
+        // since, its sweep may have run before this entry existed: either the sweep or this check catches it.
+        if (Volatile.Read(ref _publishedKeys) is { } published && !IsPublished(entry, published))
+        {
+            Remove(raw, entry);
+            return;
+        }
+
+        if (IsOverLimits())
+        {
             Trim();
         }
     }
 
+    public void Dispose() => _expirySweep.Dispose();
+
+    private bool IsOverLimits() => _entries.Count > _options.MaxEntries || Interlocked.Read(ref _bytes) > _options.MaxBytes;
+
     private void Trim()
     {
-        // Oldest first; entries already gone (expired, key removed) are skipped.
-        while ((_entries.Count > _options.MaxEntries || Interlocked.Read(ref _bytes) > _options.MaxBytes) && _insertionOrder.TryDequeue(out var oldest))
+        lock (_trimLock)
         {
-            Remove(oldest);
+            if (!IsOverLimits())
+            {
+                return;
+            }
+
+            RemoveExpired();
+            if (!IsOverLimits())
+            {
+                return;
+            }
+
+            // Full of live tokens: drop those nearest their end (the oldest, mostly) down to nine tenths of each limit,
+            // so that the next additions do not each pay for a sweep.
+            var entries = _options.MaxEntries / 10 * 9;
+            var bytes = _options.MaxBytes / 10 * 9;
+            foreach (var (token, entry) in _entries.ToArray().OrderBy(e => e.Value.ExpiresAtTicks))
+            {
+                if (_entries.Count <= entries && Interlocked.Read(ref _bytes) <= bytes)
+                {
+                    break;
+                }
+
+                Remove(token, entry);
+            }
         }
     }
 
-    private void Remove(string token)
+    private void RemoveExpired()
     {
-        if (_entries.TryRemove(token, out var removed))
+        var now = _time.GetUtcNow().UtcTicks;
+        foreach (var (token, entry) in _entries)
         {
-            Interlocked.Add(ref _bytes, -removed.Size);
+            if (entry.ExpiresAtTicks <= now)
+            {
+                Remove(token, entry);
+            }
+        }
+    }
+
+    /// <summary>Removes this very entry: a newer entry for the same token, added meanwhile, stays.</summary>
+    private void Remove(string token, Entry entry)
+    {
+        if (_entries.TryRemove(KeyValuePair.Create(token, entry)))
+        {
+            Interlocked.Add(ref _bytes, -entry.Size);
         }
     }
 
     private void RemoveKeysNotIn(IReadOnlySet<string> published)
     {
+        Volatile.Write(ref _publishedKeys, published);
         foreach (var (token, entry) in _entries)
         {
-            if (entry.KeyId is null || !published.Contains(entry.KeyId))
+            if (!IsPublished(entry, published))
             {
-                Remove(token);
+                Remove(token, entry);
             }
         }
     }
 
-    // The key string twice (dictionary and queue share one instance) plus the identity and its claims, roughly.
+    private static bool IsPublished(Entry entry, IReadOnlySet<string> published) => entry.KeyId is not null && published.Contains(entry.KeyId);
+
+    // The key string plus the identity and its claims, roughly.
     private static long EntrySize(string token) => (token.Length * sizeof(char)) + 2048;
 
-    private sealed record Entry(ClaimsIdentity Identity, long ExpiresAtTicks, string? KeyId, long Size);
+    // A class, not a record: removal compares entries by reference.
+    private sealed class Entry(ClaimsIdentity identity, long expiresAtTicks, string? keyId, long size)
+    {
+        public ClaimsIdentity Identity { get; } = identity;
+
+        public long ExpiresAtTicks { get; } = expiresAtTicks;
+
+        public string? KeyId { get; } = keyId;
+
+        public long Size { get; } = size;
+    }
 
     /// <summary>
     /// Ordinal equality over the whole token, with a hash of its last characters only. A JWT ends in its signature,

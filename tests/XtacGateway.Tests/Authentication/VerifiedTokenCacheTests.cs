@@ -1,8 +1,11 @@
 using System.Globalization;
 using System.Net;
+using System.Security.Claims;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.IdentityModel.JsonWebTokens;
 using XtacGateway.Authentication;
+using XtacGateway.Tests.Admin;
 using XtacGateway.Tests.Infrastructure;
 
 namespace XtacGateway.Tests.Authentication;
@@ -133,6 +136,62 @@ public sealed class VerifiedTokenCacheTests
 
         using var after = await gateway.GetAsync("/a", oldToken);
         Assert.Equal(HttpStatusCode.Unauthorized, after.StatusCode);
+    }
+
+    [Fact]
+    public async Task Add_TokenOfAKeyRemovedWhileItWasValidated_NotCached()
+    {
+        // JwtBearer validated this token against the keys of when its request began; the refresh that removed its key
+        // and swept the cache finished before the token reached the cache.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        var oldKeyToken = gateway.Token();
+        using var newKey = RSA.Create(2048);
+        DevelopmentIssuer.WriteKeyFile(gateway.KeyPath, [newKey]);
+        var rotated = DevelopmentIssuer.LoadOrCreate(gateway.KeyPath);
+        using (var refreshed = await gateway.GetAsync("/b", rotated.Mint(Claims(gateway), DateTimeOffset.UtcNow, TimeSpan.FromHours(1))))
+        {
+            Assert.Equal(HttpStatusCode.OK, refreshed.StatusCode);
+        }
+
+        var cache = gateway.Service<VerifiedTokenCache>();
+        var before = cache.Count;
+        cache.Add(new JsonWebToken(oldKeyToken), new ClaimsIdentity([new Claim("tid", TestIds.AllowedPartner.ToString())], "Bearer"));
+
+        Assert.Equal(before, cache.Count);
+        Assert.False(cache.TryGet(oldKeyToken, out _));
+    }
+
+    [Fact]
+    public async Task Add_MoreTokensThanMaxEntries_KeepsTheNewestWithinTheLimit()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:TokenCache:MaxEntries"] = "10");
+        var tokens = Enumerable.Range(0, 25).Select(i => gateway.Token(lifetime: TimeSpan.FromMinutes(30 + i))).ToArray();
+
+        foreach (var token in tokens)
+        {
+            using var response = await gateway.GetAsync("/a", token);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var cache = gateway.Service<VerifiedTokenCache>();
+        Assert.InRange(cache.Count, 1, 10);
+        Assert.True(cache.TryGet(tokens[^1], out _), "the newest token was evicted");
+        Assert.False(cache.TryGet(tokens[0], out _), "the token nearest its expiry was kept");
+    }
+
+    [Fact]
+    public async Task RemoveExpired_EntriesNobodyPresentsAgain_SweptWithoutALookup()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:TokenCache:MaxLifetime"] = "00:00:01");
+        using (var response = await gateway.GetAsync("/a", gateway.Token()))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var cache = gateway.Service<VerifiedTokenCache>();
+        Assert.Equal(1, cache.Count);
+        Assert.True(await AdminClient.EventuallyAsync(() => Task.FromResult(cache.Count == 0 && cache.Bytes == 0), TimeSpan.FromSeconds(5)),
+            "an expired entry stayed in the cache");
     }
 
     [Fact]
