@@ -102,22 +102,13 @@ public sealed class PolicySnapshot
     /// <summary>Decides whether <paramref name="caller"/> may reach <paramref name="app"/> (domain rules, section 6a).</summary>
     public Decision Decide(CallerFacts caller, AppPolicy app)
     {
+        if (TryDecideWithoutSettings(caller, app, ResourceTenantId, out var decided))
+        {
+            return decided;
+        }
+
         var appId = app.AppId;
-        switch (caller.Status)
-        {
-            case HomeTenantStatus.Unknown:
-                return new Decision(DecisionReason.UnknownHomeTenant, SettingsSource.None, null, appId);
-            case HomeTenantStatus.UnsupportedIdentityProvider:
-                return new Decision(DecisionReason.UnsupportedIdentityProvider, SettingsSource.None, null, appId);
-        }
-
         var home = caller.HomeTenantId;
-        if (home == ResourceTenantId)
-        {
-            var internalReason = GrantControlsReason(caller, app, settings: null);
-            return new Decision(internalReason ?? DecisionReason.InternalUser, SettingsSource.None, home, appId);
-        }
-
         if (!_partners.TryGetValue(home, out var effective))
         {
             effective = _default;
@@ -126,6 +117,42 @@ public sealed class PolicySnapshot
         var source = (SettingsSource)effective.Source;
         var reason = InboundReason(caller, app, effective) ?? GrantControlsReason(caller, app, effective) ?? DecisionReason.Allowed;
         return new Decision(reason, source, home, appId);
+    }
+
+    /// <summary>
+    /// The decision while no policy is loaded (architecture: fail closed for cross-tenant requests only): callers whose
+    /// decision needs no cross-tenant settings (no usable home tenant, internal users) are decided as usual, every
+    /// cross-tenant caller gets <see cref="DecisionReason.PolicyUnavailable"/>.
+    /// </summary>
+    public static Decision DecideWithoutPolicy(CallerFacts caller, AppPolicy app, Guid resourceTenantId)
+        => TryDecideWithoutSettings(caller, app, resourceTenantId, out var decided)
+            ? decided
+            : new Decision(DecisionReason.PolicyUnavailable, SettingsSource.None, caller.HomeTenantId, app.AppId);
+
+    /// <summary>Section 6a steps 1-2, and 5-6 for an internal caller: everything decided before the cross-tenant settings are read.</summary>
+    private static bool TryDecideWithoutSettings(CallerFacts caller, AppPolicy app, Guid resourceTenantId, out Decision decision)
+    {
+        var appId = app.AppId;
+        switch (caller.Status)
+        {
+            case HomeTenantStatus.Unknown:
+                decision = new Decision(DecisionReason.UnknownHomeTenant, SettingsSource.None, null, appId);
+                return true;
+            case HomeTenantStatus.UnsupportedIdentityProvider:
+                decision = new Decision(DecisionReason.UnsupportedIdentityProvider, SettingsSource.None, null, appId);
+                return true;
+        }
+
+        var home = caller.HomeTenantId;
+        if (home == resourceTenantId)
+        {
+            var internalReason = GrantControlsReason(caller, app, settings: null);
+            decision = new Decision(internalReason ?? DecisionReason.InternalUser, SettingsSource.None, home, appId);
+            return true;
+        }
+
+        decision = default;
+        return false;
     }
 
     private static DecisionReason? InboundReason(CallerFacts caller, AppPolicy app, EffectiveSettings settings)

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Primitives;
 using XtacGateway.Observability;
 using XtacGateway.Policies;
 using XtacGateway.Policy.Claims;
+using XtacGateway.Policy.Compilation;
 using XtacGateway.Policy.Evaluation;
 using Yarp.ReverseProxy.Model;
 
@@ -33,6 +34,7 @@ internal sealed class EnforcementMiddleware(
     private readonly string[] _removedHeaders = options.Value.Headers.Remove;
     private readonly string[] _removedHeadersDashed = [.. options.Value.Headers.Remove.Select(name => name.Replace('_', '-'))];
     private readonly bool _stripAuthorization = options.Value.Headers.StripAuthorization;
+    private readonly Guid _resourceTenant = options.Value.ResourceTenantId!.Value;
 
     public Task Invoke(HttpContext context)
     {
@@ -54,7 +56,7 @@ internal sealed class EnforcementMiddleware(
         var snapshot = store.Current;
         var start = telemetry.StartDecisionTiming();
         var decision = snapshot is null
-            ? new Decision(DecisionReason.PolicyUnavailable, SettingsSource.None, caller.Facts.Status == HomeTenantStatus.Known ? caller.Facts.HomeTenantId : null, app.AppId)
+            ? PolicySnapshot.DecideWithoutPolicy(caller.Facts, app, _resourceTenant)
             : snapshot.Decide(caller.Facts, app);
         telemetry.RecordDecision(decision, rule.AppSlot, rule.AppTag, start);
 

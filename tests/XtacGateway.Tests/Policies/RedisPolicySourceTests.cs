@@ -215,7 +215,7 @@ public sealed class RedisPolicySourceTests
     }
 
     [SkippableFact]
-    public async Task StartWithRedisDownAndNothingSaved_FailsClosed()
+    public async Task StartWithRedisDownAndNothingSaved_FailsClosedForCrossTenantCallersOnly()
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
@@ -229,5 +229,14 @@ public sealed class RedisPolicySourceTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, denied.StatusCode);
         Assert.Contains("PolicyUnavailable", await denied.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Empty(gateway.Backend.Requests);
+
+        // The resource tenant's own users need no cross-tenant settings (domain.md 6a step 2): they still get through,
+        // and the app's grant controls still apply to them.
+        using var internalUser = await gateway.GetAsync("/", gateway.Token(TestIds.ResourceTenant));
+        Assert.Equal(HttpStatusCode.OK, internalUser.StatusCode);
+        Assert.Equal("InternalUser", Assert.Single(gateway.Backend.Requests).Headers["X-Xtac-Decision"]);
+        using var internalWithoutMfa = await gateway.GetAsync("/mfa/x", gateway.Token(TestIds.ResourceTenant));
+        Assert.Equal(HttpStatusCode.Forbidden, internalWithoutMfa.StatusCode);
+        Assert.Contains("MfaRequired", await internalWithoutMfa.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 }
