@@ -63,6 +63,15 @@ internal static class AuthenticationExtensions
             options.Events ??= new JwtBearerEvents();
             options.Events.OnTokenValidated = VerifiedTokenAuthenticationMiddleware.CacheWhenAccepted(options.Events.OnTokenValidated, cache);
 
+            // JwtBearer hands token handlers the issuer's metadata only through a BaseConfigurationManager, which the
+            // signing key manager is not. Microsoft.Identity.Web's check that a key bound to one tenant's issuer signs
+            // only that tenant's tokens would then get no metadata and let every key through.
+            if (options.TokenValidationParameters.IssuerSigningKeyValidatorUsingConfiguration is { } keyIssuerValidator)
+            {
+                options.TokenValidationParameters.IssuerSigningKeyValidatorUsingConfiguration =
+                    (key, token, parameters, configuration) => keyIssuerValidator(key, token, parameters, configuration ?? keys.Current);
+            }
+
             options.TokenValidationParameters.ValidAlgorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512, SecurityAlgorithms.RsaSsaPssSha256];
             options.TokenValidationParameters.RequireExpirationTime = true;
             options.TokenValidationParameters.RequireSignedTokens = true;
