@@ -62,6 +62,8 @@ internal static class AuthenticationExtensions
             // Registered after Microsoft.Identity.Web's own post-configuration, so this wrapper is the outermost.
             options.Events ??= new JwtBearerEvents();
             options.Events.OnTokenValidated = VerifiedTokenAuthenticationMiddleware.CacheWhenAccepted(options.Events.OnTokenValidated, cache);
+            options.Events.OnAuthenticationFailed = SigningKeysUnavailableResponse.NoResultWhenUnavailable(options.Events.OnAuthenticationFailed);
+            options.Events.OnChallenge = SigningKeysUnavailableResponse.AnswerWhenUnavailable(options.Events.OnChallenge);
 
             // JwtBearer hands token handlers the issuer's metadata only through a BaseConfigurationManager, which the
             // signing key manager is not. Microsoft.Identity.Web's check that a key bound to one tenant's issuer signs

@@ -16,6 +16,7 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
     private OpenIdConnectConfiguration? _current;
     private Task<bool>? _inflight;
     private DateTimeOffset _lastUnknownKeyRefresh = DateTimeOffset.MinValue;
+    private DateTimeOffset _lastFailedRefresh = DateTimeOffset.MinValue;
     private DateTimeOffset _nextAutomaticRefresh = DateTimeOffset.MinValue;
     private TimeSpan _failureBackoff;
     private string? _metadataAddress;
@@ -44,8 +45,17 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
             return current;
         }
 
-        await StartRefresh(force: true).WaitAsync(cancel);
-        return Current ?? throw new InvalidOperationException($"No signing keys could be read from '{_metadataAddress}'.");
+        try
+        {
+            await StartRefresh(force: true).WaitAsync(cancel);
+        }
+        catch (Exception ex) when (!cancel.IsCancellationRequested)
+        {
+            throw new SigningKeysUnavailableException($"No signing keys could be read from '{_metadataAddress}': {ex.Message}", ex);
+        }
+
+        return Current ?? throw new SigningKeysUnavailableException(
+            $"No signing keys could be read from '{_metadataAddress}' yet; the next attempt is at most {options.Value.MinimumRefreshInterval} away.");
     }
 
     /// <summary>JwtBearer calls this after an unknown key; the refresh happens in the background, rate-limited.</summary>
@@ -78,6 +88,11 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
             {
                 return Task.FromResult(false);
             }
+            else if (force && now - _lastFailedRefresh < options.Value.MinimumRefreshInterval)
+            {
+                // No keys at all and the issuer just failed: without this every request would fetch again.
+                return Task.FromResult(false);
+            }
 
             return _inflight = RefreshAsync();
         }
@@ -107,7 +122,8 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
         {
             // Keep the last good keys; try again later, backing off up to the normal interval.
             _failureBackoff = _failureBackoff == TimeSpan.Zero ? options.Value.MinimumRefreshInterval : TimeSpan.FromTicks(Math.Min(_failureBackoff.Ticks * 2, options.Value.RefreshInterval.Ticks));
-            _nextAutomaticRefresh = time.GetUtcNow() + _failureBackoff;
+            _lastFailedRefresh = time.GetUtcNow();
+            _nextAutomaticRefresh = _lastFailedRefresh + _failureBackoff;
             LogRefreshFailed(logger, address, Current is not null, ex.Message);
             if (Current is null)
             {
@@ -124,6 +140,9 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
     [LoggerMessage(3002, LogLevel.Warning, "Signing keys could not be refreshed from {Address} (last good keys kept: {HaveKeys}): {Reason}")]
     private static partial void LogRefreshFailed(ILogger logger, string address, bool haveKeys, string reason);
 }
+
+/// <summary>The issuer's signing keys were never read: no token can be checked until they are (the caller gets 503).</summary>
+internal sealed class SigningKeysUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
 
 internal sealed class SigningKeyOptions
 {

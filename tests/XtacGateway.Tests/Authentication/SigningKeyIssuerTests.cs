@@ -1,25 +1,21 @@
 using System.Net;
-using System.Security.Cryptography;
-using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Authentication.JwtBearer;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 using XtacGateway.Tests.Infrastructure;
 
 namespace XtacGateway.Tests.Authentication;
 
-/// <summary>
-/// Entra's multi-tenant key set holds keys bound to one tenant's issuer (their <c>issuer</c> names a tenant, not
-/// <c>{tenantid}</c>); Microsoft.Identity.Web refuses a token of another tenant signed with such a key. The issuer here is
-/// real Kestrel on loopback, shaped like Entra's metadata and JWKS, in place of the development issuer.
-/// </summary>
+/// <summary>The gateway against an Entra-shaped identity provider on loopback, in place of the development issuer.</summary>
 public sealed class SigningKeyIssuerTests
 {
+    private static Task<GatewayHarness> StartGatewayAsync(LoopbackIssuer issuer, string minimumRefreshInterval = "00:00:05")
+        => GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s =>
+            {
+                s["Xtac:DevelopmentIssuer:Enabled"] = "false";
+                s["Xtac:SigningKeys:MinimumRefreshInterval"] = minimumRefreshInterval;
+            },
+            configureBuilder: issuer.TrustedBy);
+
     [Theory]
     [InlineData("bound", "allowed-partner", HttpStatusCode.OK)]
     [InlineData("bound", "unlisted-tenant", HttpStatusCode.Unauthorized)]
@@ -27,16 +23,10 @@ public sealed class SigningKeyIssuerTests
     [InlineData("any-tenant", "unlisted-tenant", HttpStatusCode.Forbidden)]
     public async Task ValidateToken_KeyBoundToATenant_SignsOnlyThatTenantsTokens(string key, string tenant, HttpStatusCode expected)
     {
-        await using var issuer = await EntraShapedIssuer.StartAsync(boundTo: TestIds.AllowedPartner);
-        await using var gateway = await GatewayHarness.StartAsync(
-            TestPolicies.Standard(),
-            s => s["Xtac:DevelopmentIssuer:Enabled"] = "false",
-            configureBuilder: b => b.Services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, o =>
-            {
-                o.MetadataAddress = issuer.MetadataAddress;
-                o.RequireHttpsMetadata = false;
-                o.TokenValidationParameters.ValidIssuers = [issuer.IssuerTemplate];
-            }));
+        // Entra's multi-tenant key set holds keys bound to one tenant's issuer; Microsoft.Identity.Web refuses another
+        // tenant's token signed with such a key.
+        await using var issuer = await LoopbackIssuer.StartAsync(boundTo: TestIds.AllowedPartner);
+        await using var gateway = await StartGatewayAsync(issuer);
         var tid = tenant == "allowed-partner" ? TestIds.AllowedPartner : TestIds.UnlistedTenant;
 
         using var response = await gateway.GetAsync("/a", issuer.Mint(key, tid));
@@ -44,82 +34,27 @@ public sealed class SigningKeyIssuerTests
         Assert.Equal(expected, response.StatusCode);
     }
 
-    private sealed class EntraShapedIssuer : IAsyncDisposable
+    [Fact]
+    public async Task ValidateToken_IssuerDownBeforeAnyKeyWasRead_503WithRetryAfterAndOneFetchPerInterval()
     {
-        private readonly WebApplication _app;
-        private readonly Dictionary<string, RSA> _keys = new() { ["bound"] = RSA.Create(2048), ["any-tenant"] = RSA.Create(2048) };
+        await using var issuer = await LoopbackIssuer.StartAsync(boundTo: TestIds.AllowedPartner);
+        issuer.Down = true;
+        await using var gateway = await StartGatewayAsync(issuer, minimumRefreshInterval: "00:00:01");
+        var token = issuer.Mint("any-tenant", TestIds.AllowedPartner);
 
-        private EntraShapedIssuer(WebApplication app) => _app = app;
-
-        private string BaseUrl => _app.Urls.First();
-
-        public string IssuerTemplate => $"{BaseUrl}/{{tenantid}}/v2.0";
-
-        public string MetadataAddress => $"{BaseUrl}/organizations/v2.0/.well-known/openid-configuration";
-
-        public static async Task<EntraShapedIssuer> StartAsync(Guid boundTo)
+        for (var i = 0; i < 5; i++)
         {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Logging.ClearProviders();
-            var app = builder.Build();
-            var issuer = new EntraShapedIssuer(app);
-            app.MapGet("/organizations/v2.0/.well-known/openid-configuration", () => Results.Json(new JsonObject
-            {
-                ["issuer"] = issuer.IssuerTemplate,
-                ["jwks_uri"] = $"{issuer.BaseUrl}/discovery/v2.0/keys",
-            }));
-            app.MapGet("/discovery/v2.0/keys", () => Results.Json(new JsonObject
-            {
-                ["keys"] = new JsonArray([.. issuer._keys.Select(k => (JsonNode)PublicKey(k.Key, k.Value,
-                    k.Key == "bound" ? $"{issuer.BaseUrl}/{boundTo}/v2.0" : issuer.IssuerTemplate))]),
-            }));
-            await app.StartAsync();
-            return issuer;
+            using var response = await gateway.GetAsync("/a", token);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter?.Delta);
         }
 
-        public string Mint(string key, Guid tenant)
-        {
-            var now = DateTime.UtcNow;
-            return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
-            {
-                Claims = new Dictionary<string, object>
-                {
-                    ["iss"] = $"{BaseUrl}/{tenant}/v2.0",
-                    ["aud"] = TestIds.Audience,
-                    ["tid"] = tenant.ToString(),
-                    ["oid"] = Guid.NewGuid().ToString(),
-                    ["scp"] = "access_as_user",
-                    ["ver"] = "2.0",
-                },
-                IssuedAt = now,
-                NotBefore = now,
-                Expires = now.AddHours(1),
-                SigningCredentials = new SigningCredentials(new RsaSecurityKey(_keys[key]) { KeyId = key }, SecurityAlgorithms.RsaSha256),
-            });
-        }
+        Assert.Empty(gateway.Backend.Requests);
+        Assert.True(issuer.MetadataRequests is >= 1 and <= 2, $"{issuer.MetadataRequests} metadata fetches for five requests within the interval");
 
-        public async ValueTask DisposeAsync()
-        {
-            await _app.DisposeAsync();
-            foreach (var key in _keys.Values)
-            {
-                key.Dispose();
-            }
-        }
-
-        private static JsonObject PublicKey(string kid, RSA rsa, string issuer)
-        {
-            var parameters = rsa.ExportParameters(includePrivateParameters: false);
-            return new JsonObject
-            {
-                ["kty"] = "RSA",
-                ["use"] = "sig",
-                ["kid"] = kid,
-                ["n"] = Base64UrlEncoder.Encode(parameters.Modulus),
-                ["e"] = Base64UrlEncoder.Encode(parameters.Exponent),
-                ["issuer"] = issuer,
-            };
-        }
+        issuer.Down = false;
+        Assert.True(await Admin.AdminClient.EventuallyAsync(async () => (await gateway.GetAsync("/a", token)).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(10)),
+            "the gateway did not recover once the issuer was back");
     }
 }

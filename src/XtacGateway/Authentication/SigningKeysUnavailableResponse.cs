@@ -1,0 +1,41 @@
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+
+namespace XtacGateway.Authentication;
+
+/// <summary>
+/// While the issuer's signing keys have never been read (the identity provider down at start-up), no token can be
+/// checked: callers get 503 with <c>Retry-After</c>, not the 500 of an unhandled exception nor a 401 that blames their
+/// token. The reason is logged by <see cref="SigningKeyManager"/>, not shown to callers.
+/// </summary>
+internal static class SigningKeysUnavailableResponse
+{
+    private static readonly object UnavailableKey = new();
+
+    public static Func<AuthenticationFailedContext, Task> NoResultWhenUnavailable(Func<AuthenticationFailedContext, Task> previous) => async context =>
+    {
+        await previous(context);
+        if (context.Result is null && context.Exception is SigningKeysUnavailableException)
+        {
+            context.HttpContext.Items[UnavailableKey] = true;
+            context.NoResult();
+        }
+    };
+
+    public static Func<JwtBearerChallengeContext, Task> AnswerWhenUnavailable(Func<JwtBearerChallengeContext, Task> previous) => async context =>
+    {
+        if (!context.HttpContext.Items.ContainsKey(UnavailableKey))
+        {
+            await previous(context);
+            return;
+        }
+
+        context.HandleResponse();
+        var keys = context.HttpContext.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<SigningKeyOptions>>().Value;
+        context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(keys.MinimumRefreshInterval.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await Results.Problem(
+            statusCode: StatusCodes.Status503ServiceUnavailable,
+            title: "Token issuer unavailable",
+            detail: "The gateway has not been able to read its token issuer's signing keys, so no token can be checked yet. Retry later.")
+            .ExecuteAsync(context.HttpContext);
+    };
+}

@@ -1,0 +1,117 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace XtacGateway.Tests.Infrastructure;
+
+/// <summary>
+/// An identity provider shaped like Entra's multi-tenant endpoint (real Kestrel on loopback): metadata with an issuer
+/// template, a JWKS whose keys carry an <c>issuer</c>, and RS256 tokens. Key <c>any-tenant</c> signs for every tenant;
+/// key <c>bound</c> is bound to one tenant's issuer. It can be taken down (503) and counts metadata fetches.
+/// </summary>
+internal sealed class LoopbackIssuer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly Dictionary<string, RSA> _keys = new() { ["bound"] = RSA.Create(2048), ["any-tenant"] = RSA.Create(2048) };
+    private int _metadataRequests;
+
+    private LoopbackIssuer(WebApplication app) => _app = app;
+
+    public string IssuerTemplate => $"{BaseUrl}/{{tenantid}}/v2.0";
+
+    public string MetadataAddress => $"{BaseUrl}/organizations/v2.0/.well-known/openid-configuration";
+
+    /// <summary>While true, every endpoint answers 503, as an identity provider outage would.</summary>
+    public bool Down { get; set; }
+
+    public int MetadataRequests => Volatile.Read(ref _metadataRequests);
+
+    private string BaseUrl => _app.Urls.First();
+
+    public static async Task<LoopbackIssuer> StartAsync(Guid boundTo)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        var issuer = new LoopbackIssuer(app);
+        app.Use((context, next) =>
+        {
+            if (context.Request.Path.Value!.EndsWith("/openid-configuration", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref issuer._metadataRequests);
+            }
+
+            return issuer.Down ? Results.StatusCode(StatusCodes.Status503ServiceUnavailable).ExecuteAsync(context) : next(context);
+        });
+        app.MapGet("/organizations/v2.0/.well-known/openid-configuration",
+            () => Results.Json(new JsonObject { ["issuer"] = issuer.IssuerTemplate, ["jwks_uri"] = $"{issuer.BaseUrl}/discovery/v2.0/keys" }));
+        app.MapGet("/discovery/v2.0/keys", () => Results.Json(new JsonObject
+        {
+            ["keys"] = new JsonArray([.. issuer._keys.Select(k => (JsonNode)PublicKey(k.Key, k.Value,
+                k.Key == "bound" ? $"{issuer.BaseUrl}/{boundTo}/v2.0" : issuer.IssuerTemplate))]),
+        }));
+        await app.StartAsync();
+        return issuer;
+    }
+
+    /// <summary>Makes a gateway trust this issuer instead of the development issuer.</summary>
+    public void TrustedBy(WebApplicationBuilder gateway)
+        => gateway.Services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, o =>
+        {
+            o.MetadataAddress = MetadataAddress;
+            o.RequireHttpsMetadata = false;
+            o.TokenValidationParameters.ValidIssuers = [IssuerTemplate];
+        });
+
+    public string Mint(string key, Guid tenant)
+    {
+        var now = DateTime.UtcNow;
+        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Claims = new Dictionary<string, object>
+            {
+                ["iss"] = $"{BaseUrl}/{tenant}/v2.0",
+                ["aud"] = TestIds.Audience,
+                ["tid"] = tenant.ToString(),
+                ["oid"] = Guid.NewGuid().ToString(),
+                ["scp"] = "access_as_user",
+                ["ver"] = "2.0",
+            },
+            IssuedAt = now,
+            NotBefore = now,
+            Expires = now.AddHours(1),
+            SigningCredentials = new SigningCredentials(new RsaSecurityKey(_keys[key]) { KeyId = key }, SecurityAlgorithms.RsaSha256),
+        });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        foreach (var key in _keys.Values)
+        {
+            key.Dispose();
+        }
+    }
+
+    private static JsonObject PublicKey(string kid, RSA rsa, string issuer)
+    {
+        var parameters = rsa.ExportParameters(includePrivateParameters: false);
+        return new JsonObject
+        {
+            ["kty"] = "RSA",
+            ["use"] = "sig",
+            ["kid"] = kid,
+            ["n"] = Base64UrlEncoder.Encode(parameters.Modulus),
+            ["e"] = Base64UrlEncoder.Encode(parameters.Exponent),
+            ["issuer"] = issuer,
+        };
+    }
+}
