@@ -66,7 +66,9 @@ internal static class DecisionText
         {
             DecisionReason.Allowed => $"The {d.SourceName} cross-tenant access settings for home tenant {tenant} allow this user to reach application {d.AppId}.",
             DecisionReason.InternalUser => $"The caller belongs to the resource tenant, so cross-tenant access settings do not apply to application {d.AppId}.",
-            DecisionReason.InboundPolicyBlocked => $"The {d.SourceName} inbound B2B direct connect settings for home tenant {tenant} block this user or application {d.AppId}.",
+            // Not which settings (partner or default): denied callers read this, and whether their tenant has partner
+            // settings is the resource tenant's business. The decision's source stays in logs, spans and metrics.
+            DecisionReason.InboundPolicyBlocked => $"The inbound B2B direct connect settings for home tenant {tenant} block this user or application {d.AppId}.",
             DecisionReason.MfaRequired => $"Application {d.AppId} requires multifactor authentication, and the token shows none that is trusted from home tenant {tenant}.",
             DecisionReason.CompliantDeviceRequired => $"Application {d.AppId} requires a compliant device, and the token shows none that is trusted from home tenant {tenant}.",
             DecisionReason.HybridJoinedDeviceRequired => $"Application {d.AppId} requires a hybrid Azure AD joined device, and the token shows none that is trusted from home tenant {tenant}.",

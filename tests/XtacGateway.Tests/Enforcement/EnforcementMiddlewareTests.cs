@@ -50,7 +50,11 @@ public sealed class EnforcementMiddlewareTests
         Assert.Equal("InboundPolicyBlocked", body.RootElement.GetProperty("reason").GetString());
         Assert.Equal(TestIds.BlockedPartner.ToString(), body.RootElement.GetProperty("homeTenantId").GetString());
         Assert.False(string.IsNullOrEmpty(body.RootElement.GetProperty("traceId").GetString()));
-        Assert.False(string.IsNullOrEmpty(body.RootElement.GetProperty("detail").GetString()));
+        var detail = body.RootElement.GetProperty("detail").GetString();
+        Assert.False(string.IsNullOrEmpty(detail));
+        // The blocked partner has settings of its own; the caller is not told whose settings blocked it.
+        Assert.DoesNotContain("partner", detail, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("default", detail, StringComparison.OrdinalIgnoreCase);
         Assert.Empty(gateway.Backend.Requests);
     }
 
