@@ -8,11 +8,16 @@ namespace XtacGateway.Policies;
 /// The last policy a shared source (Redis, Graph) delivered, kept on local disk with its version and ETag, so that an
 /// instance restarted while its source is down still starts with a policy rather than failing closed.
 /// </summary>
-internal sealed class LastKnownGoodStore(IOptions<PolicySourceOptions> options, IHostEnvironment environment, ILogger<LastKnownGoodStore> logger)
+internal sealed class LastKnownGoodStore(
+    IOptions<PolicySourceOptions> options,
+    IOptions<GatewayOptions> gatewayOptions,
+    IHostEnvironment environment,
+    ILogger<LastKnownGoodStore> logger)
 {
     private readonly Lock _gate = new();
+    private readonly string _origin = options.Value.Origin;
 
-    public string Path { get; } = options.Value.ResolveLastKnownGoodPath(environment.ContentRootPath);
+    public string Path { get; } = options.Value.ResolveLastKnownGoodPath(environment.ContentRootPath, gatewayOptions.Value.ResourceTenantId);
 
     /// <summary>Writes the snapshot's document atomically (temp file, then rename); failures are logged, never thrown.</summary>
     public void Save(PolicySnapshot snapshot)
@@ -27,6 +32,8 @@ internal sealed class LastKnownGoodStore(IOptions<PolicySourceOptions> options, 
                 using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
                 {
                     writer.WriteStartObject();
+                    writer.WriteString("origin", _origin);
+                    writer.WriteString("resourceTenantId", snapshot.ResourceTenantId);
                     writer.WriteNumber("version", snapshot.Version);
                     writer.WriteString("etag", snapshot.ETag);
                     writer.WriteString("loadedAt", snapshot.LoadedAt);
@@ -79,7 +86,14 @@ internal sealed class LastKnownGoodStore(IOptions<PolicySourceOptions> options, 
         try
         {
             var bytes = File.ReadAllBytes(Path);
-            var (version, etag, loadedAt, document) = ReadEnvelope(bytes);
+            var (origin, savedTenant, version, etag, loadedAt, document) = ReadEnvelope(bytes);
+            if ((origin is not null && origin != _origin) || (savedTenant is not null && savedTenant != resourceTenant))
+            {
+                PolicySourceLog.LastKnownGoodUnreadable(logger, Path,
+                    $"it holds the policy of '{origin}' for resource tenant {savedTenant}, not of '{_origin}' for {resourceTenant}");
+                return null;
+            }
+
             var snapshot = PolicyCompiler.Compile(bytes.AsMemory(document), resourceTenant, new PolicyVersion(version, etag, loadedAt), out var errors);
             if (snapshot is null)
             {
@@ -100,8 +114,10 @@ internal sealed class LastKnownGoodStore(IOptions<PolicySourceOptions> options, 
     /// Reads the saved version, ETag and time, and finds where the document lies, with one reader pass: no DOM of
     /// the file and no copy of the document.
     /// </summary>
-    private static (long Version, string ETag, DateTimeOffset LoadedAt, Range Document) ReadEnvelope(ReadOnlySpan<byte> json)
+    private static (string? Origin, Guid? ResourceTenant, long Version, string ETag, DateTimeOffset LoadedAt, Range Document) ReadEnvelope(ReadOnlySpan<byte> json)
     {
+        string? origin = null;
+        Guid? resourceTenant = null;
         long? version = null;
         string? etag = null;
         DateTimeOffset? loadedAt = null;
@@ -118,6 +134,12 @@ internal sealed class LastKnownGoodStore(IOptions<PolicySourceOptions> options, 
             reader.Read();
             switch (name)
             {
+                case "origin":
+                    origin = reader.GetString();
+                    break;
+                case "resourceTenantId":
+                    resourceTenant = reader.GetGuid();
+                    break;
                 case "version":
                     version = reader.GetInt64();
                     break;
@@ -139,6 +161,8 @@ internal sealed class LastKnownGoodStore(IOptions<PolicySourceOptions> options, 
         }
 
         return (
+            origin,
+            resourceTenant,
             version ?? throw new KeyNotFoundException("The last-known-good file has no 'version'."),
             etag ?? throw new KeyNotFoundException("The last-known-good file has no 'etag'."),
             loadedAt ?? throw new KeyNotFoundException("The last-known-good file has no 'loadedAt'."),

@@ -27,14 +27,29 @@ internal sealed class PolicySourceOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
 
-    public string ResolveLastKnownGoodPath(string contentRoot) => LastKnownGoodPath switch
+    /// <summary>Which shared policy this is: gateways of one fleet share it, other fleets (another key prefix) do not.</summary>
+    public string Origin => Source switch
+    {
+        PolicySourceKind.Redis => $"redis {Redis.KeyPrefix}",
+        PolicySourceKind.Graph => $"graph {Graph.BaseUrl}",
+        _ => "file",
+    };
+
+    /// <summary>
+    /// The configured path, or by default one file per resource tenant and <see cref="Origin"/>: two fleets on one host
+    /// never restore each other's policy.
+    /// </summary>
+    public string ResolveLastKnownGoodPath(string contentRoot, Guid? resourceTenant) => LastKnownGoodPath switch
     {
         null or "" => Path.Combine(
             Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
-            "XtacGateway", $"policy-last-known-good-{Source.ToString().ToLowerInvariant()}.json"),
+            "XtacGateway", $"policy-last-known-good-{Source.ToString().ToLowerInvariant()}-{FleetFingerprint(resourceTenant)}.json"),
         var configured when Path.IsPathRooted(configured) => configured,
         var configured => Path.GetFullPath(Path.Combine(contentRoot, configured)),
     };
+
+    private string FleetFingerprint(Guid? resourceTenant)
+        => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{resourceTenant} {Origin}")))[..12];
 }
 
 internal enum PolicySourceKind

@@ -63,10 +63,39 @@ public sealed class LastKnownGoodStoreTests : IDisposable
         Assert.Null(store.TryLoad(TestIds.AllowedPartner));
     }
 
-    private LastKnownGoodStore CreateStore()
+    [Fact]
+    public void TryLoad_FileOfAnotherFleetAtTheConfiguredPath_ReturnsNull()
     {
-        var options = Options.Create(new PolicySourceOptions { LastKnownGoodPath = Path.Combine(_directory, "last-known-good.json") });
+        var snapshot = PolicyCompiler.Compile(Encoding.UTF8.GetBytes(TestPolicies.Standard()), TestIds.ResourceTenant, new PolicyVersion(4, "\"tag\"", DateTimeOffset.UnixEpoch), out _)!;
+        CreateStore(keyPrefix: "fleet-a").Save(snapshot);
+
+        // Same resource tenant, same file, another Redis key prefix: another fleet's policy.
+        Assert.Null(CreateStore(keyPrefix: "fleet-b").TryLoad(TestIds.ResourceTenant));
+        Assert.NotNull(CreateStore(keyPrefix: "fleet-a").TryLoad(TestIds.ResourceTenant));
+    }
+
+    [Fact]
+    public void ResolveLastKnownGoodPath_Unset_OneDefaultFilePerFleet()
+    {
+        static PolicySourceOptions Fleet(string prefix) => new() { Source = PolicySourceKind.Redis, Redis = { KeyPrefix = prefix } };
+
+        var a = Fleet("fleet-a").ResolveLastKnownGoodPath("/unused", TestIds.ResourceTenant);
+
+        Assert.Equal(a, Fleet("fleet-a").ResolveLastKnownGoodPath("/unused", TestIds.ResourceTenant));
+        Assert.NotEqual(a, Fleet("fleet-b").ResolveLastKnownGoodPath("/unused", TestIds.ResourceTenant));
+        Assert.NotEqual(a, Fleet("fleet-a").ResolveLastKnownGoodPath("/unused", TestIds.AllowedPartner));
+    }
+
+    private LastKnownGoodStore CreateStore(string keyPrefix = "xtac:policy")
+    {
+        var options = Options.Create(new PolicySourceOptions
+        {
+            Source = PolicySourceKind.Redis,
+            Redis = { KeyPrefix = keyPrefix },
+            LastKnownGoodPath = Path.Combine(_directory, "last-known-good.json"),
+        });
+        var gateway = Options.Create(new GatewayOptions { ResourceTenantId = TestIds.ResourceTenant });
         var environment = new HostingEnvironment { ContentRootPath = _directory };
-        return new LastKnownGoodStore(options, environment, NullLogger<LastKnownGoodStore>.Instance);
+        return new LastKnownGoodStore(options, gateway, environment, NullLogger<LastKnownGoodStore>.Instance);
     }
 }
