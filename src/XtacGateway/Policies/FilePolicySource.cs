@@ -81,10 +81,14 @@ internal sealed partial class FilePolicySource(
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            // Someone may have edited the file by hand since it was last read.
-            if (HasChanged())
+            // Someone may have edited the file by hand since it was last read (even within the same second and
+            // length, so it is read and hashed again). An edit that is not in force, because it is invalid or
+            // unreadable, must not be written over.
+            var fileErrors = await LoadAsync(cancellationToken);
+            if (fileErrors is not null || store.Current?.ETag != ETagOf(_lastHash))
             {
-                await LoadAsync(cancellationToken);
+                return new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail:
+                    $"The policy file '{PolicyPath}' holds an edit that is not in force{(fileErrors is null ? "" : $" ({string.Join("; ", fileErrors.Take(3))})")}; fix or revert the file first, or this change would overwrite it.");
             }
 
             if (store.Current?.ETag != basisETag)
@@ -178,7 +182,7 @@ internal sealed partial class FilePolicySource(
         }
 
         // Numbered only now, so that an invalid file uses up no version.
-        var version = new PolicyVersion(store.NextVersion(), $"\"{Convert.ToHexStringLower(hash.AsSpan(0, 12))}\"", time.GetUtcNow());
+        var version = new PolicyVersion(store.NextVersion(), ETagOf(hash), time.GetUtcNow());
         var snapshot = compiled.WithVersion(version);
         store.Swap(snapshot);
         _lastHash = hash;
@@ -186,6 +190,9 @@ internal sealed partial class FilePolicySource(
         telemetry.PolicyReloaded("success");
         return null;
     }
+
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(fileHash))]
+    private static string? ETagOf(byte[]? fileHash) => fileHash is null ? null : $"\"{Convert.ToHexStringLower(fileHash.AsSpan(0, 12))}\"";
 
     internal static string ResolvePath(string? configured, string contentRoot)
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text.Json;
+using XtacGateway.Tests.Admin;
 using XtacGateway.Tests.Infrastructure;
 
 namespace XtacGateway.Tests.Policies;
@@ -82,6 +83,29 @@ public sealed class FilePolicySourceTests
         Assert.Equal(versionBefore, await gateway.PolicyVersionAsync());
         Assert.DoesNotContain("success", reloads.Results);
         Assert.All(gateway.Backend.Requests, r => Assert.Equal(TestIds.AllowedPartner.ToString(), r.Headers["X-Xtac-Home-Tenant-Id"]));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Commit_FileHoldsAnInvalidHandEdit_RefusedAndTheEditKept(bool watcherSawIt)
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
+        var versionBefore = await gateway.PolicyVersionAsync();
+        await gateway.WritePolicyAsync(InvalidPolicy);
+        if (watcherSawIt)
+        {
+            await reloads.WaitForAsync("invalid", ReloadDeadline);
+        }
+
+        using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}",
+            $$"""{ "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, patch.StatusCode);
+        Assert.Contains("holds an edit that is not in force", await patch.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(InvalidPolicy, await File.ReadAllTextAsync(gateway.PolicyPath));
+        Assert.Equal(versionBefore, await gateway.PolicyVersionAsync());
     }
 
     [Fact]
