@@ -170,7 +170,7 @@ internal static class AdminApi
             {
                 ActivityDisplayName = "Add a partner to cross-tenant access setting",
                 TargetTenant = tenant,
-                EditedPath = $"$.partners[{partners.Count - 1}]",
+                EditedPath = PolicyJson.PartnerPath(root, partners.Count - 1),
                 Changes = PolicyJson.Diff(null, added),
             };
         }, IfMatch(context), Actor(context.User), context.RequestAborted);
@@ -213,7 +213,7 @@ internal static class AdminApi
             }
 
             var changes = PolicyJson.Merge((JsonObject)partners[index]!, (JsonObject)body.DeepClone());
-            return new EditOutcome { ActivityDisplayName = "Update a partner cross-tenant access setting", TargetTenant = tenant, EditedPath = $"$.partners[{index}]", Changes = changes };
+            return new EditOutcome { ActivityDisplayName = "Update a partner cross-tenant access setting", TargetTenant = tenant, EditedPath = PolicyJson.PartnerPath(root, index), Changes = changes };
         }, IfMatch(context), Actor(context.User), context.RequestAborted);
         return ToResult(context, result, Results.NoContent());
     }

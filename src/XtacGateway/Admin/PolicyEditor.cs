@@ -184,8 +184,8 @@ internal sealed class PolicyEditor(
     private static JsonNode? Edited(JsonObject root, EditOutcome outcome) => outcome.EditedPath switch
     {
         "$.default" => root["default"],
-        { } path when path.StartsWith("$.partners[", StringComparison.Ordinal)
-            => PolicyJson.Partners(root)?[int.Parse(path.AsSpan(11, path.Length - 12), System.Globalization.CultureInfo.InvariantCulture)],
+        { } path when path.EndsWith(']') && path.LastIndexOf('[') is var open and > 0
+            => PolicyJson.Partners(root)?[int.Parse(path.AsSpan(open + 1, path.Length - open - 2), System.Globalization.CultureInfo.InvariantCulture)],
         _ => null,
     };
 
@@ -231,6 +231,10 @@ internal static class PolicyJson
         JsonObject envelope => envelope["value"] as JsonArray,
         _ => null,
     };
+
+    /// <summary>Where partner <paramref name="index"/> sits, as the parser names it: in the array or in Graph's list envelope.</summary>
+    public static string PartnerPath(JsonObject root, int index)
+        => root["partners"] is JsonObject ? $"$.partners.value[{index}]" : $"$.partners[{index}]";
 
     public static JsonArray EnsurePartners(JsonObject root)
     {

@@ -163,6 +163,22 @@ public sealed class AdminApiTests
     }
 
     [Fact]
+    public async Task PatchPartner_InvalidBodyOnAGraphListEnvelope_ErrorPathsRelativeToTheBody()
+    {
+        // A policy saved as Graph's list response: "partners": { "value": [ ... ] }.
+        var document = JsonNode.Parse(TestPolicies.Standard())!.AsObject();
+        document["partners"] = new JsonObject { ["value"] = document["partners"]!.DeepClone() };
+        await using var gateway = await GatewayHarness.StartAsync(document.ToJsonString());
+
+        using var response = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}",
+            """{ "inboundTrust": { "isMfaAccepted": "yes" } }""");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var errors = (await response.JsonAsync())["errors"]!.AsObject().Select(e => e.Key).ToArray();
+        Assert.Equal(["$.inboundTrust.isMfaAccepted"], errors);
+    }
+
+    [Fact]
     public async Task DeletePartner_ServiceProvider_IsRefusedWithAClearProblem()
     {
         await using var gateway = await StartAsync();
