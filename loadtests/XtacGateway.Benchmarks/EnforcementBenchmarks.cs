@@ -156,12 +156,7 @@ public class EnforcementBenchmarks
 
     private void Setup(bool metrics, bool tracing, int durationSampleInterval = 16, double spanRatio = 1)
     {
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddMetrics();
-        services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<PolicySnapshotStore>();
-        services.AddSingleton<GatewayTelemetry>();
+        var services = GatewayServices.WithTelemetry();
         services.AddSingleton<CallerContextProvider>();
         services.Configure<GatewayOptions>(o => o.ResourceTenantId = LoadTestPolicy.ResourceTenant);
         services.Configure<TelemetryOptions>(o => o.DurationSampleInterval = durationSampleInterval);

@@ -6,8 +6,6 @@ using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using XtacGateway.Authentication;
 using XtacGateway.LoadTests;
-using XtacGateway.Observability;
-using XtacGateway.Policies;
 
 namespace XtacGateway.Benchmarks;
 
@@ -28,12 +26,7 @@ public class TokenCacheBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddMetrics();
-        services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<PolicySnapshotStore>();
-        services.AddSingleton<GatewayTelemetry>();
+        var services = GatewayServices.WithTelemetry();
         services.AddSingleton<SigningKeyManager>();
         services.AddSingleton<VerifiedTokenCache>();
         _services = services.BuildServiceProvider();

@@ -1,4 +1,6 @@
+using System.Diagnostics.Metrics;
 using System.Net;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using XtacGateway.Tests.Infrastructure;
 
 namespace XtacGateway.Tests.Enforcement;
@@ -307,12 +309,17 @@ public sealed class DecisionEnforcementTests
     public async Task Invoke_UnlistedTenant_GetsBlockingDefault()
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        using var decisions = new MetricCollector<long>(gateway.Service<IMeterFactory>(), "XtacGateway", "xtac.decisions");
 
         using var response = await gateway.GetAsync("/orders", gateway.Token(TestIds.UnlistedTenant));
 
-        var body = await ProblemAssert.ForbiddenAsync(response, "InboundPolicyBlocked", "AADSTS500213", TestIds.UnlistedTenant);
-        Assert.Contains("default", body.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        await ProblemAssert.ForbiddenAsync(response, "InboundPolicyBlocked", "AADSTS500213", TestIds.UnlistedTenant);
         Assert.Empty(gateway.Backend.Requests);
+        // The caller is not told which settings blocked it; the gateway's own decision count says it was the default.
+        decisions.RecordObservableInstruments();
+        var decision = Assert.Single(decisions.GetMeasurementSnapshot(), m => m.Value > 0);
+        Assert.Equal("InboundPolicyBlocked", decision.Tags["xtac.reason"]);
+        Assert.Equal("default", decision.Tags["xtac.settings_source"]);
     }
 
     [Fact]

@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 
 namespace XtacGateway.Tests.Infrastructure;
 
@@ -21,10 +19,7 @@ internal sealed class OtlpCollector : IAsyncDisposable
 
     public static async Task<OtlpCollector> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
+        var app = LoopbackApp.Create();
         var collector = new OtlpCollector(app);
         app.MapPost("/v1/{signal}", async (HttpContext context) =>
         {

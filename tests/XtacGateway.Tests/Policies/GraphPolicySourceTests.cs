@@ -1,9 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 using XtacGateway.Policies;
 using XtacGateway.Tests.Admin;
 using XtacGateway.Tests.Infrastructure;
@@ -64,10 +62,7 @@ public sealed class GraphPolicySourceTests
 
         public static async Task<FakeGraph> StartAsync()
         {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Logging.ClearProviders();
-            var app = builder.Build();
+            var app = LoopbackApp.Create();
             var graph = new FakeGraph(app);
             app.Use(async (context, next) =>
             {

@@ -1,0 +1,20 @@
+using Microsoft.Extensions.DependencyInjection;
+using XtacGateway.Observability;
+using XtacGateway.Policies;
+
+namespace XtacGateway.Benchmarks;
+
+internal static class GatewayServices
+{
+    /// <summary>The gateway's telemetry and what it stands on (logging, metrics, the clock, the snapshot store).</summary>
+    public static ServiceCollection WithTelemetry()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddMetrics();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<PolicySnapshotStore>();
+        services.AddSingleton<GatewayTelemetry>();
+        return services;
+    }
+}
