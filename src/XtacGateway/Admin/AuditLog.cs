@@ -78,6 +78,13 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
         {
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
             await using var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
+            if (stream.Length > 0 && LastByte(Path, stream.Length) != (byte)'\n')
+            {
+                // A write cut short by a crash or a full disk left a line without its end: start a new one, so that
+                // only the torn entry is lost, not this one with it.
+                stream.WriteByte((byte)'\n');
+            }
+
             await stream.WriteAsync(line, cancellationToken);
             await stream.FlushAsync(cancellationToken);
             stream.Flush(flushToDisk: true);
@@ -125,6 +132,13 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
         }
 
         return entries;
+    }
+
+    private static byte LastByte(string path, long length)
+    {
+        using var reader = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        reader.Position = length - 1;
+        return (byte)reader.ReadByte();
     }
 
     /// <summary>

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Microsoft.Identity.Web;
 using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
 
 namespace XtacGateway.Authentication;
@@ -70,8 +71,19 @@ internal static class AuthenticationExtensions
             // only that tenant's tokens would then get no metadata and let every key through.
             if (options.TokenValidationParameters.IssuerSigningKeyValidatorUsingConfiguration is { } keyIssuerValidator)
             {
-                options.TokenValidationParameters.IssuerSigningKeyValidatorUsingConfiguration =
-                    (key, token, parameters, configuration) => keyIssuerValidator(key, token, parameters, configuration ?? keys.Current);
+                options.TokenValidationParameters.IssuerSigningKeyValidatorUsingConfiguration = (key, token, parameters, configuration) =>
+                {
+                    configuration ??= keys.Current;
+                    if (configuration is OpenIdConnectConfiguration { JsonWebKeySet: { } published } && key.KeyId is { } kid
+                        && !published.Keys.Any(k => k.Kid == kid))
+                    {
+                        // The check passes a key it cannot find in the metadata. This one was removed by a refresh while
+                        // the token was being validated: refuse it, as the next request would.
+                        return false;
+                    }
+
+                    return keyIssuerValidator(key, token, parameters, configuration);
+                };
             }
 
             options.TokenValidationParameters.ValidAlgorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512, SecurityAlgorithms.RsaSsaPssSha256];

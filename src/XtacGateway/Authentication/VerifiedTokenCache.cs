@@ -126,8 +126,8 @@ internal sealed class VerifiedTokenCache : IDisposable
 
             // Full of live tokens: drop those nearest their end (the oldest, mostly) down to nine tenths of each limit,
             // so that the next additions do not each pay for a sweep.
-            var entries = _options.MaxEntries / 10 * 9;
-            var bytes = _options.MaxBytes / 10 * 9;
+            var entries = Math.Max(1, _options.MaxEntries - (_options.MaxEntries / 10));
+            var bytes = _options.MaxBytes - (_options.MaxBytes / 10);
             foreach (var (token, entry) in _entries.ToArray().OrderBy(e => e.Value.ExpiresAtTicks))
             {
                 if (_entries.Count <= entries && Interlocked.Read(ref _bytes) <= bytes)

@@ -45,9 +45,9 @@ internal sealed class GraphPolicySource(
         {
             await ReloadAsync(cancellationToken);
         }
-        catch (Exception ex) when (IsFailure(ex))
+        catch (Exception ex) when (IsFailure(ex) || ex is InvalidOperationException or UriFormatException)
         {
-            _health.FailedAtStart(lastKnownGood, _resourceTenant);
+            _health.FailedAtStart(lastKnownGood, _resourceTenant, ex);
         }
 
         await base.StartAsync(cancellationToken);

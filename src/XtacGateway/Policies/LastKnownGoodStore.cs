@@ -11,13 +11,14 @@ namespace XtacGateway.Policies;
 internal sealed class LastKnownGoodStore(
     IOptions<PolicySourceOptions> options,
     IOptions<GatewayOptions> gatewayOptions,
+    IConfiguration configuration,
     IHostEnvironment environment,
     ILogger<LastKnownGoodStore> logger)
 {
     private readonly Lock _gate = new();
-    private readonly string _origin = options.Value.Origin;
+    private readonly string _origin = options.Value.OriginIn(configuration);
 
-    public string Path { get; } = options.Value.ResolveLastKnownGoodPath(environment.ContentRootPath, gatewayOptions.Value.ResourceTenantId);
+    public string Path { get; } = options.Value.ResolveLastKnownGoodPath(environment.ContentRootPath, gatewayOptions.Value.ResourceTenantId, options.Value.OriginIn(configuration));
 
     /// <summary>Writes the snapshot's document atomically (temp file, then rename); failures are logged, never thrown.</summary>
     public void Save(PolicySnapshot snapshot)

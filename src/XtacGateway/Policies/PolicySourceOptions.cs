@@ -27,10 +27,13 @@ internal sealed class PolicySourceOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Which shared policy this is: gateways of one fleet share it, other fleets (another key prefix) do not.</summary>
-    public string Origin => Source switch
+    /// <summary>
+    /// Which shared policy this is: gateways of one fleet share it; another fleet (another Redis server, database or key
+    /// prefix; another Graph address) does not. No secret goes into it.
+    /// </summary>
+    public string OriginIn(IConfiguration configuration) => Source switch
     {
-        PolicySourceKind.Redis => $"redis {Redis.KeyPrefix}",
+        PolicySourceKind.Redis => $"redis {RedisServers(configuration)} {Redis.KeyPrefix}",
         PolicySourceKind.Graph => $"graph {Graph.BaseUrl}",
         _ => "file",
     };
@@ -39,17 +42,29 @@ internal sealed class PolicySourceOptions
     /// The configured path, or by default one file per resource tenant and <see cref="Origin"/>: two fleets on one host
     /// never restore each other's policy.
     /// </summary>
-    public string ResolveLastKnownGoodPath(string contentRoot, Guid? resourceTenant) => LastKnownGoodPath switch
+    public string ResolveLastKnownGoodPath(string contentRoot, Guid? resourceTenant, string origin) => LastKnownGoodPath switch
     {
         null or "" => Path.Combine(
             Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
-            "XtacGateway", $"policy-last-known-good-{Source.ToString().ToLowerInvariant()}-{FleetFingerprint(resourceTenant)}.json"),
+            "XtacGateway", $"policy-last-known-good-{Source.ToString().ToLowerInvariant()}-{FleetFingerprint(resourceTenant, origin)}.json"),
         var configured when Path.IsPathRooted(configured) => configured,
         var configured => Path.GetFullPath(Path.Combine(contentRoot, configured)),
     };
 
-    private string FleetFingerprint(Guid? resourceTenant)
-        => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{resourceTenant} {Origin}")))[..12];
+    private static string FleetFingerprint(Guid? resourceTenant, string origin)
+        => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{resourceTenant} {origin}")))[..12];
+
+    private static string RedisServers(IConfiguration configuration)
+    {
+        var connectionString = configuration.GetConnectionString(RedisConnection.ConnectionStringName);
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            return "(none)";
+        }
+
+        var options = StackExchange.Redis.ConfigurationOptions.Parse(connectionString);
+        return $"{string.Join(",", options.EndPoints.Select(e => e.ToString()).Order(StringComparer.Ordinal))}/{options.DefaultDatabase ?? 0}";
+    }
 }
 
 internal enum PolicySourceKind

@@ -29,7 +29,9 @@ internal sealed class RedisPolicySource(
     GatewayTelemetry telemetry,
     ILogger<RedisPolicySource> logger) : BackgroundService, IPolicySource
 {
-    // KEYS[1] pointer; ARGV[1] expected etag ('' = empty store), ARGV[2] new etag, ARGV[3] channel, ARGV[4] version floor.
+    // KEYS[1] pointer, KEYS[2] the new document; ARGV[1] expected etag ('' = empty store), ARGV[2] new etag, ARGV[3]
+    // channel, ARGV[4] version floor. {0, version}: another etag is in force (-1: the pointer is malformed); {2, version}:
+    // the new document is gone (another instance deleted it as replaced before this pointer move): store it again.
     private const string CompareAndSetScript = """
         local cur = redis.call('GET', KEYS[1])
         local version = 0
@@ -45,6 +47,9 @@ internal sealed class RedisPolicySource(
         if etag ~= ARGV[1] then
           return {0, version}
         end
+        if redis.call('EXISTS', KEYS[2]) == 0 then
+          return {2, version}
+        end
         local floor = tonumber(ARGV[4])
         if floor > version then version = floor end
         version = version + 1
@@ -52,6 +57,19 @@ internal sealed class RedisPolicySource(
         redis.call('SET', KEYS[1], value)
         redis.call('PUBLISH', ARGV[3], value)
         return {1, version}
+        """;
+
+    // KEYS[1] pointer, KEYS[2] a replaced document; ARGV[1] its etag. Deleted only if the pointer does not name it
+    // (again): another instance may have committed the same content since.
+    private const string DeleteReplacedScript = """
+        local cur = redis.call('GET', KEYS[1])
+        if cur then
+          local space = string.find(cur, ' ', 1, true)
+          if space and string.sub(cur, space + 1) == ARGV[1] then
+            return 0
+          end
+        end
+        return redis.call('DEL', KEYS[2])
         """;
 
     private readonly SemaphoreSlim _wake = new(0);
@@ -78,9 +96,11 @@ internal sealed class RedisPolicySource(
             await SubscribeAsync();
             await SyncAsync(cancellationToken);
         }
-        catch (Exception ex) when (RedisConnection.IsUnreachable(ex))
+        catch (Exception ex) when (RedisConnection.IsUnreachable(ex) || ex is InvalidDataException or RedisServerException)
         {
-            _health.FailedAtStart(lastKnownGood, _resourceTenant);
+            // Unreachable, or holding something this instance cannot use (a malformed pointer, a WRONGTYPE key): start
+            // from the last known good policy, as in an outage, and keep trying.
+            _health.FailedAtStart(lastKnownGood, _resourceTenant, ex);
         }
 
         await base.StartAsync(cancellationToken);
@@ -153,7 +173,8 @@ internal sealed class RedisPolicySource(
     {
         try
         {
-            await cache.RemoveAsync(DocumentKey(etag), CancellationToken.None);
+            var db = await redis.DatabaseAsync();
+            await db.ScriptEvaluateAsync(DeleteReplacedScript, [CurrentKey, DocumentKey(etag)], [etag]);
         }
         catch (Exception ex)
         {
@@ -165,14 +186,23 @@ internal sealed class RedisPolicySource(
     private async Task<PolicyCommitResult> CompareAndSetAsync(PolicySnapshot draft, string basisETag, long floor)
     {
         var etag = PolicyCompiler.ComputeETag(draft.DocumentUtf8.Span);
-        await cache.SetAsync(DocumentKey(etag), AsArray(draft.DocumentUtf8), new DistributedCacheEntryOptions());
         var db = await redis.DatabaseAsync();
-        var result = (RedisResult[])(await db.ScriptEvaluateAsync(CompareAndSetScript, [CurrentKey], [basisETag, etag, Channel.ToString(), floor]))!;
+        RedisResult[] result;
+        var attempts = 0;
+        do
+        {
+            await cache.SetAsync(DocumentKey(etag), AsArray(draft.DocumentUtf8), new DistributedCacheEntryOptions());
+            result = (RedisResult[])(await db.ScriptEvaluateAsync(CompareAndSetScript, [CurrentKey, DocumentKey(etag)], [basisETag, etag, Channel.ToString(), floor]))!;
+        }
+        while ((long)result[0] == 2 && ++attempts < 3);
+
         if ((long)result[0] != 1)
         {
-            return new PolicyCommitResult(PolicyCommitStatus.Conflict, Detail: (long)result[1] < 0
-                ? $"The Redis key '{CurrentKey}' does not hold '<version> <etag>'."
-                : $"The shared policy is at version {(long)result[1]}, not the one this change was based on.");
+            return (long)result[0] == 2 || (long)result[1] < 0
+                ? new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail: (long)result[1] < 0
+                    ? $"The Redis key '{CurrentKey}' does not hold '<version> <etag>'; nothing changed."
+                    : "The new policy document kept disappearing from Redis before the pointer could name it; nothing changed.")
+                : new PolicyCommitResult(PolicyCommitStatus.Conflict, Detail: $"The shared policy is at version {(long)result[1]}, not the one this change was based on.");
         }
 
         var snapshot = draft.WithVersion(new PolicyVersion((long)result[1], etag, time.GetUtcNow()));

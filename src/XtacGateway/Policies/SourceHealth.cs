@@ -14,9 +14,10 @@ internal sealed class SourceHealth(string source, PolicySnapshotStore store, Pol
     public TimeSpan NextDelay(TimeSpan healthyInterval) => Volatile.Read(ref _failures) == 0 ? healthyInterval : _retryDelay;
 
     /// <summary>The source could not be reached at start-up: start degraded, from the last known good policy if there is one.</summary>
-    public void FailedAtStart(LastKnownGoodStore lastKnownGood, Guid resourceTenant)
+    public void FailedAtStart(LastKnownGoodStore lastKnownGood, Guid resourceTenant, Exception exception)
     {
         Record(1);
+        PolicySourceLog.SourceUnreachable(logger, source, store.Current?.Version ?? 0, _retryDelay.TotalMilliseconds, exception.Message);
         lastKnownGood.RestoreIfEmpty(store, resourceTenant, source);
     }
 

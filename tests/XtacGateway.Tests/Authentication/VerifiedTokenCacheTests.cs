@@ -161,21 +161,23 @@ public sealed class VerifiedTokenCacheTests
         Assert.False(cache.TryGet(oldKeyToken, out _));
     }
 
-    [Fact]
-    public async Task Add_MoreTokensThanMaxEntries_KeepsTheNewestWithinTheLimit()
+    [Theory]
+    [InlineData(10)]
+    [InlineData(3)]
+    public async Task Add_MoreTokensThanMaxEntries_KeepsTheNewestWithinTheLimit(int maxEntries)
     {
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:TokenCache:MaxEntries"] = "10");
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:TokenCache:MaxEntries"] = maxEntries.ToString(CultureInfo.InvariantCulture));
         var tokens = Enumerable.Range(0, 25).Select(i => gateway.Token(lifetime: TimeSpan.FromMinutes(30 + i))).ToArray();
 
+        var cache = gateway.Service<VerifiedTokenCache>();
         foreach (var token in tokens)
         {
             using var response = await gateway.GetAsync("/a", token);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.InRange(cache.Count, 1, maxEntries);
+            Assert.True(cache.TryGet(token, out _), "the newest token was evicted");
         }
 
-        var cache = gateway.Service<VerifiedTokenCache>();
-        Assert.InRange(cache.Count, 1, 10);
-        Assert.True(cache.TryGet(tokens[^1], out _), "the newest token was evicted");
         Assert.False(cache.TryGet(tokens[0], out _), "the token nearest its expiry was kept");
     }
 

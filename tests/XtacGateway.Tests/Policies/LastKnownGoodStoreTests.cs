@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -63,30 +64,41 @@ public sealed class LastKnownGoodStoreTests : IDisposable
         Assert.Null(store.TryLoad(TestIds.AllowedPartner));
     }
 
-    [Fact]
-    public void TryLoad_FileOfAnotherFleetAtTheConfiguredPath_ReturnsNull()
+    [Theory]
+    [InlineData("fleet-b", "redis-a:6379")]
+    [InlineData("fleet-a", "redis-b:6379")]
+    [InlineData("fleet-a", "redis-a:6379,defaultDatabase=2")]
+    public void TryLoad_FileOfAnotherFleetAtTheConfiguredPath_ReturnsNull(string keyPrefix, string redis)
     {
         var snapshot = PolicyCompiler.Compile(Encoding.UTF8.GetBytes(TestPolicies.Standard()), TestIds.ResourceTenant, new PolicyVersion(4, "\"tag\"", DateTimeOffset.UnixEpoch), out _)!;
-        CreateStore(keyPrefix: "fleet-a").Save(snapshot);
+        CreateStore("fleet-a", "redis-a:6379").Save(snapshot);
 
-        // Same resource tenant, same file, another Redis key prefix: another fleet's policy.
-        Assert.Null(CreateStore(keyPrefix: "fleet-b").TryLoad(TestIds.ResourceTenant));
-        Assert.NotNull(CreateStore(keyPrefix: "fleet-a").TryLoad(TestIds.ResourceTenant));
+        // Same resource tenant and file; another key prefix, Redis server or database: another fleet's policy.
+        Assert.Null(CreateStore(keyPrefix, redis).TryLoad(TestIds.ResourceTenant));
+        Assert.NotNull(CreateStore("fleet-a", "redis-a:6379,password=changed").TryLoad(TestIds.ResourceTenant));
     }
 
     [Fact]
     public void ResolveLastKnownGoodPath_Unset_OneDefaultFilePerFleet()
     {
-        static PolicySourceOptions Fleet(string prefix) => new() { Source = PolicySourceKind.Redis, Redis = { KeyPrefix = prefix } };
+        static string PathOf(string prefix, string redis, Guid tenant)
+        {
+            var options = new PolicySourceOptions { Source = PolicySourceKind.Redis, Redis = { KeyPrefix = prefix } };
+            return options.ResolveLastKnownGoodPath("/unused", tenant, options.OriginIn(Configuration(redis)));
+        }
 
-        var a = Fleet("fleet-a").ResolveLastKnownGoodPath("/unused", TestIds.ResourceTenant);
+        var a = PathOf("fleet-a", "redis-a:6379", TestIds.ResourceTenant);
 
-        Assert.Equal(a, Fleet("fleet-a").ResolveLastKnownGoodPath("/unused", TestIds.ResourceTenant));
-        Assert.NotEqual(a, Fleet("fleet-b").ResolveLastKnownGoodPath("/unused", TestIds.ResourceTenant));
-        Assert.NotEqual(a, Fleet("fleet-a").ResolveLastKnownGoodPath("/unused", TestIds.AllowedPartner));
+        Assert.Equal(a, PathOf("fleet-a", "redis-a:6379", TestIds.ResourceTenant));
+        Assert.NotEqual(a, PathOf("fleet-b", "redis-a:6379", TestIds.ResourceTenant));
+        Assert.NotEqual(a, PathOf("fleet-a", "redis-b:6379", TestIds.ResourceTenant));
+        Assert.NotEqual(a, PathOf("fleet-a", "redis-a:6379", TestIds.AllowedPartner));
     }
 
-    private LastKnownGoodStore CreateStore(string keyPrefix = "xtac:policy")
+    private static IConfiguration Configuration(string redis)
+        => new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:redis"] = redis }).Build();
+
+    private LastKnownGoodStore CreateStore(string keyPrefix = "xtac:policy", string redis = "localhost:6379")
     {
         var options = Options.Create(new PolicySourceOptions
         {
@@ -96,6 +108,6 @@ public sealed class LastKnownGoodStoreTests : IDisposable
         });
         var gateway = Options.Create(new GatewayOptions { ResourceTenantId = TestIds.ResourceTenant });
         var environment = new HostingEnvironment { ContentRootPath = _directory };
-        return new LastKnownGoodStore(options, gateway, environment, NullLogger<LastKnownGoodStore>.Instance);
+        return new LastKnownGoodStore(options, gateway, Configuration(redis), environment, NullLogger<LastKnownGoodStore>.Instance);
     }
 }

@@ -101,10 +101,12 @@ public sealed class RedisPolicySourceTests
             Assert.Contains("'xtac:policy:current' holds '7'", await reload.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
 
-        using (var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner))
+        // With or without If-Match: a 503 naming the key, not a 412 that re-reading could never get past.
+        foreach (var ifMatch in new[] { null, before.ETag })
         {
+            using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner, ifMatch);
             Assert.Equal(HttpStatusCode.ServiceUnavailable, patch.StatusCode);
-            Assert.Contains("'xtac:policy:current' holds '7'", await patch.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.Contains("'xtac:policy:current'", await patch.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
 
         // The background check meets the same pointer: it reports the store degraded and keeps the host up.
@@ -180,6 +182,37 @@ public sealed class RedisPolicySourceTests
         Assert.True(await AdminClient.EventuallyAsync(async () => await DecideAsync(second, TestIds.BlockedPartner) == HttpStatusCode.OK, Deadline),
             "the second instance did not pick up the change made after Redis came back");
         Assert.True(await AdminClient.EventuallyAsync(() => Task.FromResult(second.Service<PolicySnapshotStore>().SourceState == PolicySourceState.Healthy), Deadline));
+    }
+
+    [SkippableFact]
+    public async Task Start_PointerMalformed_StartsFromTheLastKnownGoodInsteadOfFailing()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        var directory = Directory.CreateTempSubdirectory("xtac-lkg-").FullName;
+        try
+        {
+            long version;
+            await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory))
+            {
+                version = gateway.Service<PolicySnapshotStore>().Current!.Version;
+            }
+
+            await using (var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
+            {
+                await connection.GetDatabase().StringSetAsync("xtac:policy:current", "7");
+            }
+
+            // A redeploy while Redis holds something unusable: no crash loop.
+            await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory);
+            Assert.Equal(version, restarted.Service<PolicySnapshotStore>().Current!.Version);
+            Assert.Equal(PolicySourceState.Degraded, restarted.Service<PolicySnapshotStore>().SourceState);
+            Assert.Equal(HttpStatusCode.OK, await DecideAsync(restarted, TestIds.AllowedPartner));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     [SkippableFact]
