@@ -4,8 +4,9 @@ using Microsoft.AspNetCore.Authorization;
 namespace XtacGateway.Hosting;
 
 /// <summary>
-/// Admits a request to its endpoint: 404 when it arrived on the wrong listener (management endpoints on the proxy
-/// listener, anything else on the management listener), then ASP.NET Core's authorization middleware when the
+/// Admits a request to its endpoint: 404 when it arrived on the wrong listener (a proxy route on the management
+/// listener; a management endpoint on the proxy listener, which <see cref="ListenerMatcherPolicy"/> has normally set
+/// aside while routing already), then ASP.NET Core's authorization middleware when the
 /// endpoint carries authorization metadata (the admin API, a YARP route with an <c>AuthorizationPolicy</c>) or a
 /// fallback policy is configured.
 /// </summary>

@@ -1,6 +1,8 @@
 using System.Net;
 using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace XtacGateway.Hosting;
 
@@ -23,6 +25,7 @@ internal static class Listeners
 
         var endpoints = new ListenerEndpoints();
         builder.Services.AddSingleton(endpoints);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());
 
         // Explicit endpoints replace the 'urls' setting; clear it so Kestrel does not warn about overriding it.
         builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, string.Empty);

@@ -37,15 +37,28 @@ internal static class HealthEndpoints
         await using var writer = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         writer.WriteStartObject();
         writer.WriteString("status", report.Status.ToString());
-        if (store.Current is { } snapshot)
+        var snapshot = store.Current;
+        if (snapshot is null)
         {
-            writer.WriteNumber("policyVersion", snapshot.Version);
-            writer.WriteString("policyETag", snapshot.ETag);
-            writer.WriteNumber("policyPartners", snapshot.PartnerCount);
+            writer.WriteNull("policyVersion");
         }
         else
         {
-            writer.WriteNull("policyVersion");
+            writer.WriteNumber("policyVersion", snapshot.Version);
+        }
+
+        // The proxy listener faces callers: its probes learn whether the instance is up and which version it enforces
+        // (so a load balancer can see drift), not the policy's size, ETag or its store's state.
+        if (!context.RequestServices.GetRequiredService<ListenerEndpoints>().IsManagementRequest(context))
+        {
+            writer.WriteEndObject();
+            return;
+        }
+
+        if (snapshot is not null)
+        {
+            writer.WriteString("policyETag", snapshot.ETag);
+            writer.WriteNumber("policyPartners", snapshot.PartnerCount);
         }
 
         writer.WriteStartObject("checks");

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using System.Text.Json;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -14,6 +15,8 @@ public sealed class EndpointGateTests
 {
     /// <summary>The key ASP.NET Core's authorization middleware adds to a request's items when it sees an endpoint.</summary>
     private const string FrameworkAuthorizationRanKey = "__AuthorizationMiddlewareWithEndpointInvoked";
+
+    private const string AdminPolicyPath = "/admin/policies/crossTenantAccessPolicy/default";
 
     [Fact]
     public async Task Invoke_EachListener_ServesOnlyItsOwnEndpoints()
@@ -81,9 +84,29 @@ public sealed class EndpointGateTests
         Assert.False(probe.FrameworkRan["/orders"]);
     }
 
+    [Fact]
+    public async Task Health_ProxyListener_AnswersStatusAndVersionOnly()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+
+        foreach (var path in new[] { "/healthz", "/readyz" })
+        {
+            using var proxy = JsonDocument.Parse(await gateway.Client.GetStringAsync(path));
+            using var management = JsonDocument.Parse(await gateway.Management.GetStringAsync(path));
+
+            Assert.Equal(["status", "policyVersion"], proxy.RootElement.EnumerateObject().Select(p => p.Name));
+            Assert.Equal(management.RootElement.GetProperty("policyVersion").GetInt64(), proxy.RootElement.GetProperty("policyVersion").GetInt64());
+            // The management listener tells operators the rest.
+            Assert.Equal(2, management.RootElement.GetProperty("policyPartners").GetInt32());
+            Assert.True(management.RootElement.TryGetProperty("policyETag", out _));
+            Assert.True(management.RootElement.TryGetProperty("checks", out _));
+        }
+    }
+
     /// <summary>
-    /// A proxy route, a management endpoint and health, each asked on both listeners with a valid token: only the
-    /// proxy listener proxies, only the management listener serves /metrics, both serve health.
+    /// Proxy paths, management paths and health, each asked on both listeners with a valid token: the management
+    /// listener serves only its own endpoints; the proxy listener serves health and forwards everything else to the
+    /// app through its catch-all route, the management paths included (they are the app's paths there).
     /// </summary>
     private static async Task AssertListenersSeparatedAsync(GatewayHarness gateway)
     {
@@ -92,8 +115,12 @@ public sealed class EndpointGateTests
         {
             (gateway.Client, "/orders", HttpStatusCode.OK),
             (gateway.Management, "/orders", HttpStatusCode.NotFound),
-            (gateway.Client, "/metrics", HttpStatusCode.NotFound),
+            (gateway.Client, "/metrics", HttpStatusCode.OK),
             (gateway.Management, "/metrics", HttpStatusCode.OK),
+            (gateway.Client, "/health", HttpStatusCode.OK),
+            (gateway.Management, "/health", HttpStatusCode.OK),
+            (gateway.Client, AdminPolicyPath, HttpStatusCode.OK),
+            (gateway.Management, AdminPolicyPath, HttpStatusCode.Forbidden),
             (gateway.Client, "/healthz", HttpStatusCode.OK),
             (gateway.Management, "/healthz", HttpStatusCode.OK),
         };
@@ -106,8 +133,8 @@ public sealed class EndpointGateTests
             Assert.True(status == response.StatusCode, $"{path} on {listener.BaseAddress}: {(int)response.StatusCode}, expected {(int)status}");
         }
 
-        // Only /orders on the proxy listener reached the upstream.
-        Assert.Equal("/orders", Assert.Single(gateway.Backend.Requests).Path);
+        // What the proxy listener forwarded reached the upstream; nothing from the management listener did.
+        Assert.Equal(["/orders", "/metrics", "/health", AdminPolicyPath], gateway.Backend.Requests.Select(r => r.Path));
     }
 
     private static int FreeLoopbackPort()
