@@ -11,6 +11,8 @@ namespace XtacGateway.Policies;
 /// Loads the policy file at start-up (an invalid file stops start-up) and watches it: a valid change is
 /// swapped in, an invalid one is logged with all its errors while the previous policy stays in force.
 /// The file is polled rather than watched with inotify, so editors that replace files by rename are seen too.
+/// While the file holds something other than the policy in force (an invalid edit, or no readable file), the
+/// source reports itself degraded and stops confirming the policy, so readiness shows it and ages it out.
 /// </summary>
 internal sealed partial class FilePolicySource(
     PolicySnapshotStore store,
@@ -22,8 +24,10 @@ internal sealed partial class FilePolicySource(
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
 
+    /// <summary>The hash of the file content last put in force.</summary>
     private byte[]? _lastHash;
     private (DateTime Modified, long Length) _lastStamp;
+    private bool _fileInForce;
 
     public string PolicyPath { get; } = ResolvePath(options.Value.Policy.Path, environment.ContentRootPath);
 
@@ -46,11 +50,15 @@ internal sealed partial class FilePolicySource(
         {
             try
             {
-                if (HasChanged())
+                if (!File.Exists(PolicyPath))
+                {
+                    Report(inForce: false, "the file does not exist");
+                }
+                else if (HasChanged())
                 {
                     await LoadLockedAsync(stoppingToken);
                 }
-                else if (File.Exists(PolicyPath))
+                else if (_fileInForce)
                 {
                     store.Confirm();
                 }
@@ -58,7 +66,7 @@ internal sealed partial class FilePolicySource(
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 // Mid-write or briefly missing (rename-replace); the next tick sees the finished file.
-                Log.PolicyFileUnreadable(logger, PolicyPath, ex.Message);
+                Report(inForce: false, ex.Message);
             }
         }
     }
@@ -158,6 +166,7 @@ internal sealed partial class FilePolicySource(
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             telemetry.PolicyReloaded("failure");
+            Report(inForce: false, ex.Message);
             return [$"cannot read the policy file: {ex.Message}"];
         }
 
@@ -165,6 +174,7 @@ internal sealed partial class FilePolicySource(
         var hash = SHA256.HashData(bytes);
         if (_lastHash is not null && hash.AsSpan().SequenceEqual(_lastHash))
         {
+            Report(inForce: true);
             return null;
         }
 
@@ -174,10 +184,10 @@ internal sealed partial class FilePolicySource(
         var compiled = PolicyCompiler.Compile(bytes, resourceTenant, default, out var parseErrors);
         if (compiled is null)
         {
-            _lastHash = hash;
             var errors = parseErrors.Select(e => e.ToString()).ToArray();
             Log.PolicyRejected(logger, PolicyPath, errors.Length, string.Join(Environment.NewLine, errors));
             telemetry.PolicyReloaded("invalid");
+            Report(inForce: false);
             return errors;
         }
 
@@ -186,9 +196,32 @@ internal sealed partial class FilePolicySource(
         var snapshot = compiled.WithVersion(version);
         store.Swap(snapshot);
         _lastHash = hash;
+        Report(inForce: true);
         Log.PolicyLoaded(logger, PolicyPath, snapshot.Version, snapshot.PartnerCount);
         telemetry.PolicyReloaded("success");
         return null;
+    }
+
+    /// <summary>
+    /// Whether the file holds the policy in force. Only then is the policy confirmed; otherwise the source is degraded
+    /// (the unreadable reason, when there is one, logged once as it becomes so; a rejected edit was logged already).
+    /// </summary>
+    private void Report(bool inForce, string? unreadable = null)
+    {
+        var wasInForce = _fileInForce;
+        _fileInForce = inForce;
+        if (inForce)
+        {
+            store.ReportSource(PolicySourceState.Healthy);
+            store.Confirm();
+            return;
+        }
+
+        store.ReportSource(PolicySourceState.Degraded);
+        if (unreadable is not null && wasInForce)
+        {
+            Log.PolicyFileUnreadable(logger, PolicyPath, unreadable);
+        }
     }
 
     [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(fileHash))]

@@ -111,17 +111,18 @@ internal sealed class GraphPolicySource(
             }
 
             var etag = PolicyCompiler.ComputeETag(compiled.DocumentUtf8.Span);
-            if (store.Current?.ETag != etag)
+            if (store.Current is { } current && current.ETag == etag)
+            {
+                store.Confirm();
+                lastKnownGood.Confirmed(current);
+            }
+            else
             {
                 var snapshot = compiled.WithVersion(new PolicyVersion(store.NextVersion(), etag, time.GetUtcNow()));
                 store.Swap(snapshot);
                 lastKnownGood.Save(snapshot);
                 Log.PolicyLoaded(logger, Name, snapshot.Version, snapshot.PartnerCount);
                 telemetry.PolicyReloaded("success");
-            }
-            else
-            {
-                store.Confirm();
             }
 
             _health.Succeeded();

@@ -7,16 +7,22 @@ namespace XtacGateway.Policies;
 /// <summary>
 /// The last policy a shared source (Redis, Graph) delivered, kept on local disk with its version and ETag, so that an
 /// instance restarted while its source is down still starts with a policy rather than failing closed.
+/// The file's last-write time is when the source last confirmed that policy, so a restored policy is as old as it
+/// really is: readiness (<c>Xtac:Policy:MaxAge</c>) counts from then, not from the restart.
 /// </summary>
 internal sealed class LastKnownGoodStore(
     IOptions<PolicySourceOptions> options,
     IOptions<GatewayOptions> gatewayOptions,
     IConfiguration configuration,
     IHostEnvironment environment,
+    TimeProvider time,
     ILogger<LastKnownGoodStore> logger)
 {
     private readonly Lock _gate = new();
     private readonly string _origin = options.Value.OriginIn(configuration);
+
+    /// <summary>The ETag of the policy the file holds (saved or restored by this process), or null when unknown.</summary>
+    private volatile string? _savedETag;
 
     public string Path { get; } = options.Value.ResolveLastKnownGoodPath(environment.ContentRootPath, gatewayOptions.Value.ResourceTenantId, options.Value.OriginIn(configuration));
 
@@ -46,11 +52,34 @@ internal sealed class LastKnownGoodStore(
                 }
 
                 File.Move(temp, Path, overwrite: true);
+                File.SetLastWriteTimeUtc(Path, time.GetUtcNow().UtcDateTime);
+                _savedETag = snapshot.ETag;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 PolicySourceLog.LastKnownGoodNotWritten(logger, Path, ex.Message);
             }
+        }
+    }
+
+    /// <summary>
+    /// The source confirmed <paramref name="current"/> is still its newest: when the file holds it (its save did not
+    /// fail), the file's last-write time moves to now.
+    /// </summary>
+    public void Confirmed(PolicySnapshot current)
+    {
+        if (current.ETag != _savedETag)
+        {
+            return;
+        }
+
+        try
+        {
+            File.SetLastWriteTimeUtc(Path, time.GetUtcNow().UtcDateTime);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Not logged: it runs on every check, and the save that failed the same way was logged.
         }
     }
 
@@ -67,7 +96,9 @@ internal sealed class LastKnownGoodStore(
 
         if (TryLoad(resourceTenant) is { } saved)
         {
-            store.Swap(saved);
+            var confirmedAt = new DateTimeOffset(File.GetLastWriteTimeUtc(Path), TimeSpan.Zero);
+            store.Swap(saved, confirmedAt < time.GetUtcNow() ? confirmedAt : time.GetUtcNow());
+            _savedETag = saved.ETag;
             PolicySourceLog.StartedFromLastKnownGood(logger, sourceName, saved.Version, Path);
         }
         else

@@ -58,12 +58,13 @@ internal sealed class PolicySnapshotStore : IDisposable
         }
     }
 
-    public void Swap(PolicySnapshot snapshot)
+    /// <summary>Puts <paramref name="snapshot"/> in force, confirmed now or, for one restored from disk, when its source last confirmed it.</summary>
+    public void Swap(PolicySnapshot snapshot, DateTimeOffset? confirmedAt = null)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         ObserveVersion(snapshot.Version);
         Volatile.Write(ref _current, snapshot);
-        Confirm();
+        Interlocked.Exchange(ref _confirmedAtTicks, (confirmedAt ?? _time.GetUtcNow()).UtcTicks);
         Swapped?.Invoke(snapshot);
         if (snapshot.PartnerCount >= LargePolicyPartners)
         {

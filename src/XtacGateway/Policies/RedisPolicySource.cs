@@ -267,6 +267,7 @@ internal sealed class RedisPolicySource(
                 if (store.Current is { } current && current.Version == version && current.ETag == etag)
                 {
                     store.Confirm();
+                    lastKnownGood.Confirmed(current);
                     return;
                 }
 

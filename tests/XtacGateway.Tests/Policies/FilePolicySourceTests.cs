@@ -109,6 +109,26 @@ public sealed class FilePolicySourceTests
     }
 
     [Fact]
+    public async Task Readiness_InvalidEditInFile_DegradedThenUnreadyUntilFixed()
+    {
+        // The policy in force is no longer what the file says: not confirmed, so it ages out like an unreachable store.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Policy:MaxAge"] = "00:00:01.500");
+        using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
+        Assert.Equal((HttpStatusCode.OK, "Healthy"), await PolicyReadinessAsync(gateway));
+
+        await gateway.WritePolicyAsync(InvalidPolicy);
+        await reloads.WaitForAsync("invalid", ReloadDeadline);
+
+        Assert.Equal((HttpStatusCode.OK, "Degraded"), await PolicyReadinessAsync(gateway));
+        Assert.True(await Eventually.TrueAsync(async () => await PolicyReadinessAsync(gateway) == (HttpStatusCode.ServiceUnavailable, "Unhealthy"), TimeSpan.FromSeconds(5)),
+            "an unconfirmed policy stayed ready past Xtac:Policy:MaxAge");
+
+        await gateway.WritePolicyAsync(PartnerNowBlocked);
+        Assert.True(await Eventually.TrueAsync(async () => await PolicyReadinessAsync(gateway) == (HttpStatusCode.OK, "Healthy"), ReloadDeadline),
+            "a valid file did not make the gateway ready again");
+    }
+
+    [Fact]
     public async Task Reload_MalformedJsonEdit_KeepsPolicyAndVersion()
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
@@ -156,6 +176,7 @@ public sealed class FilePolicySourceTests
         await AssertOldPolicyDecidesAsync(gateway, allowedToken, blockedToken, TimeSpan.FromSeconds(1));
 
         Assert.Equal(versionBefore, await gateway.PolicyVersionAsync());
+        Assert.Equal((HttpStatusCode.OK, "Degraded"), await PolicyReadinessAsync(gateway));
 
         // And the file coming back is read again.
         await gateway.WritePolicyAsync(PartnerNowBlocked);
@@ -313,6 +334,14 @@ public sealed class FilePolicySourceTests
         Assert.Equal("Healthy", report.RootElement.GetProperty("status").GetString());
         Assert.True(report.RootElement.GetProperty("policyVersion").GetInt64() >= 1);
         Assert.Empty(gateway.Backend.Requests);
+    }
+
+    /// <summary>The management listener's <c>/readyz</c>: its status code and the policy check's status.</summary>
+    private static async Task<(HttpStatusCode Status, string? PolicyCheck)> PolicyReadinessAsync(GatewayHarness gateway)
+    {
+        using var response = await gateway.Management.GetAsync("/readyz");
+        using var report = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return (response.StatusCode, report.RootElement.GetProperty("checks").GetProperty("policy").GetProperty("status").GetString());
     }
 
     /// <summary>For <paramref name="window"/> (many watcher ticks), the allowed partner is still allowed and the blocked one still blocked.</summary>

@@ -108,6 +108,6 @@ public sealed class LastKnownGoodStoreTests : IDisposable
         });
         var gateway = Options.Create(new GatewayOptions { ResourceTenantId = TestIds.ResourceTenant });
         var environment = new HostingEnvironment { ContentRootPath = _directory };
-        return new LastKnownGoodStore(options, gateway, Configuration(redis), environment, NullLogger<LastKnownGoodStore>.Instance);
+        return new LastKnownGoodStore(options, gateway, Configuration(redis), environment, TimeProvider.System, NullLogger<LastKnownGoodStore>.Instance);
     }
 }

@@ -248,6 +248,43 @@ public sealed class RedisPolicySourceTests
     }
 
     [SkippableFact]
+    public async Task RestartWithRedisDown_LastKnownGoodUnconfirmedPastMaxAge_EnforcedButNotReady()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        var directory = Directory.CreateTempSubdirectory("xtac-lkg-").FullName;
+        try
+        {
+            string savedPath;
+            await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory))
+            {
+                using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
+                Assert.True(patch.StatusCode == HttpStatusCode.NoContent, $"{(int)patch.StatusCode} {patch.Headers.RetryAfter} {await patch.Content.ReadAsStringAsync()}");
+                savedPath = gateway.Service<LastKnownGoodStore>().Path;
+
+                // Each check that finds the policy unchanged moves the saved file's time: it says when Redis last confirmed it.
+                File.SetLastWriteTimeUtc(savedPath, DateTime.UtcNow.AddHours(-1));
+                Assert.True(await Eventually.TrueAsync(() => Task.FromResult(File.GetLastWriteTimeUtc(savedPath) > DateTime.UtcNow.AddMinutes(-1)), TimeSpan.FromSeconds(5)),
+                    "the last-known-good file was not touched when Redis confirmed its policy");
+            }
+
+            await redis.StopAsync();
+            File.SetLastWriteTimeUtc(savedPath, DateTime.UtcNow.AddMinutes(-11));
+
+            // Restored and enforced (denying nothing it should allow), but 11 minutes unconfirmed is past the 10-minute default bound.
+            await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory);
+            Assert.Equal(HttpStatusCode.OK, await DecideAsync(restarted, TestIds.BlockedPartner));
+            using var ready = await restarted.Management.GetAsync("/readyz");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            Assert.Matches("last confirmed by its source 6[6-7][0-9] s ago", await ready.Content.ReadAsStringAsync());
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [SkippableFact]
     public async Task StartWithRedisDownAndNothingSaved_FailsClosedForCrossTenantCallersOnly()
     {
         RedisServer.SkipIfUnavailable();
