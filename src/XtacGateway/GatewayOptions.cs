@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 using XtacGateway.Policy.Claims;
 
 namespace XtacGateway;
@@ -12,6 +13,7 @@ internal sealed class GatewayOptions
     [Required]
     public Guid? ResourceTenantId { get; set; }
 
+    [ValidateObjectMembers]
     public PolicyOptions Policy { get; set; } = new();
 
     public IdentityHeaderOptions Headers { get; set; } = new();
@@ -33,7 +35,11 @@ internal sealed class PolicyOptions
     [Range(typeof(TimeSpan), "00:00:00.050", "00:10:00")]
     public TimeSpan FileCheckInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
-    /// <summary>Readiness fails when the source has not confirmed the policy in force for this long.</summary>
+    /// <summary>
+    /// Readiness fails when the source has not confirmed the policy in force for this long; at least twice the source's
+    /// check interval (<see cref="PolicyFreshnessValidator"/>).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "30.00:00:00")]
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromMinutes(10);
 }
 

@@ -33,7 +33,7 @@ internal static class AuthenticationExtensions
             services.AddSingleton<IPostConfigureOptions<JwtBearerOptions>, DevelopmentIssuerJwtBearerOptions>();
         }
 
-        services.AddOptions<SigningKeyOptions>().BindConfiguration(SigningKeyOptions.Section);
+        services.AddOptions<SigningKeyOptions>().BindConfiguration(SigningKeyOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<TokenCacheOptions>().BindConfiguration(TokenCacheOptions.Section);
         services.TryAddSingleton<SigningKeyManager>();
         services.TryAddSingleton<VerifiedTokenCache>();

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Caching.StackExchangeRedis;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Microsoft.Identity.Web;
 using Microsoft.Identity.Web.TokenCacheProviders.InMemory;
 
@@ -12,6 +13,7 @@ internal static class PolicySourceExtensions
     {
         var services = builder.Services;
         services.AddOptions<PolicySourceOptions>().BindConfiguration(PolicySourceOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, PolicyFreshnessValidator>());
         var kind = builder.Configuration.GetValue<PolicySourceKind?>($"{PolicySourceOptions.Section}:Source") ?? PolicySourceKind.File;
         switch (kind)
         {

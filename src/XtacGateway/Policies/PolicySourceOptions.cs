@@ -1,9 +1,10 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace XtacGateway.Policies;
 
 /// <summary>Where the policy comes from: the <c>Xtac:Policy</c> section (the same section as <see cref="PolicyOptions"/>).</summary>
-internal sealed class PolicySourceOptions
+internal sealed class PolicySourceOptions : IValidatableObject
 {
     public const string Section = "Xtac:Policy";
 
@@ -16,8 +17,10 @@ internal sealed class PolicySourceOptions
     /// </summary>
     public string? LastKnownGoodPath { get; set; }
 
+    [ValidateObjectMembers]
     public RedisPolicySourceOptions Redis { get; set; } = new();
 
+    [ValidateObjectMembers]
     public GraphPolicySourceOptions Graph { get; set; } = new();
 
     /// <summary>The first wait after a failed read of the source; doubled on each failure up to <see cref="RetryMaxDelay"/>.</summary>
@@ -26,6 +29,24 @@ internal sealed class PolicySourceOptions
 
     [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often the configured source is asked whether the policy in force is still its newest.</summary>
+    public TimeSpan CheckInterval(PolicyOptions policy) => Source switch
+    {
+        PolicySourceKind.Redis => Redis.CheckInterval,
+        PolicySourceKind.Graph => Graph.RefreshInterval,
+        _ => policy.FileCheckInterval,
+    };
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (RetryMinDelay > RetryMaxDelay)
+        {
+            yield return new ValidationResult(
+                $"{Section}:{nameof(RetryMinDelay)} ({RetryMinDelay}) is longer than {Section}:{nameof(RetryMaxDelay)} ({RetryMaxDelay}).",
+                [nameof(RetryMinDelay), nameof(RetryMaxDelay)]);
+        }
+    }
 
     /// <summary>
     /// Which shared policy this is: gateways of one fleet share it; another fleet (another Redis server, database or key
@@ -104,6 +125,7 @@ internal sealed class GraphPolicySourceOptions
     public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>The longest <c>Retry-After</c> honoured before giving up this pull (the next pull comes with backoff).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
@@ -111,4 +133,21 @@ internal sealed class GraphPolicySourceOptions
     /// Refused at start-up outside the Development environment.
     /// </summary>
     public string? DevelopmentBearerToken { get; set; }
+}
+
+/// <summary>
+/// <c>Xtac:Policy:MaxAge</c> against the configured source's check interval: a bound shorter than two checks would
+/// report a healthy source's policy stale between one check and the next.
+/// </summary>
+internal sealed class PolicyFreshnessValidator(IOptions<PolicySourceOptions> sources) : IValidateOptions<GatewayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    {
+        var source = sources.Value;
+        var interval = source.CheckInterval(options.Policy);
+        return options.Policy.MaxAge >= 2 * interval
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail(
+                $"{PolicySourceOptions.Section}:MaxAge ({options.Policy.MaxAge}) must be at least twice the {source.Source} source's check interval ({interval}), or readiness fails between two checks.");
+    }
 }

@@ -1,0 +1,33 @@
+using XtacGateway.Tests.Infrastructure;
+
+namespace XtacGateway.Tests.Hosting;
+
+public sealed class SettingsValidationTests
+{
+    [Theory]
+    [InlineData("Xtac:Policy:FileCheckInterval", "00:00:00.001", "'GatewayOptions.Policy' members: 'FileCheckInterval'")]
+    [InlineData("Xtac:Policy:MaxAge", "-00:00:01", "'GatewayOptions.Policy' members: 'MaxAge'")]
+    [InlineData("Xtac:Policy:MaxAge", "00:00:00.150", "at least twice the File source's check interval (00:00:00.1000000)")]
+    [InlineData("Xtac:Policy:Redis:CheckInterval", "00:00:00", "'PolicySourceOptions.Redis' members: 'CheckInterval'")]
+    [InlineData("Xtac:Policy:Redis:AuditMaxEntries", "5", "'PolicySourceOptions.Redis' members: 'AuditMaxEntries'")]
+    [InlineData("Xtac:Policy:Graph:RefreshInterval", "00:00:00", "'PolicySourceOptions.Graph' members: 'RefreshInterval'")]
+    [InlineData("Xtac:Policy:Graph:MaxRetryAfter", "-00:00:01", "'PolicySourceOptions.Graph' members: 'MaxRetryAfter'")]
+    [InlineData("Xtac:Policy:RetryMinDelay", "00:05:00", "Xtac:Policy:RetryMinDelay (00:05:00) is longer than Xtac:Policy:RetryMaxDelay (00:00:30)")]
+    [InlineData("Xtac:SigningKeys:RefreshInterval", "00:00:00", "RefreshInterval")]
+    [InlineData("Xtac:SigningKeys:MinimumRefreshInterval", "-00:00:01", "MinimumRefreshInterval")]
+    public async Task Start_SettingOutOfRange_ThrowsNamingIt(string key, string value, string named)
+    {
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(TestPolicies.Standard(), s => s[key] = value));
+
+        Assert.Contains(named, ProblemAssert.AllMessages(exception), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_MaxAgeTwiceTheCheckInterval_Starts()
+    {
+        // The bound itself is accepted: the harness checks the file every 100 ms.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Policy:MaxAge"] = "00:00:00.200");
+
+        Assert.True(await gateway.PolicyVersionAsync() >= 1);
+    }
+}
