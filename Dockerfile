@@ -12,12 +12,20 @@ RUN dotnet publish src/XtacGateway/XtacGateway.csproj -c Release -o /app --no-re
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
 WORKDIR /app
 COPY --from=build /app ./
-# The published app reads appsettings.json from its content root (/app). The policy path in appsettings.json is
-# relative to the repository; in the image the sample policy sits beside the app. Mount your own and point at it.
+# The app (/app) stays read-only to the app user. What the gateway writes lives in /var/lib/xtac, which it owns: the
+# policy file admin changes are saved to (seeded with the sample policy; mount your own), and, as LocalApplicationData
+# through XDG_DATA_HOME, the audit log and the last-known-good policy of the Redis and Graph sources.
+RUN mkdir -p /var/lib/xtac \
+    && cp /app/Samples/policy.json /var/lib/xtac/policy.json \
+    && chown -R "$APP_UID" /var/lib/xtac
+VOLUME /var/lib/xtac
+# The published app reads appsettings.json from its content root (/app); the policy path there is relative to the
+# repository, so the image names its own.
 ENV ASPNETCORE_ENVIRONMENT=Production \
     ASPNETCORE_URLS=http://+:8080 \
+    XDG_DATA_HOME=/var/lib/xtac \
     Xtac__Management__Urls=http://+:5081 \
-    Xtac__Policy__Path=/app/Samples/policy.json \
+    Xtac__Policy__Path=/var/lib/xtac/policy.json \
     Xtac__SampleApp__Enabled=false
 EXPOSE 8080 5081
 USER $APP_UID
