@@ -134,10 +134,10 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
         }
     }
 
-    [LoggerMessage(3001, LogLevel.Information, "Signing keys loaded from {Address}: {Count} key(s).")]
+    [LoggerMessage(4001, LogLevel.Information, "Signing keys loaded from {Address}: {Count} key(s).")]
     private static partial void LogKeysLoaded(ILogger logger, string address, int count);
 
-    [LoggerMessage(3002, LogLevel.Warning, "Signing keys could not be refreshed from {Address} (last good keys kept: {HaveKeys}): {Reason}")]
+    [LoggerMessage(4002, LogLevel.Warning, "Signing keys could not be refreshed from {Address} (last good keys kept: {HaveKeys}): {Reason}")]
     private static partial void LogRefreshFailed(ILogger logger, string address, bool haveKeys, string reason);
 }
 

@@ -23,7 +23,7 @@ internal sealed class CallerContext(CallerFacts facts, string? homeTenantText, s
 /// Reads caller facts from a validated identity. The verified-token cache hands out the same identity for the
 /// same token, so facts are attached to it and read once per token rather than once per request.
 /// </summary>
-internal sealed class CallerContextProvider
+internal sealed partial class CallerContextProvider
 {
     private readonly ConditionalWeakTable<ClaimsIdentity, CallerContext> _byIdentity = [];
     private readonly CallerFactsReader _reader;
@@ -31,11 +31,22 @@ internal sealed class CallerContextProvider
     private readonly byte[] _hashKey;
     private readonly ConditionalWeakTable<ClaimsIdentity, CallerContext>.CreateValueCallback _create;
 
-    public CallerContextProvider(IOptions<GatewayOptions> gateway, IOptions<TelemetryOptions> telemetry)
+    public CallerContextProvider(IOptions<GatewayOptions> gateway, IOptions<TelemetryOptions> telemetry, IHostEnvironment environment, ILogger<CallerContextProvider> logger)
     {
         _reader = new CallerFactsReader(gateway.Value.Claims);
         _logRawUserIds = telemetry.Value.LogUserObjectIds;
-        _hashKey = telemetry.Value.UserIdHashKey is { Length: > 0 } key ? Encoding.UTF8.GetBytes(key) : RandomNumberGenerator.GetBytes(32);
+        if (telemetry.Value.UserIdHashKey is { Length: > 0 } key)
+        {
+            _hashKey = Encoding.UTF8.GetBytes(key);
+        }
+        else
+        {
+            _hashKey = RandomNumberGenerator.GetBytes(32);
+            if (!_logRawUserIds && !environment.IsDevelopment())
+            {
+                LogRandomHashKey(logger);
+            }
+        }
 
         // Built once: a lambda over 'this' would otherwise allocate a delegate on every request.
         _create = identity => Create(new ClaimsPrincipal(identity));
@@ -61,4 +72,7 @@ internal sealed class CallerContextProvider
 
     private string HashUser(string user)
         => "h:" + Convert.ToHexStringLower(HMACSHA256.HashData(_hashKey, Encoding.UTF8.GetBytes(user)).AsSpan(0, 8));
+
+    [LoggerMessage(2003, LogLevel.Warning, "Xtac:Telemetry:UserIdHashKey is not set: decision logs hash user object IDs with a key of this process only, so one user's hash differs between instances and after a restart. Set one key for the fleet to follow a user across them.")]
+    private static partial void LogRandomHashKey(ILogger logger);
 }

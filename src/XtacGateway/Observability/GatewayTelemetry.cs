@@ -242,7 +242,12 @@ internal sealed class TelemetryOptions
     /// <summary>Write user object IDs in logs as they are, instead of as a keyed hash.</summary>
     public bool LogUserObjectIds { get; set; }
 
-    /// <summary>The key for hashing user object IDs in logs; a random per-process key when unset.</summary>
+    /// <summary>
+    /// The key for hashing user object IDs in logs, shared by every instance so one user hashes alike across the fleet
+    /// and restarts; a random per-process key when unset (with a warning outside Development). At least 32 characters:
+    /// a short key lets whoever reads the logs recover user IDs by trying keys.
+    /// </summary>
+    [MinLength(32, ErrorMessage = "Xtac:Telemetry:UserIdHashKey must be at least 32 characters (a 256-bit HMAC key); a shorter key lets whoever reads the logs recover user IDs by guessing it.")]
     public string? UserIdHashKey { get; set; }
 
     /// <summary>

@@ -13,6 +13,7 @@ public sealed class SettingsValidationTests
     [InlineData("Xtac:Policy:Graph:RefreshInterval", "00:00:00", "'PolicySourceOptions.Graph' members: 'RefreshInterval'")]
     [InlineData("Xtac:Policy:Graph:MaxRetryAfter", "-00:00:01", "'PolicySourceOptions.Graph' members: 'MaxRetryAfter'")]
     [InlineData("Xtac:Policy:RetryMinDelay", "00:05:00", "Xtac:Policy:RetryMinDelay (00:05:00) is longer than Xtac:Policy:RetryMaxDelay (00:00:30)")]
+    [InlineData("Xtac:Telemetry:UserIdHashKey", "too-short-a-key", "UserIdHashKey must be at least 32 characters")]
     [InlineData("Xtac:SigningKeys:RefreshInterval", "00:00:00", "RefreshInterval")]
     [InlineData("Xtac:SigningKeys:MinimumRefreshInterval", "-00:00:01", "MinimumRefreshInterval")]
     public async Task Start_SettingOutOfRange_ThrowsNamingIt(string key, string value, string named)

@@ -146,6 +146,22 @@ public sealed class GatewayTelemetryTests
         Assert.DoesNotContain(gateway.App.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 2001);
     }
 
+    [Theory]
+    [InlineData("Production", null, true)]
+    [InlineData("Production", "a-fleet-wide-key-of-32-characters", false)]
+    [InlineData("Development", null, false)]
+    public async Task Start_UserIdHashKeyUnset_WarnsOutsideDevelopment(string environment, string? key, bool warns)
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Telemetry:UserIdHashKey"] = key,
+            configureBuilder: EnableFakeLogs, environment: environment);
+        // The provider is built with the enforcement middleware: one request makes sure it exists.
+        (await gateway.GetAsync("/a", gateway.Token(TestIds.BlockedPartner))).Dispose();
+
+        var warnings = gateway.App.Services.GetFakeLogCollector().GetSnapshot().Where(r => r.Id.Id == 2003).ToArray();
+        Assert.Equal(warns ? 1 : 0, warnings.Length);
+        Assert.All(warnings, w => Assert.Contains("Xtac:Telemetry:UserIdHashKey is not set", w.Message, StringComparison.Ordinal));
+    }
+
     private static ServiceProvider TelemetryServices(int interval)
     {
         var services = new ServiceCollection();
