@@ -23,6 +23,9 @@ internal sealed class BatchingConsoleLoggerProvider : ILoggerProvider, ISupportE
 {
     private static readonly TimeSpan s_batchWindow = TimeSpan.FromMilliseconds(10);
 
+    /// <summary>How long shutdown waits for the console: a reader that stopped draining must not hold the process.</summary>
+    private static readonly TimeSpan s_defaultShutdownWait = TimeSpan.FromSeconds(5);
+
     [ThreadStatic]
     private static StringWriter? t_formatBuffer;
 
@@ -35,19 +38,21 @@ internal sealed class BatchingConsoleLoggerProvider : ILoggerProvider, ISupportE
     private readonly Lock _writeLock = new();
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly Thread _writer;
+    private readonly TimeSpan _shutdownWait;
     private IExternalScopeProvider? _scopes;
     private int _queued;
     private int _wakePending;
     private long _dropped;
-    private volatile bool _disposed;
+    private int _disposed;
 
     public BatchingConsoleLoggerProvider(IOptionsMonitor<ConsoleLoggerOptions> options, IEnumerable<ConsoleFormatter> formatters)
         : this(options, formatters, Stdio(Console.OpenStandardOutput()), Stdio(Console.OpenStandardError()))
     {
     }
 
-    internal BatchingConsoleLoggerProvider(IOptionsMonitor<ConsoleLoggerOptions> options, IEnumerable<ConsoleFormatter> formatters, TextWriter output, TextWriter error)
+    internal BatchingConsoleLoggerProvider(IOptionsMonitor<ConsoleLoggerOptions> options, IEnumerable<ConsoleFormatter> formatters, TextWriter output, TextWriter error, TimeSpan? shutdownWait = null)
     {
+        _shutdownWait = shutdownWait ?? s_defaultShutdownWait;
         _options = options;
         _formatters = formatters.ToDictionary(f => f.Name, StringComparer.OrdinalIgnoreCase);
         _out = output;
@@ -60,17 +65,31 @@ internal sealed class BatchingConsoleLoggerProvider : ILoggerProvider, ISupportE
 
     public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
 
+    private bool Disposed => Volatile.Read(ref _disposed) != 0;
+
     public void Dispose()
     {
-        if (_disposed)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
 
-        _disposed = true;
         _wake.Set();
-        _writer.Join(TimeSpan.FromSeconds(5));
-        WriteQueued();
+        _writer.Join(_shutdownWait);
+
+        // The writer may be stuck on a console nobody reads: then the backlog stays unwritten rather than the
+        // shutdown stuck behind it.
+        if (_writeLock.TryEnter(_shutdownWait))
+        {
+            try
+            {
+                WriteQueuedLocked();
+            }
+            finally
+            {
+                _writeLock.Exit();
+            }
+        }
     }
 
     private ConsoleFormatter Formatter
@@ -92,7 +111,7 @@ internal sealed class BatchingConsoleLoggerProvider : ILoggerProvider, ISupportE
         var line = new Line(text.ToString(), entry.LogLevel >= options.LogToStandardErrorThreshold);
         text.Clear();
 
-        if (_disposed)
+        if (Disposed)
         {
             lock (_writeLock)
             {
@@ -128,11 +147,18 @@ internal sealed class BatchingConsoleLoggerProvider : ILoggerProvider, ISupportE
         {
             _wake.Set();
         }
+
+        // Disposed between the check above and the enqueue: the final drain may have run already, so this caller
+        // drains (the enqueue's interlocked operation orders it before this read).
+        if (Disposed)
+        {
+            WriteQueued();
+        }
     }
 
     private void WriteBatches()
     {
-        while (!_disposed)
+        while (!Disposed)
         {
             _wake.Wait();
             _wake.Reset();
@@ -140,7 +166,7 @@ internal sealed class BatchingConsoleLoggerProvider : ILoggerProvider, ISupportE
             WriteQueued();
 
             // Let a burst gather, so the next write carries many lines instead of one.
-            if (!_disposed)
+            if (!Disposed)
             {
                 Thread.Sleep(s_batchWindow);
             }
@@ -151,28 +177,44 @@ internal sealed class BatchingConsoleLoggerProvider : ILoggerProvider, ISupportE
     {
         lock (_writeLock)
         {
-            var written = false;
-            while (_queue.TryDequeue(out var line))
-            {
-                Interlocked.Decrement(ref _queued);
-                Write(line);
-                written = true;
-            }
-
-            if (Interlocked.Exchange(ref _dropped, 0) is var dropped and > 0)
-            {
-                _out.WriteLine($"{dropped} log message(s) dropped: the console log queue was full (Logging:Console:QueueFullMode=DropWrite).");
-                written = true;
-            }
-
-            if (written)
-            {
-                Flush();
-            }
+            WriteQueuedLocked();
         }
     }
 
-    private void Write(Line line) => (line.IsError ? _error : _out).Write(line.Text);
+    private void WriteQueuedLocked()
+    {
+        var written = false;
+        while (_queue.TryDequeue(out var line))
+        {
+            Interlocked.Decrement(ref _queued);
+            Write(line);
+            written = true;
+        }
+
+        if (Interlocked.Exchange(ref _dropped, 0) is var dropped and > 0)
+        {
+            Write(new Line($"{dropped} log message(s) dropped: the console log queue was full (Logging:Console:QueueFullMode=DropWrite).{Environment.NewLine}", IsError: false));
+            written = true;
+        }
+
+        if (written)
+        {
+            Flush();
+        }
+    }
+
+    // A closed or broken console (a detached process, a reader gone) loses the line, never the writer thread (an
+    // exception there would end the process) nor the request that logged it.
+    private void Write(Line line)
+    {
+        try
+        {
+            (line.IsError ? _error : _out).Write(line.Text);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+        }
+    }
 
     private void Flush()
     {
@@ -181,9 +223,8 @@ internal sealed class BatchingConsoleLoggerProvider : ILoggerProvider, ISupportE
             _out.Flush();
             _error.Flush();
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
         {
-            // A closed console (a detached process) must not take the gateway down.
         }
     }
 

@@ -104,6 +104,57 @@ public sealed class BatchingConsoleLoggerProviderTests
         Assert.Contains("broken", error.ToString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(1_000)]
+    [InlineData(1)]
+    public void Log_ConsoleWritesFail_NoExceptionAndLaterLinesWritten(int maxQueueLength)
+    {
+        // The writer thread writes with a long queue, the logging caller itself with a queue of one.
+        using var services = ConsoleServices(o =>
+        {
+            o.FormatterName = ConsoleFormatterNames.Systemd;
+            o.MaxQueueLength = maxQueueLength;
+        });
+        var output = new BrokenThenWorkingWriter(failures: 20);
+
+        using (var provider = Provider(services, output, new StringWriter()))
+        {
+            var logger = provider.CreateLogger("Xtac.Test");
+            for (var i = 0; i < 20; i++)
+            {
+                logger.LogWarning("lost {Index}", i);
+                Thread.Sleep(1);
+            }
+
+            SpinWait.SpinUntil(() => output.Failures == 0, TimeSpan.FromSeconds(10));
+            logger.LogWarning("after the console came back");
+        }
+
+        Assert.Equal(0, output.Failures);
+        Assert.Contains("after the console came back", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Dispose_ConsoleNeverDrains_Returns()
+    {
+        using var services = ConsoleServices(o => o.FormatterName = ConsoleFormatterNames.Systemd);
+        using var release = new ManualResetEventSlim();
+        var output = new BlockingWriter(release);
+        var provider = Provider(services, output, new StringWriter(), TimeSpan.FromMilliseconds(200));
+        provider.CreateLogger("Xtac.Test").LogWarning("stuck");
+        Assert.True(output.Entered.Wait(TimeSpan.FromSeconds(10)), "the writer thread never wrote");
+
+        try
+        {
+            var dispose = Task.Run(provider.Dispose);
+            Assert.Same(dispose, await Task.WhenAny(dispose, Task.Delay(TimeSpan.FromSeconds(20))));
+        }
+        finally
+        {
+            release.Set();
+        }
+    }
+
     [Fact]
     public void UseBatchingConsoleLogger_ConsoleProviderRegistered_ReplacesIt()
     {
@@ -140,6 +191,37 @@ public sealed class BatchingConsoleLoggerProviderTests
         return services.BuildServiceProvider();
     }
 
-    private static BatchingConsoleLoggerProvider Provider(ServiceProvider services, TextWriter output, TextWriter error)
-        => new(services.GetRequiredService<IOptionsMonitor<ConsoleLoggerOptions>>(), services.GetServices<ConsoleFormatter>(), output, error);
+    private static BatchingConsoleLoggerProvider Provider(ServiceProvider services, TextWriter output, TextWriter error, TimeSpan? shutdownWait = null)
+        => new(services.GetRequiredService<IOptionsMonitor<ConsoleLoggerOptions>>(), services.GetServices<ConsoleFormatter>(), output, error, shutdownWait);
+
+    /// <summary>A console whose first writes fail as a closed pipe does, then works.</summary>
+    private sealed class BrokenThenWorkingWriter(int failures) : StringWriter
+    {
+        private int _failures = failures;
+
+        public int Failures => Volatile.Read(ref _failures);
+
+        public override void Write(string? value)
+        {
+            if (Interlocked.Decrement(ref _failures) >= 0)
+            {
+                throw new IOException("Broken pipe");
+            }
+
+            Interlocked.Exchange(ref _failures, 0);
+            base.Write(value);
+        }
+    }
+
+    /// <summary>A console nobody reads: a write blocks until the test releases it.</summary>
+    private sealed class BlockingWriter(ManualResetEventSlim release) : StringWriter
+    {
+        public ManualResetEventSlim Entered { get; } = new();
+
+        public override void Write(string? value)
+        {
+            Entered.Set();
+            release.Wait();
+        }
+    }
 }
