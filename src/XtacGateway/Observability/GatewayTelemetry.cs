@@ -239,6 +239,14 @@ internal sealed class TelemetryOptions
     /// <summary>Tag decisions with the caller's home tenant: useful, and one series per partner, so off by default.</summary>
     public bool TenantDimension { get; set; }
 
+    /// <summary>
+    /// With <see cref="TenantDimension"/> on, how many <c>xtac.decisions</c> series (tenant x app x reason x source)
+    /// are kept before further ones are folded into one series tagged <c>otel.metric.overflow</c>. OpenTelemetry's
+    /// default of 2,000 would be reached by a few hundred partners.
+    /// </summary>
+    [Range(2_000, 1_000_000)]
+    public int TenantDimensionSeriesLimit { get; set; } = 50_000;
+
     /// <summary>Write user object IDs in logs as they are, instead of as a keyed hash.</summary>
     public bool LogUserObjectIds { get; set; }
 

@@ -12,22 +12,29 @@ internal static class TelemetryExtensions
     /// Up-down counters ASP.NET Core and HttpClient move on every request (HttpClient's open connections twice each
     /// way, idle to active and back). Kestrel's connection counts, which move per connection, stay on.
     /// </summary>
+    private static readonly string[] OtlpEndpointVariables =
+        ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"];
+
     private static readonly string[] InFlightInstruments = ["http.server.active_requests", "http.client.active_requests", "http.client.open_connections"];
 
     /// <summary>
     /// OpenTelemetry for the gateway: its own Meter and ActivitySource, ASP.NET Core, Kestrel, HttpClient (YARP's
     /// upstream calls), the .NET runtime and YARP's activities. Prometheus is always scraped at /metrics on the
-    /// management listener; OTLP is on when OTEL_EXPORTER_OTLP_ENDPOINT is set; the console only when asked.
+    /// management listener; OTLP is on when OTEL_EXPORTER_OTLP_ENDPOINT or a signal's own
+    /// OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT is set; the console only when asked.
     /// </summary>
     public static void AddXtacTelemetry(this WebApplicationBuilder builder)
     {
         builder.Services.UseBatchingConsoleLogger();
         var console = builder.Configuration.GetValue<bool>($"{TelemetryOptions.Section}:ConsoleExporter");
-        var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        var otlp = OtlpEndpointVariables.Any(variable => !string.IsNullOrWhiteSpace(builder.Configuration[variable]));
 
         // Spans cost on every request; record them only when something exports them (or when asked).
         var tracing = builder.Configuration.GetValue<bool?>($"{TelemetryOptions.Section}:Tracing") ?? (otlp || console);
         var inFlight = builder.Configuration.GetValue<bool>($"{TelemetryOptions.Section}:{nameof(TelemetryOptions.InFlightInstruments)}");
+        var tenantDimension = builder.Configuration.GetValue<bool>($"{TelemetryOptions.Section}:{nameof(TelemetryOptions.TenantDimension)}");
+        var tenantSeriesLimit = builder.Configuration.GetValue<int?>($"{TelemetryOptions.Section}:{nameof(TelemetryOptions.TenantDimensionSeriesLimit)}")
+            ?? new TelemetryOptions().TenantDimensionSeriesLimit;
 
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(serviceName: builder.Configuration["OTEL_SERVICE_NAME"] ?? GatewayTelemetry.Name))
@@ -45,6 +52,11 @@ internal static class TelemetryExtensions
                     .AddView("http.client.request.time_in_queue", MetricStreamConfiguration.Drop)
                     .AddRuntimeInstrumentation()
                     .AddPrometheusExporter();
+                if (tenantDimension)
+                {
+                    metrics.AddView("xtac.decisions", new MetricStreamConfiguration { CardinalityLimit = tenantSeriesLimit });
+                }
+
                 if (!inFlight)
                 {
                     foreach (var instrument in InFlightInstruments)
@@ -75,7 +87,10 @@ internal static class TelemetryExtensions
 
         if (otlp)
         {
-            // Reads the standard OTEL_EXPORTER_OTLP_* variables (endpoint, protocol, headers) for all signals.
+            // Reads the standard OTEL_EXPORTER_OTLP_* variables (endpoint, protocol, headers, and each signal's own
+            // overrides) for all signals; a signal with no endpoint of its own or in common goes to OTLP's default
+            // (localhost:4317, or 4318 over HTTP), as the specification has it. Only this cross-signal exporter reads
+            // the signal-specific variables.
             otel.UseOtlpExporter();
         }
     }

@@ -48,4 +48,34 @@ public sealed class OtlpExportTests
         Assert.All(traces, t => Assert.Contains("xtac-otlp-test", t));
         Assert.Equal(["application/x-protobuf"], collector.ContentTypes);
     }
+
+    [Fact]
+    public async Task Export_OnlySignalEndpointsSet_EverySignalReachesItsEndpoint()
+    {
+        await using var collector = await OtlpCollector.StartAsync();
+        var deniedPath = $"/denied-{Guid.NewGuid():N}";
+        await using (var gateway = await GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s =>
+            {
+                // Each signal to its own address (full URLs, as the specification has them), none in common.
+                s["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = $"{collector.Url}/v1/traces";
+                s["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"] = $"{collector.Url}/v1/metrics";
+                s["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"] = $"{collector.Url}/v1/logs";
+                s["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+            },
+            configureBuilder: b => b.Services.Configure<LoggerFilterOptions>(o =>
+            {
+                o.Rules.Clear();
+                o.MinLevel = LogLevel.Information;
+            })))
+        {
+            using var response = await gateway.GetAsync(deniedPath, gateway.Token(TestIds.BlockedPartner));
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        }
+
+        Assert.Contains(collector.Received("/v1/traces"), t => t.Contains(deniedPath) && t.Contains("InboundPolicyBlocked"));
+        Assert.Contains(collector.Received("/v1/logs"), l => l.Contains("InboundPolicyBlocked"));
+        Assert.Contains(collector.Received("/v1/metrics"), m => m.Contains("xtac.decisions"));
+    }
 }

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text.Json;
+using XtacGateway.Observability;
+using XtacGateway.Policy.Evaluation;
 using XtacGateway.Tests.Infrastructure;
 
 namespace XtacGateway.Tests.Observability;
@@ -30,6 +32,26 @@ public sealed class PrometheusExportTests
 
         using var throughProxy = await gateway.Client.GetAsync("/metrics");
         Assert.NotEqual(HttpStatusCode.OK, throughProxy.StatusCode);
+    }
+
+    [Fact]
+    public async Task Metrics_TenantDimensionWithManyPartners_EveryTenantKeepsItsOwnSeries()
+    {
+        // More tenants than OpenTelemetry's default 2,000 series per instrument.
+        const int Tenants = 2_500;
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Telemetry:TenantDimension"] = "true");
+        var telemetry = gateway.Service<GatewayTelemetry>();
+        var app = TestIds.OpenApp.ToString();
+        var tenants = Enumerable.Range(0, Tenants).Select(_ => Guid.NewGuid()).ToArray();
+        foreach (var tenant in tenants)
+        {
+            telemetry.RecordDecision(new Decision(DecisionReason.InboundPolicyBlocked, SettingsSource.Default, tenant, TestIds.OpenApp), GatewayTelemetry.AppSlot(app), app, 0);
+        }
+
+        var series = (await gateway.Management.GetStringAsync("/metrics")).Split('\n').Where(l => l.StartsWith("xtac_decisions_total{", StringComparison.Ordinal)).ToArray();
+
+        Assert.DoesNotContain(series, l => l.Contains("otel_metric_overflow", StringComparison.Ordinal));
+        Assert.All(tenants, t => Assert.Contains(series, l => l.Contains($"xtac_home_tenant=\"{t}\"", StringComparison.Ordinal)));
     }
 
     [Theory]
