@@ -48,26 +48,43 @@ internal sealed partial class FilePolicySource(
         using var timer = new PeriodicTimer(options.Value.Policy.FileCheckInterval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
+            // Under the gate, like an admin reload or commit: a tick must not report on a file they have just replaced.
+            await _gate.WaitAsync(stoppingToken);
             try
             {
-                if (!File.Exists(PolicyPath))
-                {
-                    Report(inForce: false, "the file does not exist");
-                }
-                else if (HasChanged())
-                {
-                    await LoadLockedAsync(stoppingToken);
-                }
-                else if (_fileInForce)
-                {
-                    store.Confirm();
-                }
+                await CheckAsync(stoppingToken);
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            finally
             {
-                // Mid-write or briefly missing (rename-replace); the next tick sees the finished file.
-                Report(inForce: false, ex.Message);
+                _gate.Release();
             }
+        }
+    }
+
+    private async Task CheckAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (!File.Exists(PolicyPath))
+            {
+                // Forget the stamp: a file put back as it was (same time and length: mv, cp -p, a restore) is read again.
+                _lastStamp = default;
+                Report(inForce: false, "the file does not exist");
+            }
+            else if (HasChanged())
+            {
+                await LoadAsync(cancellationToken);
+            }
+            else if (_fileInForce)
+            {
+                store.Confirm();
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Mid-write or briefly missing (rename-replace); the next tick sees the finished file.
+            _lastStamp = default;
+            Report(inForce: false, ex.Message);
         }
     }
 
@@ -104,7 +121,8 @@ internal sealed partial class FilePolicySource(
                 return new PolicyCommitResult(PolicyCommitStatus.Conflict, Detail: "The policy file changed since this change was prepared.");
             }
 
-            var temp = $"{PolicyPath}.{Environment.ProcessId}.tmp";
+            // Random, not the process ID: containers sharing a volume all run as process 1.
+            var temp = $"{PolicyPath}.{Guid.NewGuid():N}.tmp";
             try
             {
                 await File.WriteAllBytesAsync(temp, PolicyWriter.WriteUtf8(document), cancellationToken);

@@ -21,8 +21,11 @@ internal sealed class LastKnownGoodStore(
     private readonly Lock _gate = new();
     private readonly string _origin = options.Value.OriginIn(configuration);
 
-    /// <summary>The ETag of the policy the file holds (saved or restored by this process), or null when unknown.</summary>
-    private volatile string? _savedETag;
+    /// <summary>
+    /// What this process last wrote or restored: the policy's ETag and the file's length and last-write time after
+    /// that. A file that no longer matches was written by someone else (another instance on the same path).
+    /// </summary>
+    private (string ETag, long Length, DateTime Written)? _saved;
 
     public string Path { get; } = options.Value.ResolveLastKnownGoodPath(environment.ContentRootPath, gatewayOptions.Value.ResourceTenantId, options.Value.OriginIn(configuration));
 
@@ -31,7 +34,8 @@ internal sealed class LastKnownGoodStore(
     {
         lock (_gate)
         {
-            var temp = $"{Path}.{Environment.ProcessId}.tmp";
+            // Random, not the process ID: containers sharing a volume all run as process 1.
+            var temp = $"{Path}.{Guid.NewGuid():N}.tmp";
             try
             {
                 Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
@@ -52,13 +56,16 @@ internal sealed class LastKnownGoodStore(
                 }
 
                 File.Move(temp, Path, overwrite: true);
-                File.SetLastWriteTimeUtc(Path, time.GetUtcNow().UtcDateTime);
-                _savedETag = snapshot.ETag;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
+                _saved = null;
                 PolicySourceLog.LastKnownGoodNotWritten(logger, Path, ex.Message);
+                return;
             }
+
+            _saved = (snapshot.ETag, 0, default);
+            Touch();
         }
     }
 
@@ -68,18 +75,41 @@ internal sealed class LastKnownGoodStore(
     /// </summary>
     public void Confirmed(PolicySnapshot current)
     {
-        if (current.ETag != _savedETag)
+        lock (_gate)
         {
-            return;
-        }
+            if (_saved is not { } saved || saved.ETag != current.ETag)
+            {
+                return;
+            }
 
+            var file = new FileInfo(Path);
+            if (!file.Exists)
+            {
+                // Deleted under us: the policy in force is saved again rather than lost until the next change.
+                Save(current);
+            }
+            else if (file.Length == saved.Length && file.LastWriteTimeUtc == saved.Written)
+            {
+                Touch();
+            }
+
+            // Otherwise another process wrote it since: its time is that process's to move.
+        }
+    }
+
+    /// <summary>Moves the file's last-write time to now and remembers the file as this process left it.</summary>
+    private void Touch()
+    {
         try
         {
-            File.SetLastWriteTimeUtc(Path, time.GetUtcNow().UtcDateTime);
+            var now = time.GetUtcNow().UtcDateTime;
+            File.SetLastWriteTimeUtc(Path, now);
+            var file = new FileInfo(Path);
+            _saved = _saved is { } saved ? (saved.ETag, file.Length, file.LastWriteTimeUtc) : null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            // Not logged: it runs on every check, and the save that failed the same way was logged.
+            // Not logged: it runs on every check. The file keeps an older time, so it only looks staler than it is.
         }
     }
 
@@ -98,7 +128,11 @@ internal sealed class LastKnownGoodStore(
         {
             var confirmedAt = new DateTimeOffset(File.GetLastWriteTimeUtc(Path), TimeSpan.Zero);
             store.Swap(saved, confirmedAt < time.GetUtcNow() ? confirmedAt : time.GetUtcNow());
-            _savedETag = saved.ETag;
+            lock (_gate)
+            {
+                var file = new FileInfo(Path);
+                _saved = (saved.ETag, file.Length, file.LastWriteTimeUtc);
+            }
             PolicySourceLog.StartedFromLastKnownGood(logger, sourceName, saved.Version, Path);
         }
         else

@@ -112,7 +112,7 @@ public sealed class FilePolicySourceTests
     public async Task Readiness_InvalidEditInFile_DegradedThenUnreadyUntilFixed()
     {
         // The policy in force is no longer what the file says: not confirmed, so it ages out like an unreachable store.
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Policy:MaxAge"] = "00:00:01.500");
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Policy:MaxAge"] = "00:00:04");
         using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
         Assert.Equal((HttpStatusCode.OK, "Healthy"), await PolicyReadinessAsync(gateway));
 
@@ -120,12 +120,28 @@ public sealed class FilePolicySourceTests
         await reloads.WaitForAsync("invalid", ReloadDeadline);
 
         Assert.Equal((HttpStatusCode.OK, "Degraded"), await PolicyReadinessAsync(gateway));
-        Assert.True(await Eventually.TrueAsync(async () => await PolicyReadinessAsync(gateway) == (HttpStatusCode.ServiceUnavailable, "Unhealthy"), TimeSpan.FromSeconds(5)),
+        Assert.True(await Eventually.TrueAsync(async () => await PolicyReadinessAsync(gateway) == (HttpStatusCode.ServiceUnavailable, "Unhealthy"), TimeSpan.FromSeconds(10)),
             "an unconfirmed policy stayed ready past Xtac:Policy:MaxAge");
 
         await gateway.WritePolicyAsync(PartnerNowBlocked);
         Assert.True(await Eventually.TrueAsync(async () => await PolicyReadinessAsync(gateway) == (HttpStatusCode.OK, "Healthy"), ReloadDeadline),
             "a valid file did not make the gateway ready again");
+    }
+
+    [Fact]
+    public async Task Readiness_FileRemovedThenPutBackUnchanged_HealthyAgain()
+    {
+        // mv out and back, cp -p, a restore from backup: the same content with the same time and length.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        var aside = gateway.PolicyPath + ".aside";
+
+        File.Move(gateway.PolicyPath, aside);
+        Assert.True(await Eventually.TrueAsync(async () => await PolicyReadinessAsync(gateway) == (HttpStatusCode.OK, "Degraded"), ReloadDeadline),
+            "a missing policy file did not show as a degraded source");
+        File.Move(aside, gateway.PolicyPath);
+
+        Assert.True(await Eventually.TrueAsync(async () => await PolicyReadinessAsync(gateway) == (HttpStatusCode.OK, "Healthy"), ReloadDeadline),
+            "the policy file put back unchanged was not taken as the policy in force again");
     }
 
     [Fact]

@@ -79,6 +79,63 @@ public sealed class LastKnownGoodStoreTests : IDisposable
     }
 
     [Fact]
+    public void Confirmed_FileAsThisProcessLeftIt_TimeMovesToTheConfirmation()
+    {
+        var time = new ManualTime(new DateTimeOffset(2026, 11, 28, 9, 0, 0, TimeSpan.Zero));
+        var store = CreateStore(time: time);
+        var snapshot = Snapshot();
+        store.Save(snapshot);
+        Assert.Equal(time.GetUtcNow().UtcDateTime, File.GetLastWriteTimeUtc(store.Path));
+
+        time.Advance(TimeSpan.FromHours(1));
+        store.Confirmed(snapshot);
+
+        Assert.Equal(time.GetUtcNow().UtcDateTime, File.GetLastWriteTimeUtc(store.Path));
+    }
+
+    [Fact]
+    public void Confirmed_AnotherPolicyInForce_FileTimeKept()
+    {
+        var time = new ManualTime(new DateTimeOffset(2026, 11, 28, 9, 0, 0, TimeSpan.Zero));
+        var store = CreateStore(time: time);
+        store.Save(Snapshot());
+
+        time.Advance(TimeSpan.FromHours(1));
+        store.Confirmed(Snapshot(etag: "\"another\""));
+
+        Assert.Equal(time.GetUtcNow().UtcDateTime.AddHours(-1), File.GetLastWriteTimeUtc(store.Path));
+    }
+
+    [Fact]
+    public void Confirmed_FileRewrittenByAnotherProcess_LeftAsItIs()
+    {
+        var time = new ManualTime(new DateTimeOffset(2026, 11, 28, 9, 0, 0, TimeSpan.Zero));
+        var store = CreateStore(time: time);
+        var snapshot = Snapshot();
+        store.Save(snapshot);
+        File.AppendAllText(store.Path, " ");
+        var theirs = File.GetLastWriteTimeUtc(store.Path);
+
+        time.Advance(TimeSpan.FromHours(1));
+        store.Confirmed(snapshot);
+
+        Assert.Equal(theirs, File.GetLastWriteTimeUtc(store.Path));
+    }
+
+    [Fact]
+    public void Confirmed_FileDeleted_SavedAgain()
+    {
+        var store = CreateStore();
+        var snapshot = Snapshot();
+        store.Save(snapshot);
+        File.Delete(store.Path);
+
+        store.Confirmed(snapshot);
+
+        Assert.Equal(snapshot.ETag, store.TryLoad(TestIds.ResourceTenant)?.ETag);
+    }
+
+    [Fact]
     public void ResolveLastKnownGoodPath_Unset_OneDefaultFilePerFleet()
     {
         static string PathOf(string prefix, string redis, Guid tenant)
@@ -98,7 +155,10 @@ public sealed class LastKnownGoodStoreTests : IDisposable
     private static IConfiguration Configuration(string redis)
         => new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:redis"] = redis }).Build();
 
-    private LastKnownGoodStore CreateStore(string keyPrefix = "xtac:policy", string redis = "localhost:6379")
+    private static PolicySnapshot Snapshot(string etag = "\"tag\"")
+        => PolicyCompiler.Compile(Encoding.UTF8.GetBytes(TestPolicies.Standard()), TestIds.ResourceTenant, new PolicyVersion(5, etag, DateTimeOffset.UnixEpoch), out _)!;
+
+    private LastKnownGoodStore CreateStore(string keyPrefix = "xtac:policy", string redis = "localhost:6379", TimeProvider? time = null)
     {
         var options = Options.Create(new PolicySourceOptions
         {
@@ -108,6 +168,16 @@ public sealed class LastKnownGoodStoreTests : IDisposable
         });
         var gateway = Options.Create(new GatewayOptions { ResourceTenantId = TestIds.ResourceTenant });
         var environment = new HostingEnvironment { ContentRootPath = _directory };
-        return new LastKnownGoodStore(options, gateway, Configuration(redis), environment, TimeProvider.System, NullLogger<LastKnownGoodStore>.Instance);
+        return new LastKnownGoodStore(options, gateway, Configuration(redis), environment, time ?? TimeProvider.System, NullLogger<LastKnownGoodStore>.Instance);
+    }
+
+    /// <summary>A clock the test moves by hand.</summary>
+    private sealed class ManualTime(DateTimeOffset start) : TimeProvider
+    {
+        private DateTimeOffset _now = start;
+
+        public override DateTimeOffset GetUtcNow() => _now;
+
+        public void Advance(TimeSpan by) => _now += by;
     }
 }

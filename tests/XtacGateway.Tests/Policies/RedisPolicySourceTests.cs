@@ -263,8 +263,8 @@ public sealed class RedisPolicySourceTests
                 savedPath = gateway.Service<LastKnownGoodStore>().Path;
 
                 // Each check that finds the policy unchanged moves the saved file's time: it says when Redis last confirmed it.
-                File.SetLastWriteTimeUtc(savedPath, DateTime.UtcNow.AddHours(-1));
-                Assert.True(await Eventually.TrueAsync(() => Task.FromResult(File.GetLastWriteTimeUtc(savedPath) > DateTime.UtcNow.AddMinutes(-1)), TimeSpan.FromSeconds(5)),
+                var savedAt = File.GetLastWriteTimeUtc(savedPath);
+                Assert.True(await Eventually.TrueAsync(() => Task.FromResult(File.GetLastWriteTimeUtc(savedPath) > savedAt.AddSeconds(1)), TimeSpan.FromSeconds(5)),
                     "the last-known-good file was not touched when Redis confirmed its policy");
             }
 
