@@ -3,19 +3,21 @@ using Microsoft.AspNetCore.Routing.Matching;
 namespace XtacGateway.Hosting;
 
 /// <summary>
-/// Drops, while routing, the endpoints a request's listener does not serve: a management endpoint asked for on the
-/// proxy listener is not a match, so a proxy route that also matches the path (a catch-all) forwards it to the app
-/// behind the gateway instead of the gateway answering 404 for a path the app owns.
+/// Splits routing by listener wherever a management endpoint shares a path: on the proxy listener only the proxy's
+/// endpoints (and health) match, on the management listener only the management's. So a proxy route that also matches
+/// the path (a catch-all) forwards <c>/metrics</c>, <c>/health</c> or <c>/admin</c> to the app behind the gateway, and
+/// without one the answer is 404, never a 405 whose <c>Allow</c> header lists the admin API's methods.
 /// </summary>
 /// <remarks>
-/// Routing asks this policy only for the candidate sets that contain a management endpoint, so a request no
-/// management path could match pays nothing. Proxy routes on the management listener are refused by
-/// <see cref="EndpointGateMiddleware"/>, which needs no routing help for that.
+/// A node policy, ordered before ASP.NET Core's HTTP method policy, so the method check sees only the listener's own
+/// endpoints. Routing builds it into the nodes that hold a management endpoint; a request no management path could
+/// match pays nothing. Proxy routes on the management listener elsewhere are refused by
+/// <see cref="EndpointGateMiddleware"/>.
 /// </remarks>
-internal sealed class ListenerMatcherPolicy(ListenerEndpoints listeners) : MatcherPolicy, IEndpointSelectorPolicy
+internal sealed class ListenerMatcherPolicy(ListenerEndpoints listeners) : MatcherPolicy, INodeBuilderPolicy
 {
-    // After the framework's own selector policies; the order among them does not matter for this one.
-    public override int Order => 1000;
+    // HttpMethodMatcherPolicy is -1000.
+    public override int Order => -1100;
 
     public bool AppliesToEndpoints(IReadOnlyList<Endpoint> endpoints)
     {
@@ -30,24 +32,61 @@ internal sealed class ListenerMatcherPolicy(ListenerEndpoints listeners) : Match
         return false;
     }
 
-    public Task ApplyAsync(HttpContext httpContext, CandidateSet candidates)
+    public IReadOnlyList<PolicyNodeEdge> GetEdges(IReadOnlyList<Endpoint> endpoints)
     {
-        var management = listeners.IsManagementRequest(httpContext);
-        for (var i = 0; i < candidates.Count; i++)
+        var management = new List<Endpoint>();
+        var proxy = new List<Endpoint>();
+        foreach (var endpoint in endpoints)
         {
-            if (!candidates.IsValidCandidate(i))
+            var shared = endpoint.Metadata.GetMetadata<SharedEndpointAttribute>() is not null;
+            var managementOnly = endpoint.Metadata.GetMetadata<ManagementEndpointAttribute>() is not null;
+            if (shared || managementOnly)
             {
-                continue;
+                management.Add(endpoint);
             }
 
-            var metadata = candidates[i].Endpoint.Metadata;
-            if (metadata.GetMetadata<SharedEndpointAttribute>() is null
-                && (metadata.GetMetadata<ManagementEndpointAttribute>() is not null) != management)
+            if (shared || !managementOnly)
             {
-                candidates.SetValidity(i, false);
+                proxy.Add(endpoint);
             }
         }
 
-        return Task.CompletedTask;
+        var edges = new List<PolicyNodeEdge>(2) { new(Listener.Management, management) };
+        if (proxy.Count > 0)
+        {
+            edges.Add(new PolicyNodeEdge(Listener.Proxy, proxy));
+        }
+
+        return edges;
+    }
+
+    public PolicyJumpTable BuildJumpTable(int exitDestination, IReadOnlyList<PolicyJumpTableEdge> edges)
+    {
+        var management = exitDestination;
+        var proxy = exitDestination;
+        foreach (var edge in edges)
+        {
+            if ((Listener)edge.State == Listener.Management)
+            {
+                management = edge.Destination;
+            }
+            else
+            {
+                proxy = edge.Destination;
+            }
+        }
+
+        return new ListenerJumpTable(listeners, management, proxy);
+    }
+
+    private enum Listener
+    {
+        Proxy,
+        Management,
+    }
+
+    private sealed class ListenerJumpTable(ListenerEndpoints listeners, int management, int proxy) : PolicyJumpTable
+    {
+        public override int GetDestination(HttpContext httpContext) => listeners.IsManagementRequest(httpContext) ? management : proxy;
     }
 }

@@ -84,6 +84,25 @@ public sealed class EndpointGateTests
         Assert.False(probe.FrameworkRan["/orders"]);
     }
 
+    [Theory]
+    [InlineData("POST", "/metrics")]
+    [InlineData("POST", "/health")]
+    [InlineData("PUT", AdminPolicyPath)]
+    [InlineData("GET", AdminPolicyPath)]
+    public async Task Invoke_ManagementPathOnProxyListenerWithoutCatchAll_NotFound(string method, string path)
+    {
+        // No proxy route matches these paths: 404, not a 405 listing the management endpoint's methods.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["ReverseProxy:Routes:open:Match:Path"] = "/orders/{**catch-all}");
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        request.Headers.Authorization = new("Bearer", gateway.Token());
+
+        using var response = await gateway.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Empty(response.Content.Headers.Allow);
+        Assert.Empty(gateway.Backend.Requests);
+    }
+
     [Fact]
     public async Task Health_ProxyListener_AnswersStatusAndVersionOnly()
     {
