@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -74,22 +75,13 @@ internal sealed class BatchingConsoleLoggerProvider : ILoggerProvider, ISupportE
             return;
         }
 
+        // One wait for the whole shutdown: the writer may be stuck on a console nobody reads, and then the backlog
+        // stays unwritten rather than the shutdown stuck behind it.
+        var started = Stopwatch.GetTimestamp();
         _wake.Set();
         _writer.Join(_shutdownWait);
-
-        // The writer may be stuck on a console nobody reads: then the backlog stays unwritten rather than the
-        // shutdown stuck behind it.
-        if (_writeLock.TryEnter(_shutdownWait))
-        {
-            try
-            {
-                WriteQueuedLocked();
-            }
-            finally
-            {
-                _writeLock.Exit();
-            }
-        }
+        var left = _shutdownWait - Stopwatch.GetElapsedTime(started);
+        WriteAfterDispose(line: null, left > TimeSpan.Zero ? left : TimeSpan.Zero);
     }
 
     private ConsoleFormatter Formatter
@@ -113,12 +105,7 @@ internal sealed class BatchingConsoleLoggerProvider : ILoggerProvider, ISupportE
 
         if (Disposed)
         {
-            lock (_writeLock)
-            {
-                Write(line);
-                Flush();
-            }
-
+            WriteAfterDispose(line, _shutdownWait);
             return;
         }
 
@@ -152,7 +139,33 @@ internal sealed class BatchingConsoleLoggerProvider : ILoggerProvider, ISupportE
         // drains (the enqueue's interlocked operation orders it before this read).
         if (Disposed)
         {
-            WriteQueued();
+            WriteAfterDispose(line: null, _shutdownWait);
+        }
+    }
+
+    /// <summary>
+    /// Once disposed nobody else drains: the caller writes the backlog and its line, waiting for the console at most
+    /// <paramref name="wait"/> (lines are dropped after that, as a stuck console would lose them anyway).
+    /// </summary>
+    private void WriteAfterDispose(Line? line, TimeSpan wait)
+    {
+        if (!_writeLock.TryEnter(wait))
+        {
+            return;
+        }
+
+        try
+        {
+            WriteQueuedLocked();
+            if (line is { } own)
+            {
+                Write(own);
+                Flush();
+            }
+        }
+        finally
+        {
+            _writeLock.Exit();
         }
     }
 

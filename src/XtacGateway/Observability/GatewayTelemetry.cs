@@ -232,7 +232,7 @@ internal sealed class GatewayTelemetry
     private static string TenantTag(Guid tenant) => tenant.ToString();
 }
 
-internal sealed class TelemetryOptions
+internal sealed class TelemetryOptions : IValidatableObject
 {
     public const string Section = "Xtac:Telemetry";
 
@@ -253,9 +253,9 @@ internal sealed class TelemetryOptions
     /// <summary>
     /// The key for hashing user object IDs in logs, shared by every instance so one user hashes alike across the fleet
     /// and restarts; a random per-process key when unset (with a warning outside Development). At least 32 characters:
-    /// a short key lets whoever reads the logs recover user IDs by trying keys.
+    /// a short key lets whoever reads the logs recover user IDs by trying keys. Empty counts as unset (deployment
+    /// templates often pass empty variables).
     /// </summary>
-    [MinLength(32, ErrorMessage = "Xtac:Telemetry:UserIdHashKey must be at least 32 characters (a 256-bit HMAC key); a shorter key lets whoever reads the logs recover user IDs by guessing it.")]
     public string? UserIdHashKey { get; set; }
 
     /// <summary>
@@ -277,4 +277,14 @@ internal sealed class TelemetryOptions
 
     /// <summary>Also write metrics and traces to the console.</summary>
     public bool ConsoleExporter { get; set; }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (UserIdHashKey is { Length: > 0 and < 32 })
+        {
+            yield return new ValidationResult(
+                $"{Section}:{nameof(UserIdHashKey)} must be at least 32 characters (a 256-bit HMAC key); a shorter key lets whoever reads the logs recover user IDs by guessing it.",
+                [nameof(UserIdHashKey)]);
+        }
+    }
 }

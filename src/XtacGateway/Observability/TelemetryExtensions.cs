@@ -12,6 +12,7 @@ internal static class TelemetryExtensions
     /// Up-down counters ASP.NET Core and HttpClient move on every request (HttpClient's open connections twice each
     /// way, idle to active and back). Kestrel's connection counts, which move per connection, stay on.
     /// </summary>
+    /// <summary>The common endpoint first, then the traces endpoint, then the other signals'.</summary>
     private static readonly string[] OtlpEndpointVariables =
         ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"];
 
@@ -27,10 +28,13 @@ internal static class TelemetryExtensions
     {
         builder.Services.UseBatchingConsoleLogger();
         var console = builder.Configuration.GetValue<bool>($"{TelemetryOptions.Section}:ConsoleExporter");
-        var otlp = OtlpEndpointVariables.Any(variable => !string.IsNullOrWhiteSpace(builder.Configuration[variable]));
+        bool Set(string variable) => !string.IsNullOrWhiteSpace(builder.Configuration[variable]);
+        var otlp = OtlpEndpointVariables.Any(Set);
 
-        // Spans cost on every request; record them only when something exports them (or when asked).
-        var tracing = builder.Configuration.GetValue<bool?>($"{TelemetryOptions.Section}:Tracing") ?? (otlp || console);
+        // Spans cost on every request; record them only when something exports them (or when asked): the console, or
+        // OTLP with an endpoint for traces (an endpoint for metrics or logs alone does not turn tracing on).
+        var otlpTraces = Set(OtlpEndpointVariables[0]) || Set(OtlpEndpointVariables[1]);
+        var tracing = builder.Configuration.GetValue<bool?>($"{TelemetryOptions.Section}:Tracing") ?? (otlpTraces || console);
         var inFlight = builder.Configuration.GetValue<bool>($"{TelemetryOptions.Section}:{nameof(TelemetryOptions.InFlightInstruments)}");
         var tenantDimension = builder.Configuration.GetValue<bool>($"{TelemetryOptions.Section}:{nameof(TelemetryOptions.TenantDimension)}");
         var tenantSeriesLimit = builder.Configuration.GetValue<int?>($"{TelemetryOptions.Section}:{nameof(TelemetryOptions.TenantDimensionSeriesLimit)}")

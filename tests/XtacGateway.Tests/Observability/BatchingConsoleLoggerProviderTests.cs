@@ -148,6 +148,10 @@ public sealed class BatchingConsoleLoggerProviderTests
         {
             var dispose = Task.Run(provider.Dispose);
             Assert.Same(dispose, await Task.WhenAny(dispose, Task.Delay(TimeSpan.FromSeconds(20))));
+
+            // A line logged after shutdown waits no longer than shutdown did.
+            var late = Task.Run(() => provider.CreateLogger("Xtac.Test").LogWarning("late"));
+            Assert.Same(late, await Task.WhenAny(late, Task.Delay(TimeSpan.FromSeconds(20))));
         }
         finally
         {
@@ -193,6 +197,20 @@ public sealed class BatchingConsoleLoggerProviderTests
 
     private static BatchingConsoleLoggerProvider Provider(ServiceProvider services, TextWriter output, TextWriter error, TimeSpan? shutdownWait = null)
         => new(services.GetRequiredService<IOptionsMonitor<ConsoleLoggerOptions>>(), services.GetServices<ConsoleFormatter>(), output, error, shutdownWait);
+
+    [Fact]
+    public void Log_AfterDispose_StillWritten()
+    {
+        using var services = ConsoleServices(o => o.FormatterName = ConsoleFormatterNames.Systemd);
+        var output = new StringWriter();
+        var provider = Provider(services, output, new StringWriter());
+        var logger = provider.CreateLogger("Xtac.Test");
+
+        provider.Dispose();
+        logger.LogWarning("logged during shutdown");
+
+        Assert.Contains("logged during shutdown", output.ToString(), StringComparison.Ordinal);
+    }
 
     /// <summary>A console whose first writes fail as a closed pipe does, then works.</summary>
     private sealed class BrokenThenWorkingWriter(int failures) : StringWriter

@@ -117,6 +117,33 @@ public sealed class RequestSpanTests
         Assert.Equal(tagged ? ActivityStatusCode.Error : ActivityStatusCode.Unset, activity.Status);
     }
 
+    [Theory]
+    [InlineData("OTEL_EXPORTER_OTLP_ENDPOINT", "", true)]
+    [InlineData("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/v1/traces", true)]
+    [InlineData("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "/v1/metrics", false)]
+    [InlineData("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "/v1/logs", false)]
+    public async Task Invoke_OtlpEndpointVariable_SpansRecordedOnlyWhenTracesHaveAnEndpoint(string variable, string path, bool recorded)
+    {
+        // Recording spans costs on every request: only an endpoint for traces (its own or the common one) turns it on.
+        await using var collector = await OtlpCollector.StartAsync();
+        var seen = new List<Activity?>();
+        await using var gateway = await GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s =>
+            {
+                s[variable] = collector.Url + path;
+                s["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+            },
+            configureBuilder: b => b.Services.AddSingleton<IStartupFilter>(new CaptureRequestActivity(seen)));
+
+        using var response = await gateway.GetAsync("/a", gateway.Token(TestIds.BlockedPartner));
+
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, response.StatusCode);
+        var activity = Assert.Single(seen);
+        Assert.Equal(recorded, activity?.Recorded == true);
+        Assert.Equal(recorded ? "deny" : null, activity?.GetTagItem("xtac.decision"));
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
