@@ -151,17 +151,17 @@ internal static class AdminApi
             return InvalidBody();
         }
 
-        if (body["tenantId"] is not JsonValue tenantValue || !tenantValue.TryGetValue<string>(out var tenantText) || !Guid.TryParse(tenantText, out var tenant))
-        {
-            return Validation([new PolicyError("$.tenantId", "'tenantId' is required: the partner's tenant ID (a GUID).")]);
-        }
+        // A missing or malformed tenantId is left to the policy's validation, which reports it with every other error.
+        Guid? tenant = body["tenantId"] is JsonValue tenantValue && tenantValue.TryGetValue<string>(out var tenantText) && Guid.TryParse(tenantText, out var parsed)
+            ? parsed
+            : null;
 
         var result = await editor.EditAsync(root =>
         {
             var partners = PolicyJson.EnsurePartners(root);
-            if (PolicyJson.IndexOf(partners, tenant) >= 0)
+            if (tenant is { } id && PolicyJson.IndexOf(partners, id) >= 0)
             {
-                return EditOutcome.Fail(EditStatus.Conflict, $"Tenant {tenant} is already a partner; change it with PATCH {Base}/partners/{tenant}.");
+                return EditOutcome.Fail(EditStatus.Conflict, $"Tenant {id} is already a partner; change it with PATCH {Base}/partners/{id}.");
             }
 
             var added = (JsonObject)body.DeepClone();

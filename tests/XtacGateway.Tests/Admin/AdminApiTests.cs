@@ -84,6 +84,24 @@ public sealed class AdminApiTests
         Assert.Empty((await (await gateway.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray());
     }
 
+    [Theory]
+    [InlineData("\"tenantId\": \"not-a-guid\",")]
+    [InlineData("")]
+    public async Task AddPartner_BadTenantIdAndBadSettings_Returns400WithEveryJsonPath(string tenantId)
+    {
+        await using var gateway = await StartAsync();
+        var etag = gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag;
+
+        using var response = await gateway.AdminAsync(HttpMethod.Post, $"{AdminClient.Base}/partners",
+            $$"""{ {{tenantId}} "inboundTrust": { "isMfaAccepted": "yes" } }""");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var errors = (await response.JsonAsync())["errors"]!.AsObject().Select(e => e.Key).ToArray();
+        Assert.Contains("$.tenantId", errors);
+        Assert.Contains("$.inboundTrust.isMfaAccepted", errors);
+        Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
+    }
+
     [Fact]
     public async Task Patch_StaleIfMatch_Returns412AndChangesNothing()
     {
