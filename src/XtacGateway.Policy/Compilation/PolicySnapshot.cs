@@ -115,7 +115,7 @@ public sealed class PolicySnapshot
         }
 
         var source = (SettingsSource)effective.Source;
-        var reason = InboundReason(caller, app, effective) ?? GrantControlsReason(caller, app, effective) ?? DecisionReason.Allowed;
+        var reason = InboundReason(caller, app, effective) ?? GrantControlsReason(caller, app, effective, ResourceTenantId) ?? DecisionReason.Allowed;
         return new Decision(reason, source, home, appId);
     }
 
@@ -146,7 +146,7 @@ public sealed class PolicySnapshot
         var home = caller.HomeTenantId;
         if (home == resourceTenantId)
         {
-            var internalReason = GrantControlsReason(caller, app, settings: null);
+            var internalReason = GrantControlsReason(caller, app, settings: null, resourceTenantId);
             decision = new Decision(internalReason ?? DecisionReason.InternalUser, SettingsSource.None, home, appId);
             return true;
         }
@@ -194,8 +194,13 @@ public sealed class PolicySnapshot
         return allowed ? null : DecisionReason.InboundPolicyBlocked;
     }
 
-    /// <summary>Checks the app's grant controls; <paramref name="settings"/> is null for an internal caller, whose own claims suffice.</summary>
-    private static DecisionReason? GrantControlsReason(CallerFacts caller, AppPolicy app, EffectiveSettings? settings)
+    /// <summary>
+    /// Checks the app's grant controls; <paramref name="settings"/> is null for an internal caller, whose own claims
+    /// suffice. MFA and device claims count only when the token was issued by the caller's home tenant or by the
+    /// resource tenant: a third tenant that issued a guest token (any tenant can, for a multi-tenant app) would
+    /// otherwise vouch for another organisation's user, with an MFA method or device claim of its own making.
+    /// </summary>
+    private static DecisionReason? GrantControlsReason(CallerFacts caller, AppPolicy app, EffectiveSettings? settings, Guid resourceTenantId)
     {
         var controls = app.ControlArray;
         if (controls.Length == 0)
@@ -208,14 +213,16 @@ public sealed class PolicySnapshot
             return DecisionReason.BlockedByGrantControls;
         }
 
+        var attested = caller.TokenTenantId is { } issuer && (issuer == caller.HomeTenantId || issuer == resourceTenantId);
+
         DecisionReason? firstUnmet = null;
         foreach (var control in controls)
         {
             var satisfied = control switch
             {
-                GrantControl.Mfa => caller.MultifactorAuthenticated && (settings is null || settings.MfaAccepted),
-                GrantControl.CompliantDevice => caller.CompliantDevice && (settings is null || settings.CompliantDeviceAccepted),
-                GrantControl.DomainJoinedDevice => caller.HybridJoinedDevice && (settings is null || settings.HybridJoinedDeviceAccepted),
+                GrantControl.Mfa => attested && caller.MultifactorAuthenticated && (settings is null || settings.MfaAccepted),
+                GrantControl.CompliantDevice => attested && caller.CompliantDevice && (settings is null || settings.CompliantDeviceAccepted),
+                GrantControl.DomainJoinedDevice => attested && caller.HybridJoinedDevice && (settings is null || settings.HybridJoinedDeviceAccepted),
                 _ => false,
             };
 

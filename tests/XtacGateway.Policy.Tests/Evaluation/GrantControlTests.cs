@@ -167,6 +167,46 @@ public sealed class GrantControlTests
         Assert.Equal("AADSTS50076", decision.ErrorCode);
     }
 
+    [Theory]
+    [InlineData("resource", true)]
+    [InlineData("partner", true)]
+    [InlineData("third", false)]
+    public void Decide_ExternalCallerMfaAndDeviceClaims_CountOnlyFromHomeOrResourceTenantIssuer(string issuer, bool allowed)
+    {
+        // A partner user in a token of its home tenant, of the resource tenant (a guest there), or of a third tenant
+        // (a guest there: any tenant can issue tokens for a multi-tenant app, with MFA and device claims of its own).
+        var snapshot = PartnerWithTrust(Trust(true, true, true));
+        var issuerTenant = issuer switch { "resource" => Ids.ResourceTenant, "partner" => Ids.PartnerTenant, _ => Ids.UnknownTenant };
+        var claims = (issuer == "partner" ? Tokens.Member(Ids.PartnerTenant) : Tokens.Guest(issuerTenant, Ids.PartnerTenant, Ids.U1))
+            .With("amr", Tokens.Array("pwd", "mfa"))
+            .With("device_compliant", "true")
+            .With("device_trust_type", "ServerAd");
+        var caller = Tokens.Read(claims);
+        Assert.Equal(Ids.PartnerTenant, caller.HomeTenantId);
+
+        foreach (var control in new[] { GrantControl.Mfa, GrantControl.CompliantDevice, GrantControl.DomainJoinedDevice })
+        {
+            var decision = snapshot.Decide(caller, AppPolicy.Create(Ids.A1, GrantOperator.Or, control));
+            Assert.True(allowed == decision.IsAllowed, $"{control} with a token of the {issuer} tenant: {decision.Reason}");
+        }
+    }
+
+    [Fact]
+    public void Decide_InternalUserInThirdTenantGuestToken_MfaClaimDoesNotCount()
+    {
+        // Someone with a resource-tenant user's password, not their MFA, invites that user into a tenant of their own
+        // and registers an MFA method there: that tenant's token says idp = the resource tenant, amr = mfa.
+        var snapshot = Compile(Document(ServiceDefault()));
+        var caller = Tokens.Read(Tokens.Guest(Ids.UnknownTenant, Ids.ResourceTenant, Ids.U1).With("amr", Tokens.Array("pwd", "mfa")));
+        Assert.Equal(Ids.ResourceTenant, caller.HomeTenantId);
+
+        var open = snapshot.Decide(caller, AppPolicy.Open(Ids.A1));
+        var mfa = snapshot.Decide(caller, AppPolicy.Create(Ids.A1, GrantOperator.Or, GrantControl.Mfa));
+
+        Assert.Equal(DecisionReason.InternalUser, open.Reason);
+        Assert.Equal(DecisionReason.MfaRequired, mfa.Reason);
+    }
+
     [Fact]
     public void Decide_InternalCallerOnBlockApp_BlockedByGrantControls()
     {
