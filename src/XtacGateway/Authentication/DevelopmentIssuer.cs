@@ -72,7 +72,7 @@ internal sealed class DevelopmentIssuer
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
             using var rsa = RSA.Create(2048);
             var temp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-            File.WriteAllText(temp, rsa.ExportRSAPrivateKeyPem());
+            WritePrivate(temp, rsa.ExportRSAPrivateKeyPem());
             try
             {
                 // Another process may have won the race; its key is as good as ours.
@@ -113,8 +113,24 @@ internal sealed class DevelopmentIssuer
     public static void WriteKeyFile(string path, IEnumerable<RSA> keys)
     {
         var temp = $"{path}.{Guid.NewGuid():N}.tmp";
-        File.WriteAllText(temp, string.Join(Environment.NewLine, keys.Select(k => k.ExportRSAPrivateKeyPem())));
+        WritePrivate(temp, string.Join(Environment.NewLine, keys.Select(k => k.ExportRSAPrivateKeyPem())));
         File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>
+    /// Creates the file readable by its owner only: anyone who can read the key can mint tokens every Development
+    /// gateway on the machine accepts.
+    /// </summary>
+    private static void WritePrivate(string path, string pem)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using var writer = new StreamWriter(path, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), options);
+        writer.Write(pem);
     }
 
     /// <summary>Signs a token with the current key.</summary>

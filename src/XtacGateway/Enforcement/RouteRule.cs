@@ -43,6 +43,15 @@ internal sealed class RouteRule
         var metadata = route.Metadata ?? new Dictionary<string, string>();
         if (metadata.TryGetValue(PublicKey, out var isPublic) && bool.TryParse(isPublic, out var publicRoute) && publicRoute)
         {
+            // A route copied from a protected one and marked public would otherwise be forwarded unauthenticated
+            // while its metadata still reads as protected: refuse the contradiction instead of picking a side.
+            var protectedKeys = new[] { AppIdKey, GrantControlsKey, GrantOperatorKey }.Where(metadata.ContainsKey).ToArray();
+            if (protectedKeys.Length > 0)
+            {
+                errors.Add($"Route '{route.RouteId}' says '{PublicKey}: true' (forwarded without authentication) and also has '{string.Join("', '", protectedKeys)}': remove one or the other.");
+                return null;
+            }
+
             return new RouteRule(null);
         }
 

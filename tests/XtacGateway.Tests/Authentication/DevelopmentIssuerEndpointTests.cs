@@ -26,6 +26,33 @@ public sealed class DevelopmentIssuerEndpointTests
     }
 
     [Fact]
+    public void LoadOrCreate_NewKeyFile_ReadableByItsOwnerOnly()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var directory = Directory.CreateTempSubdirectory("xtac-dev-key-").FullName;
+        try
+        {
+            var path = Path.Combine(directory, "keys.pem");
+            var issuer = XtacGateway.Authentication.DevelopmentIssuer.LoadOrCreate(path);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+
+            // A rotated key file too, and it still loads.
+            using var next = System.Security.Cryptography.RSA.Create(2048);
+            XtacGateway.Authentication.DevelopmentIssuer.WriteKeyFile(path, [next]);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+            Assert.NotEqual(issuer.SigningKey.KeyId, XtacGateway.Authentication.DevelopmentIssuer.LoadOrCreate(path).SigningKey.KeyId);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Discovery_V2_NamesTemplateIssuerAndLoopbackKeys()
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());

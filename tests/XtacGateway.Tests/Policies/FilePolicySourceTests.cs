@@ -248,6 +248,7 @@ public sealed class FilePolicySourceTests
     [InlineData("Xtac.AppId", "not-a-guid")]
     [InlineData("Xtac.GrantControls", "mfa,passwordless")]
     [InlineData("Xtac.GrantOperator", "XOR")]
+    [InlineData("Xtac.Public", "true")]
     public async Task Start_RouteWithInvalidMetadata_ThrowsNamingRoute(string key, string value)
     {
         var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(
