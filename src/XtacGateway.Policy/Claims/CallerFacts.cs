@@ -37,6 +37,9 @@ public sealed class CallerFacts
     /// <summary>The token says the caller has more groups than it could carry (<c>_claim_names.groups</c> or <c>hasgroups</c>).</summary>
     public bool GroupsOverage { get; init; }
 
+    /// <summary>The token names some group other than by object ID (a name or an on-premises SID): its membership cannot be matched.</summary>
+    public bool GroupsUnreadable { get; init; }
+
     public bool MultifactorAuthenticated { get; init; }
 
     public bool CompliantDevice { get; init; }

@@ -51,11 +51,18 @@ public sealed class CallerFactsReader(ClaimNames names)
         Guid? objectId = Guid.TryParse(First(claims, objectIdClaim), out var oid) ? oid : null;
 
         List<Guid>? groupList = null;
+        var unreadableGroups = false;
         foreach (var value in claims.GetValues(names.Groups))
         {
             if (Guid.TryParse(value, out var group))
             {
                 (groupList ??= []).Add(group);
+            }
+            else
+            {
+                // A group named by sAMAccountName, display name or SID (an app's groups claim setting) cannot be
+                // matched against the policy's object IDs.
+                unreadableGroups = true;
             }
         }
 
@@ -82,6 +89,7 @@ public sealed class CallerFactsReader(ClaimNames names)
             UserObjectId = objectId,
             Groups = groups,
             GroupsOverage = overage,
+            GroupsUnreadable = unreadableGroups,
             MultifactorAuthenticated = mfa,
             CompliantDevice = IsTrue(First(claims, names.DeviceCompliant)),
             HybridJoinedDevice = string.Equals(First(claims, names.DeviceTrustType), names.HybridJoinedTrustType, StringComparison.OrdinalIgnoreCase),

@@ -169,7 +169,7 @@ public sealed class PolicySnapshot
             }
         }
 
-        if (!caller.IsGuest && caller.GroupsOverage && settings.HasSpecificGroups)
+        if (!caller.IsGuest && (caller.GroupsOverage || caller.GroupsUnreadable) && settings.HasSpecificGroups)
         {
             return DecisionReason.GroupMembershipUnavailable;
         }

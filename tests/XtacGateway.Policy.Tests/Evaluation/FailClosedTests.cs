@@ -85,6 +85,27 @@ public sealed class FailClosedTests
         AssertCannotTell(DecisionReason.GroupMembershipUnavailable, snapshot.Decide(caller, AppPolicy.Open(Ids.A1)));
     }
 
+    [Theory]
+    [InlineData("blocked")]
+    [InlineData("allowed")]
+    public void Decide_GroupsNamedOtherThanByObjectId_GroupMembershipUnavailable(string accessType)
+    {
+        // An app set to emit sAMAccountNames or SIDs: the member of the blocked G1 must not pass as a member of nothing.
+        var snapshot = PartnerSnapshot(Setting(Half(accessType, Group(Ids.G1)), Half(accessType, AllApplications())));
+        var caller = Tokens.Read(Tokens.Member(Ids.PartnerTenant).With("groups", Tokens.Array(Ids.G2.ToString(), "contoso-finance")));
+
+        AssertCannotTell(DecisionReason.GroupMembershipUnavailable, snapshot.Decide(caller, AppPolicy.Open(Ids.A1)));
+    }
+
+    [Fact]
+    public void Decide_GroupsNamedOtherThanByObjectIdWithAllUsersOnly_DecidedNormally()
+    {
+        var snapshot = PartnerSnapshot(Setting(Allowed(AllUsers()), Allowed(App(Ids.A1))));
+        var caller = Tokens.Read(Tokens.Member(Ids.PartnerTenant).With("groups", Tokens.Array("contoso-finance")));
+
+        Assert.Equal(DecisionReason.Allowed, snapshot.Decide(caller, AppPolicy.Open(Ids.A1)).Reason);
+    }
+
     [Fact]
     public void Decide_GroupOverageWithAllUsersOnly_DecidedNormally()
     {
