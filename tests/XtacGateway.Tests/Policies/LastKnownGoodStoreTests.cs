@@ -81,13 +81,8 @@ public sealed class LastKnownGoodStoreTests : IDisposable
     [Fact]
     public void Confirmed_FileAsThisProcessLeftIt_TimeMovesToTheConfirmation()
     {
-        var time = new ManualTime(new DateTimeOffset(2026, 11, 28, 9, 0, 0, TimeSpan.Zero));
-        var store = CreateStore(time: time);
-        var snapshot = Snapshot();
-        store.Save(snapshot);
-        Assert.Equal(time.GetUtcNow().UtcDateTime, File.GetLastWriteTimeUtc(store.Path));
+        var (store, time, snapshot) = SavedAnHourAgo();
 
-        time.Advance(TimeSpan.FromHours(1));
         store.Confirmed(snapshot);
 
         Assert.Equal(time.GetUtcNow().UtcDateTime, File.GetLastWriteTimeUtc(store.Path));
@@ -96,11 +91,8 @@ public sealed class LastKnownGoodStoreTests : IDisposable
     [Fact]
     public void Confirmed_AnotherPolicyInForce_FileTimeKept()
     {
-        var time = new ManualTime(new DateTimeOffset(2026, 11, 28, 9, 0, 0, TimeSpan.Zero));
-        var store = CreateStore(time: time);
-        store.Save(Snapshot());
+        var (store, time, _) = SavedAnHourAgo();
 
-        time.Advance(TimeSpan.FromHours(1));
         store.Confirmed(Snapshot(etag: "\"another\""));
 
         Assert.Equal(time.GetUtcNow().UtcDateTime.AddHours(-1), File.GetLastWriteTimeUtc(store.Path));
@@ -109,14 +101,10 @@ public sealed class LastKnownGoodStoreTests : IDisposable
     [Fact]
     public void Confirmed_FileRewrittenByAnotherProcess_LeftAsItIs()
     {
-        var time = new ManualTime(new DateTimeOffset(2026, 11, 28, 9, 0, 0, TimeSpan.Zero));
-        var store = CreateStore(time: time);
-        var snapshot = Snapshot();
-        store.Save(snapshot);
+        var (store, _, snapshot) = SavedAnHourAgo();
         File.AppendAllText(store.Path, " ");
         var theirs = File.GetLastWriteTimeUtc(store.Path);
 
-        time.Advance(TimeSpan.FromHours(1));
         store.Confirmed(snapshot);
 
         Assert.Equal(theirs, File.GetLastWriteTimeUtc(store.Path));
@@ -154,6 +142,18 @@ public sealed class LastKnownGoodStoreTests : IDisposable
 
     private static IConfiguration Configuration(string redis)
         => new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:redis"] = redis }).Build();
+
+    /// <summary>A store on a hand-moved clock whose file was saved (and its time checked) an hour before the clock's now.</summary>
+    private (LastKnownGoodStore Store, ManualTime Time, PolicySnapshot Saved) SavedAnHourAgo()
+    {
+        var time = new ManualTime(new DateTimeOffset(2026, 11, 28, 9, 0, 0, TimeSpan.Zero));
+        var store = CreateStore(time: time);
+        var snapshot = Snapshot();
+        store.Save(snapshot);
+        Assert.Equal(time.GetUtcNow().UtcDateTime, File.GetLastWriteTimeUtc(store.Path));
+        time.Advance(TimeSpan.FromHours(1));
+        return (store, time, snapshot);
+    }
 
     private static PolicySnapshot Snapshot(string etag = "\"tag\"")
         => PolicyCompiler.Compile(Encoding.UTF8.GetBytes(TestPolicies.Standard()), TestIds.ResourceTenant, new PolicyVersion(5, etag, DateTimeOffset.UnixEpoch), out _)!;
