@@ -52,22 +52,44 @@ internal sealed class AdminRoleHandler(IOptions<GatewayOptions> gateway, IOption
             return Task.CompletedTask;
         }
 
+        // Directory roles count for a signed-in user: a delegated access token (it has a scope). A service principal
+        // holding a directory role goes through the app roles below, as README says.
         var allowed = requirement.Change ? AdminRoles.Change : AdminRoles.Read;
-        if (user.FindAll("wids").Any(c => allowed.Contains(c.Value)))
+        if (user.FindFirst("scp") is not null && user.FindAll("wids").Any(c => allowed.Contains(c.Value)))
         {
             context.Succeed(requirement);
             return Task.CompletedTask;
         }
 
-        // Application (app-only) tokens: no delegated scope, an app role granted to the caller.
+        // Application (app-only) tokens: an app role granted to the caller, in a token that is an app's own. A user
+        // assigned the same app role must not pass for an app with a token that merely lacks a scope (an ID token).
         var options = admin.Value;
         var appRoles = requirement.Change ? [options.ChangeAppRole] : new[] { options.ReadAppRole, options.ChangeAppRole };
-        if (user.FindFirst("scp") is null && user.FindAll("roles").Any(r => appRoles.Any(a => !string.IsNullOrEmpty(a) && string.Equals(a, r.Value, StringComparison.Ordinal))))
+        if (IsAppOnly(user) && user.FindAll("roles").Any(r => appRoles.Any(a => !string.IsNullOrEmpty(a) && string.Equals(a, r.Value, StringComparison.Ordinal))))
         {
             context.Succeed(requirement);
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// An app-only token: no scope, and either <c>idtyp</c> says <c>app</c> or the subject is the caller's own object
+    /// ID (in Entra's app-only tokens <c>sub</c> equals <c>oid</c>; a user's tokens carry a pairwise <c>sub</c>).
+    /// </summary>
+    private static bool IsAppOnly(ClaimsPrincipal user)
+    {
+        if (user.FindFirst("scp") is not null)
+        {
+            return false;
+        }
+
+        if (user.FindFirstValue("idtyp") is { } type)
+        {
+            return string.Equals(type, "app", StringComparison.OrdinalIgnoreCase);
+        }
+
+        return user.FindFirstValue("oid") is { Length: > 0 } oid && string.Equals(oid, user.FindFirstValue("sub"), StringComparison.OrdinalIgnoreCase);
     }
 }
 

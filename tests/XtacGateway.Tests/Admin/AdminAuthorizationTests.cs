@@ -88,6 +88,50 @@ public sealed class AdminAuthorizationTests(AdminAuthorizationFixture fixture) :
         }
     }
 
+    [Theory]
+    [InlineData("app-only token with the change role", true)]
+    [InlineData("app-only token (idtyp) with the change role", true)]
+    [InlineData("user token with the change role", false)]
+    [InlineData("token without scope whose sub is not its oid", false)]
+    [InlineData("app-only token with Global Administrator in wids", false)]
+    [InlineData("partner's app-only token with the change role", false)]
+    public async Task AdminChange_AppRoleCallers_OnlyAppOnlyTokensOfTheResourceTenant(string caller, bool mayChange)
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Admin:ChangeAppRole"] = "Policy.Change");
+        var servicePrincipal = Guid.NewGuid().ToString();
+        var token = gateway.Token(caller.StartsWith("partner", StringComparison.Ordinal) ? TestIds.AllowedPartner : TestIds.ResourceTenant, claims =>
+        {
+            claims["oid"] = servicePrincipal;
+            claims["sub"] = caller.Contains("sub is not", StringComparison.Ordinal) ? "pairwise-subject" : servicePrincipal;
+            if (!caller.StartsWith("user", StringComparison.Ordinal))
+            {
+                claims["scp"] = null;
+            }
+
+            if (caller.Contains("(idtyp)", StringComparison.Ordinal))
+            {
+                claims["idtyp"] = "app";
+                claims["sub"] = "not-the-oid";
+            }
+
+            if (caller.Contains("wids", StringComparison.Ordinal))
+            {
+                // Some other app role, so that Microsoft.Identity.Web's scope-or-role check lets the token in.
+                claims["wids"] = new List<object> { AdminRoles.GlobalAdministrator };
+                claims["roles"] = new List<object> { "Orders.Read" };
+            }
+            else
+            {
+                claims["roles"] = new List<object> { "Policy.Change" };
+            }
+        });
+
+        using var response = await gateway.AdminWithTokenAsync(HttpMethod.Patch, $"{AdminClient.Base}/default", token, """{"inboundTrust": {"isMfaAccepted": "yes"}}""");
+
+        // Authorized, the invalid body is refused on its merits; otherwise 403. Nothing changes either way.
+        Assert.Equal(mayChange ? HttpStatusCode.BadRequest : HttpStatusCode.Forbidden, response.StatusCode);
+    }
+
     [Fact]
     public async Task AdminApi_OnTheProxyListener_IsNotServed()
     {
