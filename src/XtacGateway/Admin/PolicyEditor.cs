@@ -70,6 +70,23 @@ internal sealed class PolicyEditor(
     public async Task<EditResult> EditAsync(Func<JsonObject, EditOutcome> edit, string? ifMatch, AuditActor actor, CancellationToken cancellationToken)
     {
         await _writes.WaitAsync(cancellationToken);
+
+        // An answer from this instance's copy alone (a stale If-Match, a partner missing or already there, nothing to
+        // change) is given only once the source has confirmed the copy is its newest: another instance, or a hand edit
+        // the file watcher has not seen yet, may have changed the policy a moment ago, and the change then applies to that.
+        var sourceConfirmed = false;
+        async Task<bool> CopyIsStaleAsync(PolicySnapshot basis)
+        {
+            if (sourceConfirmed || !source.IsWritable)
+            {
+                return false;
+            }
+
+            sourceConfirmed = true;
+            await source.ReloadAsync(cancellationToken);
+            return store.Current is { } current && current.ETag != basis.ETag;
+        }
+
         try
         {
             for (var attempt = 1; ; attempt++)
@@ -81,12 +98,22 @@ internal sealed class PolicyEditor(
 
                 if (ifMatch is not null && !Matches(ifMatch, basis.ETag))
                 {
+                    if (await CopyIsStaleAsync(basis))
+                    {
+                        continue;
+                    }
+
                     return new EditResult(EditResultKind.PreconditionFailed, basis, $"If-Match {ifMatch} does not match the policy in force ({basis.ETag}, version {basis.Version}); nothing changed.");
                 }
 
                 // The snapshot already holds this document unindented, exactly as the writer would write it.
                 var root = JsonNode.Parse(basis.DocumentUtf8.Span)!.AsObject();
                 var outcome = edit(root);
+                if ((outcome.Status != EditStatus.Changed || outcome.Changes.Count == 0) && await CopyIsStaleAsync(basis))
+                {
+                    continue;
+                }
+
                 switch (outcome.Status)
                 {
                     case EditStatus.NotFound:
@@ -129,6 +156,8 @@ internal sealed class PolicyEditor(
                         await source.ReloadAsync(cancellationToken);
                         continue;
                     case PolicyCommitStatus.Conflict when ifMatch is not null:
+                        // Answered with the newer policy's ETag, so the client's next read-and-retry can succeed.
+                        await source.ReloadAsync(cancellationToken);
                         return new EditResult(EditResultKind.PreconditionFailed, store.Current, $"{commit.Detail} Nothing changed; read the policy again and retry.");
                     case PolicyCommitStatus.Conflict:
                         return new EditResult(EditResultKind.Conflict, store.Current, $"{commit.Detail} The policy kept changing under {Attempts} attempts to apply this change; nothing changed, retry.");

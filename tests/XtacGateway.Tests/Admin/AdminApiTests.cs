@@ -102,6 +102,36 @@ public sealed class AdminApiTests
         Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
     }
 
+    [Theory]
+    [InlineData("a change this instance's copy already has")]
+    [InlineData("a partner this instance's copy lacks")]
+    public async Task Patch_SourceChangedSinceThisInstanceLastLooked_AppliedToTheNewestPolicy(string edit)
+    {
+        // The watcher looks once in ten minutes: a hand edit of the file stands in for another instance's change that
+        // has not reached this one yet.
+        var trusting = TestPolicies.Standard(allowedPartnerTrustsMfa: true);
+        await using var gateway = await GatewayHarness.StartAsync(trusting, s =>
+        {
+            s["Xtac:Admin:AuditPath"] = "audit.jsonl";
+            s["Xtac:Policy:FileCheckInterval"] = "00:10:00";
+            s["Xtac:Policy:MaxAge"] = "00:30:00";
+        });
+        var elsewhere = edit.Contains("lacks", StringComparison.Ordinal)
+            ? TestPolicies.Document(TestPolicies.Partner(TestIds.AllowedPartner, TestPolicies.AllowedAll, mfaAccepted: false), TestPolicies.Partner(TestIds.BlockedPartner, TestPolicies.BlockedAll), TestPolicies.Partner(TestIds.UnlistedTenant, TestPolicies.BlockedAll))
+            : TestPolicies.Standard(allowedPartnerTrustsMfa: false);
+        Assert.NotEqual(trusting, elsewhere);
+        await gateway.WritePolicyAsync(elsewhere);
+
+        var target = edit.Contains("lacks", StringComparison.Ordinal) ? TestIds.UnlistedTenant : TestIds.AllowedPartner;
+        using var response = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{target}",
+            """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": null, "isHybridAzureADJoinedDeviceAccepted": null } }""");
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        using var saved = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(gateway.PolicyPath));
+        var partner = saved.RootElement.GetProperty("partners").EnumerateArray().Single(p => p.GetProperty("tenantId").GetString() == target.ToString());
+        Assert.True(partner.GetProperty("inboundTrust").GetProperty("isMfaAccepted").GetBoolean());
+    }
+
     [Fact]
     public async Task Patch_StaleIfMatch_Returns412AndChangesNothing()
     {
