@@ -106,9 +106,10 @@ internal static class AdminApi
 
     private static async Task<IResult> PatchDefault(HttpContext context, PolicyEditor editor)
     {
-        if (await ReadObjectAsync(context) is not { } body)
+        var (body, invalid) = await ReadObjectAsync(context);
+        if (body is null)
         {
-            return InvalidBody();
+            return invalid!;
         }
 
         var result = await editor.EditAsync(root =>
@@ -146,9 +147,16 @@ internal static class AdminApi
 
     private static async Task<IResult> AddPartner(HttpContext context, PolicyEditor editor)
     {
-        if (await ReadObjectAsync(context) is not { } body)
+        var (body, invalid) = await ReadObjectAsync(context);
+        if (body is null)
         {
-            return InvalidBody();
+            return invalid!;
+        }
+
+        if (body.Count == 0)
+        {
+            // Nothing to diff, so the editor would see no change: the missing tenantId is the error.
+            return Validation([new PolicyError("$.tenantId", "A partner needs a 'tenantId': the partner organisation's tenant ID (a GUID).")]);
         }
 
         // A missing or malformed tenantId is left to the policy's validation, which reports it with every other error.
@@ -193,9 +201,10 @@ internal static class AdminApi
             return BadTenantId(tenantId);
         }
 
-        if (await ReadObjectAsync(context) is not { } body)
+        var (body, invalid) = await ReadObjectAsync(context);
+        if (body is null)
         {
-            return InvalidBody();
+            return invalid!;
         }
 
         if (body["tenantId"] is { } sent && !(sent is JsonValue v && v.TryGetValue<string>(out var text) && Guid.TryParse(text, out var id) && id == tenant))
@@ -401,18 +410,24 @@ internal static class AdminApi
     private static string? IfMatch(HttpContext context)
         => context.Request.Headers.IfMatch is { Count: > 0 } values ? values.ToString() : null;
 
-    /// <summary>The request body as a JSON object, or null when it is not one (malformed JSON included).</summary>
-    private static async Task<JsonObject?> ReadObjectAsync(HttpContext context)
+    /// <summary>
+    /// The request body as a JSON object, or the 400 to answer: malformed JSON (with its line and position), a
+    /// property given twice (which JSON objects would otherwise only notice when first used, as a 500), not an object.
+    /// </summary>
+    private static async Task<(JsonObject? Body, IResult? Invalid)> ReadObjectAsync(HttpContext context)
     {
         try
         {
-            return await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted) as JsonObject;
+            var node = await JsonNode.ParseAsync(context.Request.Body, documentOptions: s_strictJson, cancellationToken: context.RequestAborted);
+            return node is JsonObject body ? (body, null) : (null, InvalidBody());
         }
-        catch (JsonException)
+        catch (JsonException ex)
         {
-            return null;
+            return (null, Validation([PolicyParser.MalformedJsonError(ex)]));
         }
     }
+
+    private static readonly JsonDocumentOptions s_strictJson = new() { AllowDuplicateProperties = false };
 
     private static AuditActor Actor(ClaimsPrincipal user)
     {

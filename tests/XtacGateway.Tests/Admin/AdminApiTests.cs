@@ -132,6 +132,25 @@ public sealed class AdminApiTests
         Assert.True(partner.GetProperty("inboundTrust").GetProperty("isMfaAccepted").GetBoolean());
     }
 
+    [Theory]
+    [InlineData("POST", "/partners", "{}", "$.tenantId")]
+    [InlineData("PATCH", "/default", """{ "inboundTrust": { "isMfaAccepted": true, "isMfaAccepted": false } }""", "$")]
+    [InlineData("PATCH", "/default", """{ "inboundTrust": { "isMfaAccepted": tru }""", "$")]
+    public async Task Change_UnusableBody_Returns400NamingTheProblem(string method, string path, string body, string errorPath)
+    {
+        // An empty partner, a property given twice, malformed JSON: each a 400 problem with its JSON path, never a 409 or 500.
+        await using var gateway = await StartAsync();
+        var etag = gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag;
+
+        using var response = await gateway.AdminAsync(new HttpMethod(method), $"{AdminClient.Base}{path}", body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var errors = (await response.JsonAsync())["errors"]!.AsObject();
+        Assert.Contains(errorPath, errors.Select(e => e.Key));
+        Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
+    }
+
     [Fact]
     public async Task Patch_StaleIfMatch_Returns412AndChangesNothing()
     {
