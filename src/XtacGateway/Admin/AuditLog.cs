@@ -142,10 +142,10 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
     }
 
     /// <summary>
-    /// One line of the log, or null for a line a crash or full disk left torn (or a hand edit broke): the entries
-    /// around it stay readable.
+    /// One entry of a log, or null for one a crash or full disk left torn (or a hand edit broke): the entries around it
+    /// stay readable.
     /// </summary>
-    private static AuditEntry? TryRead(string line)
+    internal static AuditEntry? TryRead(string line)
     {
         try
         {
@@ -159,7 +159,7 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
 }
 
 /// <summary>A Redis stream (<c>{prefix}:audit</c>) on the policy source's connection: one log for the whole fleet.</summary>
-internal sealed class RedisAuditLog(RedisConnection redis, IOptions<PolicySourceOptions> options) : IAuditLog
+internal sealed class RedisAuditLog(RedisConnection redis, IOptions<PolicySourceOptions> options, ILogger<RedisAuditLog> logger) : IAuditLog
 {
     private const string Field = "entry";
 
@@ -180,9 +180,13 @@ internal sealed class RedisAuditLog(RedisConnection redis, IOptions<PolicySource
         foreach (var message in stream)
         {
             var value = message[Field];
-            if (!value.IsNull && JsonSerializer.Deserialize(Encoding.UTF8.GetString((byte[])value!), AdminJsonContext.Default.AuditEntry) is { } entry)
+            if (!value.IsNull && FileAuditLog.TryRead(Encoding.UTF8.GetString((byte[])value!)) is { } entry)
             {
                 entries.Add(entry);
+            }
+            else
+            {
+                AdminLog.AuditStreamEntryUnreadable(logger, message.Id.ToString(), Key.ToString());
             }
         }
 

@@ -84,6 +84,29 @@ public sealed class RedisPolicySourceTests
     }
 
     [SkippableFact]
+    public async Task Audit_StreamHoldsUnreadableEntries_ReadableOnesStillListed()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
+        Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+
+        await using (var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
+        {
+            var db = connection.GetDatabase();
+            await db.StreamAddAsync("xtac:policy:audit", "entry", "{ not json");
+            await db.StreamAddAsync("xtac:policy:audit", "other", "no entry field");
+        }
+
+        using var response = await gateway.AdminAsync(HttpMethod.Get, "/admin/audit");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var audit = (await response.JsonAsync())["value"]!.AsArray();
+        Assert.Equal("Update a partner cross-tenant access setting", (string?)Assert.Single(audit)!["activityDisplayName"]);
+    }
+
+    [SkippableFact]
     public async Task Sync_PointerMalformed_PolicyInForceKeptAndHostKeepsRunning()
     {
         RedisServer.SkipIfUnavailable();
