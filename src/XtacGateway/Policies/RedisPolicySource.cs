@@ -198,6 +198,10 @@ internal sealed class RedisPolicySource(
 
         if ((long)result[0] != 1)
         {
+            // The document this change stored is nobody's: without this, every lost race would leave a whole policy
+            // (tens of MB for 100,000 partners) in Redis for good. Kept if the pointer names it after all (another
+            // instance committed the very same document).
+            await RemoveReplacedDocumentAsync(etag);
             return (long)result[0] == 2 || (long)result[1] < 0
                 ? new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail: (long)result[1] < 0
                     ? $"The Redis key '{CurrentKey}' does not hold '<version> <etag>'; nothing changed."

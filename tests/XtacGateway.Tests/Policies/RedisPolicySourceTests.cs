@@ -66,6 +66,14 @@ public sealed class RedisPolicySourceTests
         var audit = (await (await first.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray();
         Assert.Single(audit);
 
+        // Only the document in force is left in Redis: neither the replaced one nor the loser's draft.
+        await using (var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
+        {
+            var documents = connection.GetServers().Single().Keys(pattern: "xtac:policy:doc:*").Select(k => k.ToString()).ToArray();
+            var current = first.Service<PolicySnapshotStore>().Current!.ETag.Trim('"');
+            Assert.True(documents.Length == 1 && documents[0].EndsWith(current, StringComparison.Ordinal), string.Join(", ", documents));
+        }
+
         // Without If-Match the loser's PATCH is applied on top of the winner's: both changes survive.
         using var retry = await second.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.AllowedPartner}",
             """{ "inboundTrust": { "isMfaAccepted": false, "isCompliantDeviceAccepted": null, "isHybridAzureADJoinedDeviceAccepted": null } }""");
