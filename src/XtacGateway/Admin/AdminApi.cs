@@ -267,8 +267,9 @@ internal static class AdminApi
         {
             await source.ReloadAsync(cancellationToken);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
+            // A timeout reading the source is an OperationCanceledException too; only the caller's own going away is not answered.
             return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Policy source unavailable",
                 detail: $"The {source.Name} policy source could not be read; the policy in force (version {store.Current?.Version}) is unchanged: {ex.Message}");
         }

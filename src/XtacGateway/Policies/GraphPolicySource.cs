@@ -85,8 +85,16 @@ internal sealed class GraphPolicySource(
             var defaults = await GetJsonAsync(client, new Uri(BaseUrl, "policies/crossTenantAccessPolicy/default"), cancellationToken);
             var partners = new JsonArray();
             Uri? next = new(BaseUrl, "policies/crossTenantAccessPolicy/partners");
+            var visited = new HashSet<Uri>();
             while (next is not null)
             {
+                // Each request carries the Graph token: only to Graph's own address, and never round in a circle.
+                if (!BaseUrl.IsBaseOf(next) || !visited.Add(next))
+                {
+                    throw new InvalidDataException(
+                        $"Microsoft Graph's @odata.nextLink '{next}' is {(visited.Contains(next) ? "a page already read" : $"not under {BaseUrl}")}: not followed; the policy in force is unchanged.");
+                }
+
                 var page = await GetJsonAsync(client, next, cancellationToken);
                 if (page["value"] is JsonArray values)
                 {
@@ -96,7 +104,7 @@ internal sealed class GraphPolicySource(
                     }
                 }
 
-                next = page["@odata.nextLink"]?.GetValue<string>() is { } link ? new Uri(link) : null;
+                next = page["@odata.nextLink"]?.GetValue<string>() is { } link ? new Uri(BaseUrl, link) : null;
             }
 
             var document = new JsonObject { ["default"] = defaults, ["partners"] = partners };

@@ -46,6 +46,32 @@ public sealed class GraphPolicySourceTests
         Assert.Contains("Graph", (string?)(await patch.JsonAsync())["detail"]);
     }
 
+    [Theory]
+    [InlineData("elsewhere", "not under")]
+    [InlineData("first page again", "a page already read")]
+    public async Task Reload_NextLinkLeavesGraphOrCircles_NotFollowedAndPolicyKept(string link, string refusal)
+    {
+        await using var graph = await FakeGraph.StartAsync();
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
+        {
+            s["Xtac:Policy:Source"] = "Graph";
+            s["Xtac:Policy:Graph:BaseUrl"] = $"{graph.Url}/v1.0/";
+            s["Xtac:Policy:Graph:DevelopmentBearerToken"] = "fake-graph-token";
+            s["Xtac:Policy:LastKnownGoodPath"] = "last-known-good.json";
+        });
+        var version = gateway.Service<PolicySnapshotStore>().Current!.Version;
+
+        // Another host would receive the Graph token; a link back to page one would loop for ever.
+        graph.FirstPageNextLink = link == "elsewhere"
+            ? "http://127.0.0.1:9/v1.0/policies/crossTenantAccessPolicy/partners?$skiptoken=page2"
+            : $"{graph.Url}/v1.0/policies/crossTenantAccessPolicy/partners";
+        using var reload = await gateway.AdminAsync(HttpMethod.Post, "/admin/policies/reload");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, reload.StatusCode);
+        Assert.Contains(refusal, (string?)(await reload.JsonAsync())["detail"], StringComparison.Ordinal);
+        Assert.Equal(version, gateway.Service<PolicySnapshotStore>().Current!.Version);
+    }
+
     /// <summary>A fake Microsoft Graph on loopback (real Kestrel): the default, partners in two pages, one 429 on page two.</summary>
     private sealed class FakeGraph : IAsyncDisposable
     {
@@ -59,6 +85,9 @@ public sealed class GraphPolicySourceTests
         public ConcurrentQueue<(string Authorization, string Query, DateTimeOffset At)> Requests { get; } = new();
 
         public volatile bool DropSecondPagePartner;
+
+        /// <summary>When set, the first partners page links here instead of to page two.</summary>
+        public volatile string? FirstPageNextLink;
 
         public static async Task<FakeGraph> StartAsync()
         {
@@ -84,7 +113,7 @@ public sealed class GraphPolicySourceTests
                     return Results.Text($$"""
                         {
                           "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#policies/crossTenantAccessPolicy/partners",
-                          "@odata.nextLink": "{{graph.Url}}/v1.0/policies/crossTenantAccessPolicy/partners?$skiptoken=page2",
+                          "@odata.nextLink": "{{graph.FirstPageNextLink ?? $"{graph.Url}/v1.0/policies/crossTenantAccessPolicy/partners?$skiptoken=page2"}}",
                           "value": [ {{TestPolicies.Partner(TestIds.AllowedPartner, TestPolicies.AllowedAll, mfaAccepted: true)}} ]
                         }
                         """, "application/json");
