@@ -77,7 +77,7 @@ internal sealed class PolicyEditor(
         var sourceConfirmed = false;
         async Task<bool> CopyIsStaleAsync(PolicySnapshot basis)
         {
-            if (sourceConfirmed || !source.IsWritable)
+            if (sourceConfirmed)
             {
                 return false;
             }
@@ -89,6 +89,12 @@ internal sealed class PolicyEditor(
 
         try
         {
+            // A read-only source refuses every change alike, before its body is looked at.
+            if (source.ReadOnlyReason is { } readOnlyReason)
+            {
+                return new EditResult(EditResultKind.ReadOnly, store.Current, readOnlyReason);
+            }
+
             for (var attempt = 1; ; attempt++)
             {
                 if (store.Current is not { } basis)
@@ -134,12 +140,6 @@ internal sealed class PolicyEditor(
                 {
                     return new EditResult(EditResultKind.Invalid, basis, "The change would make the policy invalid; nothing changed.",
                         [.. parsed.Errors.Select(e => RelativeTo(e, outcome.EditedPath))]);
-                }
-
-                if (!source.IsWritable)
-                {
-                    var readOnly = await source.CommitAsync(parsed.Document!, basis.ETag, cancellationToken);
-                    return new EditResult(EditResultKind.ReadOnly, basis, readOnly.Detail);
                 }
 
                 var commit = await source.CommitAsync(parsed.Document!, basis.ETag, cancellationToken);

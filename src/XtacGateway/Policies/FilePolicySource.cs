@@ -90,7 +90,7 @@ internal sealed partial class FilePolicySource(
 
     public string Name => "file";
 
-    public bool IsWritable => true;
+    public string? ReadOnlyReason => null;
 
     public async Task ReloadAsync(CancellationToken cancellationToken)
     {

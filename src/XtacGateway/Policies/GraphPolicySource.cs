@@ -35,7 +35,9 @@ internal sealed class GraphPolicySource(
 
     public string Name => "graph";
 
-    public bool IsWritable => false;
+    public string? ReadOnlyReason => ReadOnlyDetail;
+
+    private const string ReadOnlyDetail = "The policy source is Microsoft Graph: change the cross-tenant access settings in Entra (or through Graph); this gateway mirrors them.";
 
     private Uri BaseUrl => _options.BaseUrl.AbsoluteUri.EndsWith('/') ? _options.BaseUrl : new Uri(_options.BaseUrl.AbsoluteUri + "/");
 
@@ -142,8 +144,7 @@ internal sealed class GraphPolicySource(
     }
 
     public Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, CancellationToken cancellationToken)
-        => Task.FromResult(new PolicyCommitResult(PolicyCommitStatus.ReadOnly,
-            Detail: "The policy source is Microsoft Graph: change the cross-tenant access settings in Entra (or through Graph); this gateway mirrors them."));
+        => Task.FromResult(new PolicyCommitResult(PolicyCommitStatus.ReadOnly, Detail: ReadOnlyDetail));
 
     private async Task<JsonNode> GetJsonAsync(HttpClient client, Uri url, CancellationToken cancellationToken)
     {

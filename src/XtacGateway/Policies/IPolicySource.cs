@@ -9,8 +9,8 @@ internal interface IPolicySource
     /// <summary>For logs and problem details: "file", "redis", "graph".</summary>
     string Name { get; }
 
-    /// <summary>False when the policy is owned elsewhere (Graph: change it in Entra).</summary>
-    bool IsWritable { get; }
+    /// <summary>Why the admin API cannot change the policy here (Graph: change it in Entra), or null when it can.</summary>
+    string? ReadOnlyReason { get; }
 
     /// <summary>Reads the source now and swaps in a newer policy when there is one.</summary>
     Task ReloadAsync(CancellationToken cancellationToken);

@@ -81,7 +81,7 @@ internal sealed class RedisPolicySource(
 
     public string Name => "redis";
 
-    public bool IsWritable => true;
+    public string? ReadOnlyReason => null;
 
     private string CurrentKey => $"{_options.KeyPrefix}:current";
 

@@ -44,6 +44,18 @@ public sealed class GraphPolicySourceTests
             $$"""{ "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""");
         Assert.Equal(HttpStatusCode.Conflict, patch.StatusCode);
         Assert.Contains("Graph", (string?)(await patch.JsonAsync())["detail"]);
+
+        // ...whatever the change: an invalid body, a partner it lacks, or a change that changes nothing.
+        foreach (var (path, body) in new[]
+        {
+            ($"{AdminClient.Base}/default", """{ "inboundTrust": { "isMfaAccepted": "yes" } }"""),
+            ($"{AdminClient.Base}/partners/{Guid.NewGuid()}", """{ "inboundTrust": null }"""),
+            ($"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", $$"""{ "b2bDirectConnectInbound": {{TestPolicies.BlockedAll}} }"""),
+        })
+        {
+            using var refused = await gateway.AdminAsync(HttpMethod.Patch, path, body);
+            Assert.True(refused.StatusCode == HttpStatusCode.Conflict, $"{path}: {(int)refused.StatusCode}");
+        }
     }
 
     [Theory]
