@@ -172,6 +172,11 @@ internal sealed class PolicyEditor(
         {
             return new EditResult(EditResultKind.Unavailable, store.Current, $"The policy store cannot be reached: {ex.Message}");
         }
+        catch (StackExchange.Redis.RedisServerException ex)
+        {
+            // Redis answered but refused (a key of another type under the pointer's name, say): nothing changed.
+            return new EditResult(EditResultKind.Unavailable, store.Current, $"The policy store refused the change: {ex.Message}");
+        }
         catch (InvalidDataException ex)
         {
             // Re-reading the source after a lost race found something it cannot use; the policy in force stays.

@@ -115,6 +115,31 @@ public sealed class RedisPolicySourceTests
     }
 
     [SkippableFact]
+    public async Task Edit_PointerKeyOfAnotherType_503NamingTheKey()
+    {
+        // WRONGTYPE from Redis (someone stored a list under the pointer's name): unavailable, not a 500.
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        var before = gateway.Service<PolicySnapshotStore>().Current!;
+        await using (var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
+        {
+            var db = connection.GetDatabase();
+            await db.KeyDeleteAsync("xtac:policy:current");
+            await db.ListLeftPushAsync("xtac:policy:current", "not a pointer");
+        }
+
+        foreach (var ifMatch in new[] { null, before.ETag })
+        {
+            using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner, ifMatch);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, patch.StatusCode);
+            Assert.Contains("WRONGTYPE", await patch.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Same(before, gateway.Service<PolicySnapshotStore>().Current);
+    }
+
+    [SkippableFact]
     public async Task Sync_PointerMalformed_PolicyInForceKeptAndHostKeepsRunning()
     {
         RedisServer.SkipIfUnavailable();
