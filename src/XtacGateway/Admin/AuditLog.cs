@@ -102,36 +102,79 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
             return [];
         }
 
-        string[] lines;
+        var entries = new List<AuditEntry>(Math.Min(top, 1024));
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            lines = await File.ReadAllLinesAsync(Path, cancellationToken);
+            // From the end back, only as far as the newest entries asked for: the log never rotates, so reading it
+            // whole would cost memory in proportion to its whole history on every read.
+            await foreach (var (offset, line) in LinesFromEndAsync(Path, cancellationToken))
+            {
+                if (string.IsNullOrWhiteSpace(line))
+                {
+                    continue;
+                }
+
+                if (TryRead(line) is { } entry)
+                {
+                    entries.Add(entry);
+                    if (entries.Count == top)
+                    {
+                        break;
+                    }
+                }
+                else
+                {
+                    AdminLog.AuditLineUnreadable(logger, Path, offset);
+                }
+            }
         }
         finally
         {
             _gate.Release();
         }
 
-        var entries = new List<AuditEntry>(Math.Min(top, lines.Length));
-        for (var i = lines.Length - 1; i >= 0 && entries.Count < top; i--)
+        return entries;
+    }
+
+    /// <summary>The file's lines, last first, each with the byte offset it starts at; read in blocks from the end.</summary>
+    internal static async IAsyncEnumerable<(long Offset, string Line)> LinesFromEndAsync(
+        string path, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken, int blockSize = 64 * 1024)
+    {
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1, FileOptions.Asynchronous);
+        var block = new byte[blockSize];
+        var position = stream.Length;
+
+        // The start of the line the previous block ended in, carried until its beginning is read ('\n' never occurs
+        // inside a UTF-8 sequence, so splitting bytes on it is safe).
+        var carry = Array.Empty<byte>();
+        while (position > 0)
         {
-            if (string.IsNullOrWhiteSpace(lines[i]))
+            var size = (int)Math.Min(blockSize, position);
+            position -= size;
+            stream.Position = position;
+            await stream.ReadExactlyAsync(block.AsMemory(0, size), cancellationToken);
+            var data = new byte[size + carry.Length];
+            block.AsSpan(0, size).CopyTo(data);
+            carry.CopyTo(data.AsSpan(size));
+
+            var end = data.Length;
+            for (var i = data.Length - 1; i >= 0; i--)
             {
-                continue;
+                if (data[i] == (byte)'\n')
+                {
+                    yield return (position + i + 1, Encoding.UTF8.GetString(data, i + 1, end - i - 1));
+                    end = i;
+                }
             }
 
-            if (TryRead(lines[i]) is { } entry)
-            {
-                entries.Add(entry);
-            }
-            else
-            {
-                AdminLog.AuditLineUnreadable(logger, Path, i + 1);
-            }
+            carry = data[..end];
         }
 
-        return entries;
+        if (carry.Length > 0)
+        {
+            yield return (0, Encoding.UTF8.GetString(carry));
+        }
     }
 
     private static byte LastByte(string path, long length)

@@ -354,8 +354,8 @@ internal static partial class AdminLog
     [LoggerMessage(3002, LogLevel.Critical, "{Activity} took effect as policy version {Version} but its audit entry could not be written: {Reason}")]
     public static partial void AuditNotWritten(ILogger logger, string activity, long version, string reason);
 
-    [LoggerMessage(3003, LogLevel.Warning, "Line {Line} of the audit log {Path} is not a readable entry (torn by a crash or edited) and was skipped.")]
-    public static partial void AuditLineUnreadable(ILogger logger, string path, int line);
+    [LoggerMessage(3003, LogLevel.Warning, "The line at byte {Offset} of the audit log {Path} is not a readable entry (torn by a crash or edited) and was skipped.")]
+    public static partial void AuditLineUnreadable(ILogger logger, string path, long offset);
 
     [LoggerMessage(3004, LogLevel.Warning, "Entry {Id} of the audit stream {Key} is not a readable entry (written by something else, or edited) and was skipped.")]
     public static partial void AuditStreamEntryUnreadable(ILogger logger, string id, string key);
