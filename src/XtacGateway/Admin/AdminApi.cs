@@ -23,6 +23,9 @@ internal static class AdminApi
 {
     public const string PolicyVersionHeader = "X-Xtac-Policy-Version";
     private const string Base = "/admin/policies/crossTenantAccessPolicy";
+
+    /// <summary>One partner with thousands of user targets is well under this; a body of Kestrel's default 30 MB is not an admin change.</summary>
+    private const long MaxBodyBytes = 4 * 1024 * 1024;
     private const string Relative = "/policies/crossTenantAccessPolicy";
     private static readonly object AnsweredFromKey = new();
 
@@ -45,7 +48,7 @@ internal static class AdminApi
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder endpoints)
     {
         var admin = endpoints.MapGroup("/admin")
-            .WithMetadata(new ManagementEndpointAttribute())
+            .WithMetadata(new ManagementEndpointAttribute(), new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(MaxBodyBytes))
             .AddEndpointFilter(async (context, next) =>
             {
                 var result = await next(context);
@@ -303,6 +306,10 @@ internal static class AdminApi
         {
             return Validation([PolicyParser.MalformedJsonError(ex)]);
         }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return BodyTooLarge();
+        }
 
         using (input)
         {
@@ -426,7 +433,15 @@ internal static class AdminApi
         {
             return (null, Validation([PolicyParser.MalformedJsonError(ex)]));
         }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, BodyTooLarge());
+        }
     }
+
+    private static IResult BodyTooLarge()
+        => Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Request body too large",
+            detail: $"The admin API takes request bodies of up to {MaxBodyBytes / (1024 * 1024)} MiB; nothing changed.");
 
     private static readonly JsonDocumentOptions s_strictJson = new() { AllowDuplicateProperties = false };
 

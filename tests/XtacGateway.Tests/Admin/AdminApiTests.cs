@@ -151,6 +151,28 @@ public sealed class AdminApiTests
         Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
     }
 
+    [Theory]
+    [InlineData("PATCH", "/policies/crossTenantAccessPolicy/default")]
+    [InlineData("POST", "/evaluate")]
+    public async Task AdminCall_BodyOverFourMiB_Returns413Problem(string method, string path)
+    {
+        await using var gateway = await StartAsync();
+        var etag = gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag;
+        using var request = new HttpRequestMessage(new HttpMethod(method), $"/admin{path}")
+        {
+            Content = new StringContent($$"""{ "padding": "{{new string('x', 5 * 1024 * 1024)}}" }""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new("Bearer", gateway.AdminToken());
+        // As a well-behaved client sends a large body: the refusal arrives before the body is sent.
+        request.Headers.ExpectContinue = true;
+
+        using var response = await gateway.Management.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
+    }
+
     [Fact]
     public async Task Patch_StaleIfMatch_Returns412AndChangesNothing()
     {
