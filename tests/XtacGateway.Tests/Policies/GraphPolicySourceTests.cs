@@ -14,13 +14,7 @@ public sealed class GraphPolicySourceTests
     public async Task GraphSource_PagesThrottlingAndReload_FeedsTheGateway()
     {
         await using var graph = await FakeGraph.StartAsync();
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
-        {
-            s["Xtac:Policy:Source"] = "Graph";
-            s["Xtac:Policy:Graph:BaseUrl"] = $"{graph.Url}/v1.0/";
-            s["Xtac:Policy:Graph:DevelopmentBearerToken"] = "fake-graph-token";
-            s["Xtac:Policy:LastKnownGoodPath"] = "last-known-good.json";
-        });
+        await using var gateway = await StartGatewayAsync(graph);
 
         // Two pages of partners (the second after one 429), all loaded before the gateway took requests.
         var snapshot = gateway.Service<PolicySnapshotStore>().Current!;
@@ -64,13 +58,7 @@ public sealed class GraphPolicySourceTests
     public async Task Reload_NextLinkLeavesGraphOrCircles_NotFollowedAndPolicyKept(string link, string refusal)
     {
         await using var graph = await FakeGraph.StartAsync();
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
-        {
-            s["Xtac:Policy:Source"] = "Graph";
-            s["Xtac:Policy:Graph:BaseUrl"] = $"{graph.Url}/v1.0/";
-            s["Xtac:Policy:Graph:DevelopmentBearerToken"] = "fake-graph-token";
-            s["Xtac:Policy:LastKnownGoodPath"] = "last-known-good.json";
-        });
+        await using var gateway = await StartGatewayAsync(graph);
         var version = gateway.Service<PolicySnapshotStore>().Current!.Version;
 
         // Another host would receive the Graph token; a link back to page one would loop for ever.
@@ -83,6 +71,16 @@ public sealed class GraphPolicySourceTests
         Assert.Contains(refusal, (string?)(await reload.JsonAsync())["detail"], StringComparison.Ordinal);
         Assert.Equal(version, gateway.Service<PolicySnapshotStore>().Current!.Version);
     }
+
+    /// <summary>A gateway mirroring <paramref name="graph"/> with a fixed development token.</summary>
+    private static Task<GatewayHarness> StartGatewayAsync(FakeGraph graph)
+        => GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
+        {
+            s["Xtac:Policy:Source"] = "Graph";
+            s["Xtac:Policy:Graph:BaseUrl"] = $"{graph.Url}/v1.0/";
+            s["Xtac:Policy:Graph:DevelopmentBearerToken"] = "fake-graph-token";
+            s["Xtac:Policy:LastKnownGoodPath"] = "last-known-good.json";
+        });
 
     /// <summary>A fake Microsoft Graph on loopback (real Kestrel): the default, partners in two pages, one 429 on page two.</summary>
     private sealed class FakeGraph : IAsyncDisposable
