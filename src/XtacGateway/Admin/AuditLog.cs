@@ -31,6 +31,22 @@ internal sealed record AuditEntry
     public string? PolicyETag { get; init; }
 
     public required IReadOnlyList<AuditModifiedProperty> ModifiedProperties { get; init; }
+
+    /// <summary>
+    /// One stored entry, or null for one a crash or full disk left torn (or a hand edit or another writer broke): the
+    /// entries around it stay readable.
+    /// </summary>
+    public static AuditEntry? TryParse(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(json, AdminJsonContext.Default.AuditEntry);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
 }
 
 internal sealed record AuditActor(string? ObjectId, string? TenantId, string? AppId, IReadOnlyList<string> Roles);
@@ -115,7 +131,7 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
                     continue;
                 }
 
-                if (TryRead(line) is { } entry)
+                if (AuditEntry.TryParse(line) is { } entry)
                 {
                     entries.Add(entry);
                     if (entries.Count == top)
@@ -183,22 +199,6 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
         reader.Position = length - 1;
         return (byte)reader.ReadByte();
     }
-
-    /// <summary>
-    /// One entry of a log, or null for one a crash or full disk left torn (or a hand edit broke): the entries around it
-    /// stay readable.
-    /// </summary>
-    internal static AuditEntry? TryRead(string line)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize(line, AdminJsonContext.Default.AuditEntry);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
 }
 
 /// <summary>A Redis stream (<c>{prefix}:audit</c>) on the policy source's connection: one log for the whole fleet.</summary>
@@ -223,7 +223,7 @@ internal sealed class RedisAuditLog(RedisConnection redis, IOptions<PolicySource
         foreach (var message in stream)
         {
             var value = message[Field];
-            if (!value.IsNull && FileAuditLog.TryRead(Encoding.UTF8.GetString((byte[])value!)) is { } entry)
+            if (!value.IsNull && AuditEntry.TryParse(Encoding.UTF8.GetString((byte[])value!)) is { } entry)
             {
                 entries.Add(entry);
             }

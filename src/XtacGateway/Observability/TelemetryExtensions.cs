@@ -8,14 +8,17 @@ namespace XtacGateway.Observability;
 
 internal static class TelemetryExtensions
 {
+    private const string OtlpEndpoint = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    private const string OtlpTracesEndpoint = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+
+    /// <summary>Any of these turns OTLP export on: the endpoint all signals share, or a signal's own.</summary>
+    private static readonly string[] OtlpEndpointVariables =
+        [OtlpEndpoint, OtlpTracesEndpoint, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"];
+
     /// <summary>
     /// Up-down counters ASP.NET Core and HttpClient move on every request (HttpClient's open connections twice each
     /// way, idle to active and back). Kestrel's connection counts, which move per connection, stay on.
     /// </summary>
-    /// <summary>The common endpoint first, then the traces endpoint, then the other signals'.</summary>
-    private static readonly string[] OtlpEndpointVariables =
-        ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"];
-
     private static readonly string[] InFlightInstruments = ["http.server.active_requests", "http.client.active_requests", "http.client.open_connections"];
 
     /// <summary>
@@ -33,7 +36,7 @@ internal static class TelemetryExtensions
 
         // Spans cost on every request; record them only when something exports them (or when asked): the console, or
         // OTLP with an endpoint for traces (an endpoint for metrics or logs alone does not turn tracing on).
-        var otlpTraces = Set(OtlpEndpointVariables[0]) || Set(OtlpEndpointVariables[1]);
+        var otlpTraces = Set(OtlpEndpoint) || Set(OtlpTracesEndpoint);
         var tracing = builder.Configuration.GetValue<bool?>($"{TelemetryOptions.Section}:Tracing") ?? (otlpTraces || console);
         var inFlight = builder.Configuration.GetValue<bool>($"{TelemetryOptions.Section}:{nameof(TelemetryOptions.InFlightInstruments)}");
         var tenantDimension = builder.Configuration.GetValue<bool>($"{TelemetryOptions.Section}:{nameof(TelemetryOptions.TenantDimension)}");

@@ -67,8 +67,6 @@ internal sealed partial class FilePolicySource(
         {
             if (!File.Exists(PolicyPath))
             {
-                // Forget the stamp: a file put back as it was (same time and length: mv, cp -p, a restore) is read again.
-                _lastStamp = default;
                 Report(inForce: false, "the file does not exist");
             }
             else if (HasChanged())
@@ -83,7 +81,6 @@ internal sealed partial class FilePolicySource(
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // Mid-write or briefly missing (rename-replace); the next tick sees the finished file.
-            _lastStamp = default;
             Report(inForce: false, ex.Message);
         }
     }
@@ -236,9 +233,14 @@ internal sealed partial class FilePolicySource(
         }
 
         store.ReportSource(PolicySourceState.Degraded);
-        if (unreadable is not null && wasInForce)
+        if (unreadable is not null)
         {
-            Log.PolicyFileUnreadable(logger, PolicyPath, unreadable);
+            // Forget the stamp: a file that comes back as it was (same time and length: mv, cp -p, a restore) is read again.
+            _lastStamp = default;
+            if (wasInForce)
+            {
+                Log.PolicyFileUnreadable(logger, PolicyPath, unreadable);
+            }
         }
     }
 

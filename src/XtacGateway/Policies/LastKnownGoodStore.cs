@@ -64,8 +64,7 @@ internal sealed class LastKnownGoodStore(
                 return;
             }
 
-            _saved = (snapshot.ETag, 0, default);
-            Touch();
+            Touch(snapshot.ETag);
         }
     }
 
@@ -90,27 +89,33 @@ internal sealed class LastKnownGoodStore(
             }
             else if (file.Length == saved.Length && file.LastWriteTimeUtc == saved.Written)
             {
-                Touch();
+                Touch(saved.ETag);
             }
 
             // Otherwise another process wrote it since: its time is that process's to move.
         }
     }
 
-    /// <summary>Moves the file's last-write time to now and remembers the file as this process left it.</summary>
-    private void Touch()
+    /// <summary>Moves the file's last-write time to now, then remembers it as holding <paramref name="etag"/>.</summary>
+    private void Touch(string etag)
     {
         try
         {
-            var now = time.GetUtcNow().UtcDateTime;
-            File.SetLastWriteTimeUtc(Path, now);
-            var file = new FileInfo(Path);
-            _saved = _saved is { } saved ? (saved.ETag, file.Length, file.LastWriteTimeUtc) : null;
+            File.SetLastWriteTimeUtc(Path, time.GetUtcNow().UtcDateTime);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // Not logged: it runs on every check. The file keeps an older time, so it only looks staler than it is.
         }
+
+        Remember(etag);
+    }
+
+    /// <summary>Notes the file as this process leaves it (length and time), holding <paramref name="etag"/>.</summary>
+    private void Remember(string etag)
+    {
+        var file = new FileInfo(Path);
+        _saved = file.Exists ? (etag, file.Length, file.LastWriteTimeUtc) : null;
     }
 
     /// <summary>
@@ -130,8 +135,7 @@ internal sealed class LastKnownGoodStore(
             store.Swap(saved, confirmedAt < time.GetUtcNow() ? confirmedAt : time.GetUtcNow());
             lock (_gate)
             {
-                var file = new FileInfo(Path);
-                _saved = (saved.ETag, file.Length, file.LastWriteTimeUtc);
+                Remember(saved.ETag);
             }
             PolicySourceLog.StartedFromLastKnownGood(logger, sourceName, saved.Version, Path);
         }

@@ -287,49 +287,43 @@ public sealed class AdminApiTests
     [Fact]
     public async Task PartnerLifecycle_AddGetDeleteAndReset_GraphStatusCodesAndAuditSurvivesRestart()
     {
-        var directory = Directory.CreateTempSubdirectory("xtac-admin-").FullName;
-        try
+        using var temp = new TempDirectory("xtac-admin-");
+        var directory = temp.Path;
+        await using (var gateway = await StartAsync(directory))
         {
-            await using (var gateway = await StartAsync(directory))
-            {
-                var body = $$"""{ "tenantId": "{{TestIds.UnlistedTenant}}", "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""";
-                using var created = await gateway.AdminAsync(HttpMethod.Post, $"{AdminClient.Base}/partners", body);
-                Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-                Assert.Equal($"{AdminClient.Base}/partners/{TestIds.UnlistedTenant}", created.Headers.Location?.OriginalString);
-                Assert.Equal(TestIds.UnlistedTenant.ToString(), (string?)(await created.JsonAsync())["tenantId"]);
-                Assert.Equal(HttpStatusCode.OK, (await gateway.GetAsync("/", gateway.Token(TestIds.UnlistedTenant))).StatusCode);
+            var body = $$"""{ "tenantId": "{{TestIds.UnlistedTenant}}", "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""";
+            using var created = await gateway.AdminAsync(HttpMethod.Post, $"{AdminClient.Base}/partners", body);
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            Assert.Equal($"{AdminClient.Base}/partners/{TestIds.UnlistedTenant}", created.Headers.Location?.OriginalString);
+            Assert.Equal(TestIds.UnlistedTenant.ToString(), (string?)(await created.JsonAsync())["tenantId"]);
+            Assert.Equal(HttpStatusCode.OK, (await gateway.GetAsync("/", gateway.Token(TestIds.UnlistedTenant))).StatusCode);
 
-                Assert.Equal(HttpStatusCode.Conflict, (await gateway.AdminAsync(HttpMethod.Post, $"{AdminClient.Base}/partners", body)).StatusCode);
+            Assert.Equal(HttpStatusCode.Conflict, (await gateway.AdminAsync(HttpMethod.Post, $"{AdminClient.Base}/partners", body)).StatusCode);
 
-                Assert.Equal(HttpStatusCode.NoContent, (await gateway.AdminAsync(HttpMethod.Delete, $"{AdminClient.Base}/partners/{TestIds.UnlistedTenant}")).StatusCode);
-                Assert.Equal(HttpStatusCode.NotFound, (await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/partners/{TestIds.UnlistedTenant}")).StatusCode);
-                Assert.Equal(HttpStatusCode.Forbidden, (await gateway.GetAsync("/", gateway.Token(TestIds.UnlistedTenant))).StatusCode);
+            Assert.Equal(HttpStatusCode.NoContent, (await gateway.AdminAsync(HttpMethod.Delete, $"{AdminClient.Base}/partners/{TestIds.UnlistedTenant}")).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/partners/{TestIds.UnlistedTenant}")).StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, (await gateway.GetAsync("/", gateway.Token(TestIds.UnlistedTenant))).StatusCode);
 
-                Assert.Equal(HttpStatusCode.NoContent, (await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
-                    """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": true, "isHybridAzureADJoinedDeviceAccepted": true } }""")).StatusCode);
-                Assert.Equal(HttpStatusCode.NoContent, (await gateway.AdminAsync(HttpMethod.Post, $"{AdminClient.Base}/default/resetToSystemDefault")).StatusCode);
-                var defaults = await (await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/default")).JsonAsync();
-                Assert.True((bool)defaults["isServiceDefault"]!);
-                Assert.False((bool)defaults["inboundTrust"]!["isMfaAccepted"]!);
-                Assert.Equal("allowed", (string?)defaults["b2bCollaborationInbound"]!["usersAndGroups"]!["accessType"]);
-                Assert.Equal("blocked", (string?)defaults["b2bDirectConnectOutbound"]!["applications"]!["accessType"]);
-            }
-
-            await using (var restarted = await GatewayHarness.StartAsync(await File.ReadAllTextAsync(Path.Combine(directory, "policy.json")),
-                s => s["Xtac:Admin:AuditPath"] = "audit.jsonl", directory: directory))
-            {
-                var audit = (await (await restarted.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray();
-                Assert.Equal(
-                    ["Reset the cross-tenant access default setting", "Update the company default cross-tenant access setting",
-                     "Delete partner specific cross-tenant access setting", "Add a partner to cross-tenant access setting"],
-                    audit.Select(e => (string)e!["activityDisplayName"]!).ToArray());
-                Assert.Equal(TestIds.UnlistedTenant.ToString(), (string?)audit[3]!["targetTenantId"]);
-                Assert.Null(audit[0]!["targetTenantId"]);
-            }
+            Assert.Equal(HttpStatusCode.NoContent, (await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
+                """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": true, "isHybridAzureADJoinedDeviceAccepted": true } }""")).StatusCode);
+            Assert.Equal(HttpStatusCode.NoContent, (await gateway.AdminAsync(HttpMethod.Post, $"{AdminClient.Base}/default/resetToSystemDefault")).StatusCode);
+            var defaults = await (await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/default")).JsonAsync();
+            Assert.True((bool)defaults["isServiceDefault"]!);
+            Assert.False((bool)defaults["inboundTrust"]!["isMfaAccepted"]!);
+            Assert.Equal("allowed", (string?)defaults["b2bCollaborationInbound"]!["usersAndGroups"]!["accessType"]);
+            Assert.Equal("blocked", (string?)defaults["b2bDirectConnectOutbound"]!["applications"]!["accessType"]);
         }
-        finally
+
+        await using (var restarted = await GatewayHarness.StartAsync(await File.ReadAllTextAsync(Path.Combine(directory, "policy.json")),
+            s => s["Xtac:Admin:AuditPath"] = "audit.jsonl", directory: directory))
         {
-            Directory.Delete(directory, recursive: true);
+            var audit = (await (await restarted.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray();
+            Assert.Equal(
+                ["Reset the cross-tenant access default setting", "Update the company default cross-tenant access setting",
+                 "Delete partner specific cross-tenant access setting", "Add a partner to cross-tenant access setting"],
+                audit.Select(e => (string)e!["activityDisplayName"]!).ToArray());
+            Assert.Equal(TestIds.UnlistedTenant.ToString(), (string?)audit[3]!["targetTenantId"]);
+            Assert.Null(audit[0]!["targetTenantId"]);
         }
     }
 

@@ -33,23 +33,17 @@ public sealed class DevelopmentIssuerEndpointTests
             return;
         }
 
-        var directory = Directory.CreateTempSubdirectory("xtac-dev-key-").FullName;
-        try
-        {
-            var path = Path.Combine(directory, "keys.pem");
-            var issuer = XtacGateway.Authentication.DevelopmentIssuer.LoadOrCreate(path);
-            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        using var temp = new TempDirectory("xtac-dev-key-");
+        var directory = temp.Path;
+        var path = Path.Combine(directory, "keys.pem");
+        var issuer = XtacGateway.Authentication.DevelopmentIssuer.LoadOrCreate(path);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
 
-            // A rotated key file too, and it still loads.
-            using var next = System.Security.Cryptography.RSA.Create(2048);
-            XtacGateway.Authentication.DevelopmentIssuer.WriteKeyFile(path, [next]);
-            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
-            Assert.NotEqual(issuer.SigningKey.KeyId, XtacGateway.Authentication.DevelopmentIssuer.LoadOrCreate(path).SigningKey.KeyId);
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+        // A rotated key file too, and it still loads.
+        using var next = System.Security.Cryptography.RSA.Create(2048);
+        XtacGateway.Authentication.DevelopmentIssuer.WriteKeyFile(path, [next]);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        Assert.NotEqual(issuer.SigningKey.KeyId, XtacGateway.Authentication.DevelopmentIssuer.LoadOrCreate(path).SigningKey.KeyId);
     }
 
     [Fact]

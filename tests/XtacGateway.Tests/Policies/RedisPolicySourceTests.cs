@@ -245,30 +245,24 @@ public sealed class RedisPolicySourceTests
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        var directory = Directory.CreateTempSubdirectory("xtac-lkg-").FullName;
-        try
+        using var temp = new TempDirectory("xtac-lkg-");
+        var directory = temp.Path;
+        long version;
+        await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory))
         {
-            long version;
-            await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory))
-            {
-                version = gateway.Service<PolicySnapshotStore>().Current!.Version;
-            }
-
-            await using (var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
-            {
-                await connection.GetDatabase().StringSetAsync("xtac:policy:current", "7");
-            }
-
-            // A redeploy while Redis holds something unusable: no crash loop.
-            await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory);
-            Assert.Equal(version, restarted.Service<PolicySnapshotStore>().Current!.Version);
-            Assert.Equal(PolicySourceState.Degraded, restarted.Service<PolicySnapshotStore>().SourceState);
-            Assert.Equal(HttpStatusCode.OK, await DecideAsync(restarted, TestIds.AllowedPartner));
+            version = gateway.Service<PolicySnapshotStore>().Current!.Version;
         }
-        finally
+
+        await using (var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
         {
-            Directory.Delete(directory, recursive: true);
+            await connection.GetDatabase().StringSetAsync("xtac:policy:current", "7");
         }
+
+        // A redeploy while Redis holds something unusable: no crash loop.
+        await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory);
+        Assert.Equal(version, restarted.Service<PolicySnapshotStore>().Current!.Version);
+        Assert.Equal(PolicySourceState.Degraded, restarted.Service<PolicySnapshotStore>().SourceState);
+        Assert.Equal(HttpStatusCode.OK, await DecideAsync(restarted, TestIds.AllowedPartner));
     }
 
     [SkippableFact]
@@ -276,31 +270,25 @@ public sealed class RedisPolicySourceTests
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        var directory = Directory.CreateTempSubdirectory("xtac-lkg-").FullName;
-        try
+        using var temp = new TempDirectory("xtac-lkg-");
+        var directory = temp.Path;
+        long version;
+        await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory))
         {
-            long version;
-            await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory))
-            {
-                using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
-                Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
-                version = patch.PolicyVersion();
-            }
-
-            await redis.StopAsync();
-
-            // The seed file still blocks the partner; only the last known good document allows it.
-            await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory);
-            Assert.Equal(version, restarted.Service<PolicySnapshotStore>().Current!.Version);
-            Assert.Equal(HttpStatusCode.OK, await DecideAsync(restarted, TestIds.BlockedPartner));
-            using var ready = await restarted.Management.GetAsync("/readyz");
-            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-            Assert.Contains("Degraded", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
+            Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+            version = patch.PolicyVersion();
         }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+
+        await redis.StopAsync();
+
+        // The seed file still blocks the partner; only the last known good document allows it.
+        await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory);
+        Assert.Equal(version, restarted.Service<PolicySnapshotStore>().Current!.Version);
+        Assert.Equal(HttpStatusCode.OK, await DecideAsync(restarted, TestIds.BlockedPartner));
+        using var ready = await restarted.Management.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Contains("Degraded", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [SkippableFact]
@@ -308,36 +296,30 @@ public sealed class RedisPolicySourceTests
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        var directory = Directory.CreateTempSubdirectory("xtac-lkg-").FullName;
-        try
+        using var temp = new TempDirectory("xtac-lkg-");
+        var directory = temp.Path;
+        string savedPath;
+        await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory))
         {
-            string savedPath;
-            await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory))
-            {
-                using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
-                Assert.True(patch.StatusCode == HttpStatusCode.NoContent, $"{(int)patch.StatusCode} {patch.Headers.RetryAfter} {await patch.Content.ReadAsStringAsync()}");
-                savedPath = gateway.Service<LastKnownGoodStore>().Path;
+            using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
+            Assert.True(patch.StatusCode == HttpStatusCode.NoContent, $"{(int)patch.StatusCode} {patch.Headers.RetryAfter} {await patch.Content.ReadAsStringAsync()}");
+            savedPath = gateway.Service<LastKnownGoodStore>().Path;
 
-                // Each check that finds the policy unchanged moves the saved file's time: it says when Redis last confirmed it.
-                var savedAt = File.GetLastWriteTimeUtc(savedPath);
-                Assert.True(await Eventually.TrueAsync(() => Task.FromResult(File.GetLastWriteTimeUtc(savedPath) > savedAt.AddSeconds(1)), TimeSpan.FromSeconds(5)),
-                    "the last-known-good file was not touched when Redis confirmed its policy");
-            }
-
-            await redis.StopAsync();
-            File.SetLastWriteTimeUtc(savedPath, DateTime.UtcNow.AddMinutes(-11));
-
-            // Restored and enforced (denying nothing it should allow), but 11 minutes unconfirmed is past the 10-minute default bound.
-            await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory);
-            Assert.Equal(HttpStatusCode.OK, await DecideAsync(restarted, TestIds.BlockedPartner));
-            using var ready = await restarted.Management.GetAsync("/readyz");
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
-            Assert.Matches("last confirmed by its source 6[6-7][0-9] s ago", await ready.Content.ReadAsStringAsync());
+            // Each check that finds the policy unchanged moves the saved file's time: it says when Redis last confirmed it.
+            var savedAt = File.GetLastWriteTimeUtc(savedPath);
+            Assert.True(await Eventually.TrueAsync(() => Task.FromResult(File.GetLastWriteTimeUtc(savedPath) > savedAt.AddSeconds(1)), TimeSpan.FromSeconds(5)),
+                "the last-known-good file was not touched when Redis confirmed its policy");
         }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+
+        await redis.StopAsync();
+        File.SetLastWriteTimeUtc(savedPath, DateTime.UtcNow.AddMinutes(-11));
+
+        // Restored and enforced (denying nothing it should allow), but 11 minutes unconfirmed is past the 10-minute default bound.
+        await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory);
+        Assert.Equal(HttpStatusCode.OK, await DecideAsync(restarted, TestIds.BlockedPartner));
+        using var ready = await restarted.Management.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Matches("last confirmed by its source 6[6-7][0-9] s ago", await ready.Content.ReadAsStringAsync());
     }
 
     [SkippableFact]
