@@ -204,9 +204,32 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
 /// <summary>A Redis stream (<c>{prefix}:audit</c>) on the policy source's connection: one log for the whole fleet.</summary>
 internal sealed class RedisAuditLog(RedisConnection redis, IOptions<PolicySourceOptions> options, ILogger<RedisAuditLog> logger) : IAuditLog
 {
-    private const string Field = "entry";
+    /// <summary>The stream field holding an entry's JSON.</summary>
+    internal const string Field = "entry";
 
-    private RedisKey Key => $"{options.Value.Redis.KeyPrefix}:audit";
+    private const long VersionPlaceholder = long.MinValue;
+    private const string VersionProperty = "\"policyVersion\":";
+
+    private RedisKey Key => KeyFor(options.Value.Redis.KeyPrefix);
+
+    internal static RedisKey KeyFor(string keyPrefix) => $"{keyPrefix}:audit";
+
+    /// <summary>
+    /// The entry's JSON cut where its policy version goes. The Redis source's compare-and-set learns the version only
+    /// inside Redis, and adds the entry to the stream in the same script as the change, so that no change is in force
+    /// without its entry (an entry added after the script is lost when its reply times out or the process dies).
+    /// </summary>
+    internal static (string Head, string Tail) CutAtVersion(AuditEntry entry)
+    {
+        var json = JsonSerializer.Serialize(entry with { PolicyVersion = VersionPlaceholder }, AdminJsonContext.Default.AuditEntry);
+
+        // The first match is the property: a quote inside a string value before it is always escaped.
+        var marker = string.Concat(VersionProperty, VersionPlaceholder.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var at = json.IndexOf(marker, StringComparison.Ordinal);
+        return at < 0
+            ? throw new InvalidOperationException($"An audit entry's JSON has no {VersionProperty} property.")
+            : (json[..(at + VersionProperty.Length)], json[(at + marker.Length)..]);
+    }
 
     public async Task AppendAsync(AuditEntry entry, CancellationToken cancellationToken)
     {

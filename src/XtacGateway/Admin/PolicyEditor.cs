@@ -142,14 +142,21 @@ internal sealed class PolicyEditor(
                         [.. parsed.Errors.Select(e => RelativeTo(e, outcome.EditedPath))]);
                 }
 
-                var commit = await source.CommitAsync(parsed.Document!, basis.ETag, cancellationToken);
+                var entry = new AuditEntry
+                {
+                    Id = Guid.NewGuid().ToString(),
+                    ActivityDateTime = time.GetUtcNow(),
+                    ActivityDisplayName = outcome.ActivityDisplayName!,
+                    InitiatedBy = actor,
+                    TargetTenantId = outcome.TargetTenant?.ToString(),
+                    ModifiedProperties = outcome.Changes,
+                };
+                var commit = await source.CommitAsync(parsed.Document!, basis.ETag, entry, cancellationToken);
                 switch (commit.Status)
                 {
                     case PolicyCommitStatus.Committed:
-                        // The change is in force: neither the caller going away nor a failing audit store may turn it
-                        // into an error or cost it its audit entry.
                         var snapshot = commit.Snapshot!;
-                        await AppendAuditAsync(outcome, actor, snapshot);
+                        await RecordAsync(entry with { PolicyVersion = snapshot.Version, PolicyETag = snapshot.ETag }, commit.AuditRecorded);
                         return new EditResult(EditResultKind.Committed, snapshot, Edited: Edited(root, outcome));
                     case PolicyCommitStatus.Conflict when ifMatch is null && attempt < Attempts:
                         // Another instance changed the policy first: take its version and apply this change on top.
@@ -188,31 +195,25 @@ internal sealed class PolicyEditor(
         }
     }
 
-    private async Task AppendAuditAsync(EditOutcome outcome, AuditActor actor, PolicySnapshot snapshot)
+    /// <summary>Logs the change, and appends its audit entry unless the source recorded it with the change.</summary>
+    private async Task RecordAsync(AuditEntry entry, bool recordedBySource)
     {
-        var entry = new AuditEntry
+        if (!recordedBySource)
         {
-            Id = Guid.NewGuid().ToString(),
-            ActivityDateTime = time.GetUtcNow(),
-            ActivityDisplayName = outcome.ActivityDisplayName!,
-            InitiatedBy = actor,
-            TargetTenantId = outcome.TargetTenant?.ToString(),
-            PolicyVersion = snapshot.Version,
-            PolicyETag = snapshot.ETag,
-            ModifiedProperties = outcome.Changes,
-        };
-
-        try
-        {
-            await audit.AppendAsync(entry, CancellationToken.None);
-        }
-        catch (Exception ex)
-        {
-            // The change is in force; losing its audit entry must be loud.
-            AdminLog.AuditNotWritten(logger, entry.ActivityDisplayName, snapshot.Version, ex.Message);
+            try
+            {
+                // The change is in force: neither the caller going away nor a failing audit store may turn it into an
+                // error or cost it its audit entry.
+                await audit.AppendAsync(entry, CancellationToken.None);
+            }
+            catch (Exception ex)
+            {
+                // Losing the entry of a change in force must be loud.
+                AdminLog.AuditNotWritten(logger, entry.ActivityDisplayName, entry.PolicyVersion, ex.Message);
+            }
         }
 
-        AdminLog.PolicyChanged(logger, entry.ActivityDisplayName, entry.TargetTenantId, actor.ObjectId, actor.TenantId, snapshot.Version);
+        AdminLog.PolicyChanged(logger, entry.ActivityDisplayName, entry.TargetTenantId, entry.InitiatedBy.ObjectId, entry.InitiatedBy.TenantId, entry.PolicyVersion);
     }
 
     private static JsonNode? Edited(JsonObject root, EditOutcome outcome) => outcome.EditedPath switch

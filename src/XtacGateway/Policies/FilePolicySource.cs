@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
+using XtacGateway.Admin;
 using XtacGateway.Observability;
 using XtacGateway.Policy.Compilation;
 using XtacGateway.Policy.Model;
@@ -98,7 +99,7 @@ internal sealed partial class FilePolicySource(
     }
 
     /// <summary>Writes the document to the file (temp file, then rename) if the file still holds the policy in force.</summary>
-    public async Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, CancellationToken cancellationToken)
+    public async Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, AuditEntry audit, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken);
         try

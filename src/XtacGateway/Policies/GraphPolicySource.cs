@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Options;
 using Microsoft.Identity.Abstractions;
+using XtacGateway.Admin;
 using XtacGateway.Observability;
 using XtacGateway.Policy.Compilation;
 using XtacGateway.Policy.Model;
@@ -143,7 +144,7 @@ internal sealed class GraphPolicySource(
         }
     }
 
-    public Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, CancellationToken cancellationToken)
+    public Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, AuditEntry audit, CancellationToken cancellationToken)
         => Task.FromResult(new PolicyCommitResult(PolicyCommitStatus.ReadOnly, Detail: ReadOnlyDetail));
 
     private async Task<JsonNode> GetJsonAsync(HttpClient client, Uri url, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using XtacGateway.Admin;
 using XtacGateway.Policy.Compilation;
 using XtacGateway.Policy.Model;
 
@@ -18,8 +19,10 @@ internal interface IPolicySource
     /// <summary>
     /// Stores <paramref name="document"/> (already validated) as the new policy, but only if the policy in the source is
     /// still the one with <paramref name="basisETag"/>: a compare-and-set, so concurrent editors cannot overwrite each other.
+    /// A source that can record <paramref name="audit"/> in the same step as the change (Redis) does, and says so in
+    /// <see cref="PolicyCommitResult.AuditRecorded"/>; the version and ETag are filled in by the commit.
     /// </summary>
-    Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, CancellationToken cancellationToken);
+    Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, AuditEntry audit, CancellationToken cancellationToken);
 }
 
 internal enum PolicyCommitStatus
@@ -35,4 +38,4 @@ internal enum PolicyCommitStatus
     ReadOnly,
 }
 
-internal readonly record struct PolicyCommitResult(PolicyCommitStatus Status, PolicySnapshot? Snapshot = null, string? Detail = null);
+internal readonly record struct PolicyCommitResult(PolicyCommitStatus Status, PolicySnapshot? Snapshot = null, string? Detail = null, bool AuditRecorded = false);

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using XtacGateway.Admin;
 using XtacGateway.Observability;
 using XtacGateway.Policy.Compilation;
 using XtacGateway.Policy.Model;
@@ -29,9 +30,12 @@ internal sealed class RedisPolicySource(
     GatewayTelemetry telemetry,
     ILogger<RedisPolicySource> logger) : BackgroundService, IPolicySource
 {
-    // KEYS[1] pointer, KEYS[2] the new document; ARGV[1] expected etag ('' = empty store), ARGV[2] new etag, ARGV[3]
-    // channel, ARGV[4] version floor. {0, version}: another etag is in force (-1: the pointer is malformed); {2, version}:
-    // the new document is gone (another instance deleted it as replaced before this pointer move): store it again.
+    // KEYS[1] pointer, KEYS[2] the new document, KEYS[3] the audit stream; ARGV[1] expected etag ('' = empty store),
+    // ARGV[2] new etag, ARGV[3] channel, ARGV[4] version floor, ARGV[5] and ARGV[6] the audit entry's JSON before and
+    // after its version ('' = no entry), ARGV[7] the stream's approximate length cap. {0, version}: another etag is in
+    // force (-1: the pointer is malformed); {2, version}: the new document is gone (another instance deleted it as
+    // replaced before this pointer move): store it again. The entry is added before anything else is written: a script
+    // that fails part way is not rolled back, so a refused XADD (WRONGTYPE, out of memory) must leave nothing changed.
     private const string CompareAndSetScript = """
         local cur = redis.call('GET', KEYS[1])
         local version = 0
@@ -53,6 +57,9 @@ internal sealed class RedisPolicySource(
         local floor = tonumber(ARGV[4])
         if floor > version then version = floor end
         version = version + 1
+        if ARGV[5] ~= '' then
+          redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'entry', ARGV[5] .. version .. ARGV[6])
+        end
         local value = version .. ' ' .. ARGV[2]
         redis.call('SET', KEYS[1], value)
         redis.call('PUBLISH', ARGV[3], value)
@@ -140,12 +147,12 @@ internal sealed class RedisPolicySource(
         _health.Succeeded();
     }
 
-    public async Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, CancellationToken cancellationToken)
+    public async Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, AuditEntry audit, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            var result = await CompareAndSetAsync(PolicyCompiler.Compile(document, _resourceTenant), basisETag, store.Current?.Version ?? 0);
+            var result = await CompareAndSetAsync(PolicyCompiler.Compile(document, _resourceTenant), basisETag, store.Current?.Version ?? 0, audit);
             if (result.Status == PolicyCommitStatus.Committed && !string.IsNullOrEmpty(basisETag) && basisETag != result.Snapshot!.ETag)
             {
                 await RemoveReplacedDocumentAsync(basisETag);
@@ -182,17 +189,33 @@ internal sealed class RedisPolicySource(
         }
     }
 
-    /// <summary>Stores <paramref name="draft"/>'s document and moves the pointer to it; the draft's own version is replaced.</summary>
-    private async Task<PolicyCommitResult> CompareAndSetAsync(PolicySnapshot draft, string basisETag, long floor)
+    /// <summary>
+    /// Stores <paramref name="draft"/>'s document and moves the pointer to it, adding <paramref name="audit"/> (if any) to
+    /// the audit stream in the same step; the draft's own version is replaced.
+    /// </summary>
+    private async Task<PolicyCommitResult> CompareAndSetAsync(PolicySnapshot draft, string basisETag, long floor, AuditEntry? audit = null)
     {
         var etag = PolicyCompiler.ComputeETag(draft.DocumentUtf8.Span);
+        var (auditHead, auditTail) = audit is null ? ("", "") : RedisAuditLog.CutAtVersion(audit with { PolicyETag = etag });
         var db = await redis.DatabaseAsync();
+        RedisKey[] keys = [CurrentKey, DocumentKey(etag), RedisAuditLog.KeyFor(_options.KeyPrefix)];
+        RedisValue[] arguments = [basisETag, etag, Channel.ToString(), floor, auditHead, auditTail, _options.AuditMaxEntries];
         RedisResult[] result;
         var attempts = 0;
         do
         {
             await cache.SetAsync(DocumentKey(etag), AsArray(draft.DocumentUtf8), new DistributedCacheEntryOptions());
-            result = (RedisResult[])(await db.ScriptEvaluateAsync(CompareAndSetScript, [CurrentKey, DocumentKey(etag)], [basisETag, etag, Channel.ToString(), floor]))!;
+            try
+            {
+                result = (RedisResult[])(await db.ScriptEvaluateAsync(CompareAndSetScript, keys, arguments))!;
+            }
+            catch (RedisServerException)
+            {
+                // Redis refused a command of the script (WRONGTYPE under the pointer's or the stream's name): nothing
+                // was changed, and the document just stored is nobody's.
+                await RemoveReplacedDocumentAsync(etag);
+                throw;
+            }
         }
         while ((long)result[0] == 2 && ++attempts < 3);
 
@@ -211,7 +234,7 @@ internal sealed class RedisPolicySource(
 
         var snapshot = draft.WithVersion(new PolicyVersion((long)result[1], etag, time.GetUtcNow()));
         Apply(snapshot);
-        return new PolicyCommitResult(PolicyCommitStatus.Committed, snapshot);
+        return new PolicyCommitResult(PolicyCommitStatus.Committed, snapshot, AuditRecorded: audit is not null);
     }
 
     /// <summary>The bytes as an array, without a copy when the memory is a whole array (as a snapshot's document is).</summary>

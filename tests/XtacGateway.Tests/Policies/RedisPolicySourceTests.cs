@@ -115,6 +115,51 @@ public sealed class RedisPolicySourceTests
     }
 
     [SkippableFact]
+    public async Task Edit_Committed_StreamEntryCarriesTheVersionAndETagInForce()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+
+        using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
+
+        Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+        var inForce = gateway.Service<PolicySnapshotStore>().Current!;
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var stream = await connection.GetDatabase().StreamRangeAsync("xtac:policy:audit");
+        var entry = System.Text.Json.Nodes.JsonNode.Parse((string)Assert.Single(stream)["entry"]!)!;
+        Assert.Equal(inForce.Version, (long)entry["policyVersion"]!);
+        Assert.Equal(inForce.ETag, (string?)entry["policyETag"]);
+        Assert.Equal(TestIds.BlockedPartner.ToString(), (string?)entry["targetTenantId"]);
+        Assert.Equal("Update a partner cross-tenant access setting", (string?)entry["activityDisplayName"]);
+    }
+
+    [SkippableFact]
+    public async Task Edit_AuditStreamCannotBeWritten_503AndNothingChanged()
+    {
+        // A change is never in force without its audit entry: the entry is written in the same script as the pointer,
+        // so Redis refusing it (a string stored under the stream's name) refuses the change.
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        var before = gateway.Service<PolicySnapshotStore>().Current!;
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = connection.GetDatabase();
+        var pointer = await db.StringGetAsync("xtac:policy:current");
+        await db.StringSetAsync("xtac:policy:audit", "not a stream");
+
+        using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, patch.StatusCode);
+        Assert.Contains("WRONGTYPE", await patch.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(pointer, await db.StringGetAsync("xtac:policy:current"));
+        Assert.Same(before, gateway.Service<PolicySnapshotStore>().Current);
+        Assert.Equal(HttpStatusCode.Forbidden, await DecideAsync(gateway, TestIds.BlockedPartner));
+        var documents = connection.GetServers().Single().Keys(pattern: "xtac:policy:doc:*").Select(k => k.ToString()).ToArray();
+        Assert.True(documents.Length == 1 && documents[0].EndsWith(before.ETag.Trim('"'), StringComparison.Ordinal), string.Join(", ", documents));
+    }
+
+    [SkippableFact]
     public async Task Edit_PointerKeyOfAnotherType_503NamingTheKey()
     {
         // WRONGTYPE from Redis (someone stored a list under the pointer's name): unavailable, not a 500.
