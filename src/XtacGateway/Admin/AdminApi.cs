@@ -27,6 +27,9 @@ internal static class AdminApi
     /// <summary>One partner with thousands of user targets is well under this; a body of Kestrel's default 30 MB is not an admin change.</summary>
     private const long MaxBodyBytes = 4 * 1024 * 1024;
     private const string Relative = "/policies/crossTenantAccessPolicy";
+
+    /// <summary>Partners in one list response: 100,000 of them would be tens of MB in one answer.</summary>
+    internal const int PartnerPageSize = 1000;
     private static readonly object AnsweredFromKey = new();
 
     public static WebApplicationBuilder AddXtacAdminApi(this WebApplicationBuilder builder)
@@ -87,9 +90,56 @@ internal static class AdminApi
         => InForce(context, store) is not { } snapshot ? NoPolicy()
             : Results.Json(snapshot.Document.Default ?? new CrossTenantAccessPolicyConfigurationDefault(), PolicyJsonContext.Default.CrossTenantAccessPolicyConfigurationDefault);
 
+    /// <summary>
+    /// One page of partners, Graph's way: at most <c>$top</c> (default and most <see cref="PartnerPageSize"/>), and an
+    /// <c>@odata.nextLink</c> while more follow. The link is bound to the policy it was given from: a page of another
+    /// version could skip or repeat partners, so a link outliving its version is a 409 and the client lists again.
+    /// </summary>
     private static IResult ListPartners(HttpContext context, PolicySnapshotStore store)
-        => InForce(context, store) is not { } snapshot ? NoPolicy()
-            : Results.Json(new PartnerCollectionResponse { Value = snapshot.Document.Partners }, PolicyJsonContext.Default.PartnerCollectionResponse);
+    {
+        if (InForce(context, store) is not { } snapshot)
+        {
+            return NoPolicy();
+        }
+
+        var query = context.Request.Query;
+        var size = PartnerPageSize;
+        if (query.TryGetValue("$top", out var top)
+            && !(int.TryParse(top, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out size) && size is >= 1 and <= PartnerPageSize))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid $top",
+                detail: $"'$top' must be a whole number from 1 to {PartnerPageSize}, not '{top}'.");
+        }
+
+        var start = 0;
+        if (query.TryGetValue("$skiptoken", out var skipToken))
+        {
+            if (!PartnerPageToken.TryRead(skipToken.ToString(), out var etag, out start))
+            {
+                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid $skiptoken",
+                    detail: "'$skiptoken' is not one this API gave in an '@odata.nextLink'; list again from the first page.");
+            }
+
+            if (etag != snapshot.ETag)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "The policy changed",
+                    detail: $"This page's link was given for policy {etag}; the policy in force is {snapshot.ETag} (version {snapshot.Version}). List again from the first page.");
+            }
+        }
+
+        var partners = snapshot.Document.Partners;
+        start = Math.Min(start, partners.Count);
+        var end = (int)Math.Min((long)start + size, partners.Count);
+        var page = new PartnerCollectionResponse { Value = partners is List<CrossTenantAccessPolicyConfigurationPartner> list ? list[start..end] : [.. partners.Skip(start).Take(end - start)] };
+        if (end < partners.Count)
+        {
+            var request = context.Request;
+            var next = $"{request.Scheme}://{request.Host}{request.PathBase}{request.Path}?$top={size}&$skiptoken={PartnerPageToken.Write(snapshot.ETag, end)}";
+            page.AdditionalData = new() { ["@odata.nextLink"] = JsonSerializer.SerializeToElement(next, PolicyJsonContext.Default.String) };
+        }
+
+        return Results.Json(page, PolicyJsonContext.Default.PartnerCollectionResponse);
+    }
 
     private static IResult GetPartner(string tenantId, HttpContext context, PolicySnapshotStore store)
     {
@@ -473,5 +523,38 @@ internal static class AdminApi
             ["b2bCollaborationInbound"] = Setting("allowed"),
             ["b2bCollaborationOutbound"] = Setting("allowed"),
         };
+    }
+}
+
+/// <summary>
+/// The <c>$skiptoken</c> of a partner page: where the page starts and the ETag of the policy it was given from, as
+/// base64url (opaque to clients, and needing no escaping in a URL).
+/// </summary>
+internal static class PartnerPageToken
+{
+    public static string Write(string etag, int start)
+        => System.Buffers.Text.Base64Url.EncodeToString(System.Text.Encoding.UTF8.GetBytes(
+            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{start}:{etag}")));
+
+    public static bool TryRead(string token, out string etag, out int start)
+    {
+        etag = string.Empty;
+        start = 0;
+        if (token.Length is 0 or > 512 || !System.Buffers.Text.Base64Url.IsValid(token))
+        {
+            return false;
+        }
+
+        var text = System.Text.Encoding.UTF8.GetString(System.Buffers.Text.Base64Url.DecodeFromChars(token));
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        if (colon <= 0 || colon == text.Length - 1
+            || !int.TryParse(text.AsSpan(0, colon), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out start))
+        {
+            start = 0;
+            return false;
+        }
+
+        etag = text[(colon + 1)..];
+        return true;
     }
 }

@@ -55,6 +55,88 @@ public sealed class AdminApiTests
         Assert.True(DateTimeOffset.Parse((string)entry["activityDateTime"]!) > DateTimeOffset.UtcNow.AddMinutes(-1));
     }
 
+    private static Guid NumberedPartner(int i) => new($"bbbbbbbb-1111-4000-8000-{i:D12}");
+
+    private static Task<GatewayHarness> StartWithPartnersAsync(int count)
+        => GatewayHarness.StartAsync(TestPolicies.Document([.. Enumerable.Range(0, count).Select(i => $$"""{ "tenantId": "{{NumberedPartner(i)}}" }""")]));
+
+    /// <summary>Every page from <paramref name="first"/> on, following <c>@odata.nextLink</c>; the sizes of the pages and the partners in order.</summary>
+    private static async Task<(List<int> Sizes, List<string> Tenants)> ListAllAsync(GatewayHarness gateway, string first)
+    {
+        var (sizes, tenants) = (new List<int>(), new List<string>());
+        for (var link = first; link is not null;)
+        {
+            using var page = await gateway.AdminAsync(HttpMethod.Get, link);
+            Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+            var body = await page.JsonAsync();
+            var value = body["value"]!.AsArray();
+            sizes.Add(value.Count);
+            tenants.AddRange(value.Select(p => (string)p!["tenantId"]!));
+            link = (string?)body["@odata.nextLink"];
+            Assert.True(sizes.Count <= 10, "the next links did not end");
+        }
+
+        return (sizes, tenants);
+    }
+
+    [Fact]
+    public async Task ListPartners_MoreThanTop_NextLinksGiveEveryPartnerOnceInOrder()
+    {
+        await using var gateway = await StartWithPartnersAsync(25);
+
+        var (sizes, tenants) = await ListAllAsync(gateway, $"{AdminClient.Base}/partners?$top=10");
+
+        Assert.Equal([10, 10, 5], sizes);
+        Assert.Equal(Enumerable.Range(0, 25).Select(i => NumberedPartner(i).ToString()), tenants);
+    }
+
+    [Fact]
+    public async Task ListPartners_NoTop_PagesOfAThousand()
+    {
+        await using var gateway = await StartWithPartnersAsync(AdminApi.PartnerPageSize + 1);
+
+        var (sizes, tenants) = await ListAllAsync(gateway, $"{AdminClient.Base}/partners");
+
+        Assert.Equal([AdminApi.PartnerPageSize, 1], sizes);
+        Assert.Equal(AdminApi.PartnerPageSize + 1, tenants.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task ListPartners_PolicyChangedBetweenPages_409AndTheFirstPageWorksAgain()
+    {
+        await using var gateway = await StartWithPartnersAsync(3);
+        using var first = await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/partners?$top=2");
+        var next = (string)(await first.JsonAsync())["@odata.nextLink"]!;
+        using var delete = await gateway.AdminAsync(HttpMethod.Delete, $"{AdminClient.Base}/partners/{NumberedPartner(0)}");
+        Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
+
+        using var stale = await gateway.AdminAsync(HttpMethod.Get, next);
+
+        // Page two of the new version would have skipped partner 2 (now at index 1).
+        await ProblemAssert.IsProblemAsync(stale, HttpStatusCode.Conflict, "List again from the first page");
+        Assert.Equal(delete.ETag(), stale.ETag());
+        var (sizes, tenants) = await ListAllAsync(gateway, $"{AdminClient.Base}/partners?$top=2");
+        Assert.Equal([2], sizes);
+        Assert.Equal([NumberedPartner(1).ToString(), NumberedPartner(2).ToString()], tenants);
+    }
+
+    [Theory]
+    [InlineData("$top=0", "$top")]
+    [InlineData("$top=1001", "$top")]
+    [InlineData("$top=ten", "$top")]
+    [InlineData("$top=-1", "$top")]
+    [InlineData("$skiptoken=abc", "$skiptoken")]
+    [InlineData("$skiptoken=not%20base64", "$skiptoken")]
+    [InlineData("$skiptoken=OnNvbWUtZXRhZw", "$skiptoken")]
+    public async Task ListPartners_BadPagingParameter_400NamingIt(string query, string parameter)
+    {
+        await using var gateway = await StartWithPartnersAsync(3);
+
+        using var response = await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/partners?{query}");
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, $"'{parameter}'");
+    }
+
     [Fact]
     public async Task PatchDefault_InvalidBody_Returns400WithEveryJsonPathAndChangesNothing()
     {

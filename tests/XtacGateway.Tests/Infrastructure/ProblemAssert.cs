@@ -23,6 +23,17 @@ internal static class ProblemAssert
         return body;
     }
 
+    /// <summary>Asserts a problem+json answer with <paramref name="status"/> whose detail contains <paramref name="detailPart"/>.</summary>
+    public static async Task IsProblemAsync(HttpResponseMessage response, HttpStatusCode status, string detailPart)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == status, $"expected {(int)status}, got {(int)response.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var json = JsonDocument.Parse(text);
+        Assert.Equal((int)status, json.RootElement.GetProperty("status").GetInt32());
+        Assert.Contains(detailPart, json.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
     /// <summary>Asserts a 401 Bearer challenge; <paramref name="tokenSent"/> also requires <c>error="invalid_token"</c>.</summary>
     public static void Unauthorized(HttpResponseMessage response, bool tokenSent)
     {
