@@ -251,6 +251,7 @@ internal sealed class RedisPolicySource(
         }
 
         var multiplexer = await redis.GetAsync();
+        EnsureKeysShareASlot(multiplexer);
         await multiplexer.GetSubscriber().SubscribeAsync(Channel, (_, _) =>
         {
             if (_wake.CurrentCount == 0)
@@ -261,6 +262,31 @@ internal sealed class RedisPolicySource(
 
         // The multiplexer re-subscribes by itself after a reconnect.
         _subscribed = true;
+    }
+
+    /// <summary>
+    /// A Redis Cluster runs a script only on keys of one hash slot. The pointer, the documents and the audit stream all
+    /// start with the prefix, so they share one when the prefix holds a hash tag (<c>{xtac:policy}</c>); without one,
+    /// every change would fail with CROSSSLOT. Refused here, by name, instead: at start-up the gateway does not start.
+    /// </summary>
+    private void EnsureKeysShareASlot(IConnectionMultiplexer multiplexer)
+    {
+        if (HasHashTag(_options.KeyPrefix) || !multiplexer.GetServers().Any(s => s.IsConnected && s.ServerType == ServerType.Cluster))
+        {
+            return;
+        }
+
+        throw new InvalidOperationException(
+            $"Redis at {string.Join(", ", multiplexer.GetEndPoints().Select(e => e.ToString()))} is a Redis Cluster, and '{PolicySourceOptions.Section}:Redis:KeyPrefix' " +
+            $"'{_options.KeyPrefix}' has no hash tag: the policy's keys would fall in different hash slots, which its compare-and-set script cannot span. " +
+            $"Set it to '{{{_options.KeyPrefix}}}' (a new prefix is a new, empty store, seeded as any empty one is).");
+    }
+
+    /// <summary>Whether Redis hashes only a part of every key with this prefix: a non-empty <c>{...}</c>, the first <c>{</c> to the next <c>}</c>.</summary>
+    internal static bool HasHashTag(string prefix)
+    {
+        var open = prefix.IndexOf('{', StringComparison.Ordinal);
+        return open >= 0 && prefix.IndexOf('}', open + 1) is var close && close > open + 1;
     }
 
     /// <summary>Brings the snapshot in force up to Redis's pointer, seeding an empty store first.</summary>

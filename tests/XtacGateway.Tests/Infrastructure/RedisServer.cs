@@ -11,9 +11,10 @@ namespace XtacGateway.Tests.Infrastructure;
 /// </summary>
 internal sealed class RedisServer : IAsyncDisposable
 {
+    private readonly string[] _extraArguments;
     private Process? _process;
 
-    private RedisServer(int port) => Port = port;
+    private RedisServer(int port, string[] extraArguments) => (Port, _extraArguments) = (port, extraArguments);
 
     public int Port { get; }
 
@@ -25,9 +26,10 @@ internal sealed class RedisServer : IAsyncDisposable
     public static void SkipIfUnavailable()
         => Skip.If(Executable is null, "redis-server is not on the PATH: install it (bash .ci/run does, with apt-get) to run the Redis tests.");
 
-    public static async Task<RedisServer> StartAsync()
+    /// <summary>Starts a server on a free port; <paramref name="extraArguments"/> are added to the command line.</summary>
+    public static async Task<RedisServer> StartAsync(params string[] extraArguments)
     {
-        var server = new RedisServer(FreePort());
+        var server = new RedisServer(FreePort(), extraArguments);
         await server.StartAgainAsync();
         return server;
     }
@@ -41,7 +43,7 @@ internal sealed class RedisServer : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no" })
+        foreach (var arg in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no" }.Concat(_extraArguments))
         {
             info.ArgumentList.Add(arg);
         }
@@ -102,18 +104,18 @@ internal sealed class RedisServer : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static string? Find()
+    internal static string? Find(string name = "redis-server")
     {
         foreach (var directory in (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
         {
-            var candidate = Path.Combine(directory, "redis-server");
+            var candidate = Path.Combine(directory, name);
             if (File.Exists(candidate))
             {
                 return candidate;

@@ -11,10 +11,11 @@ public sealed class RedisPolicySourceTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
 
-    private static Action<Dictionary<string, string?>> RedisSettings(RedisServer redis) => s =>
+    private static Action<Dictionary<string, string?>> RedisSettings(string connectionString, string? keyPrefix = null) => s =>
     {
         s["Xtac:Policy:Source"] = "Redis";
-        s["ConnectionStrings:redis"] = redis.ConnectionString;
+        s["ConnectionStrings:redis"] = connectionString;
+        s["Xtac:Policy:Redis:KeyPrefix"] = keyPrefix;
         s["Xtac:Policy:Redis:CheckInterval"] = "00:00:00.200";
         s["Xtac:Policy:RetryMinDelay"] = "00:00:00.100";
         s["Xtac:Policy:RetryMaxDelay"] = "00:00:00.500";
@@ -31,8 +32,8 @@ public sealed class RedisPolicySourceTests
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
-        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
         Assert.Equal(first.Service<PolicySnapshotStore>().Current!.ETag, second.Service<PolicySnapshotStore>().Current!.ETag);
         Assert.Equal(HttpStatusCode.Forbidden, await DecideAsync(second, TestIds.BlockedPartner));
 
@@ -53,8 +54,8 @@ public sealed class RedisPolicySourceTests
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
-        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
         var etag = first.Service<PolicySnapshotStore>().Current!.ETag;
 
         var results = await Task.WhenAll(
@@ -96,7 +97,7 @@ public sealed class RedisPolicySourceTests
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
         using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
         Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
 
@@ -119,7 +120,7 @@ public sealed class RedisPolicySourceTests
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
 
         using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
 
@@ -141,7 +142,7 @@ public sealed class RedisPolicySourceTests
         // so Redis refusing it (a string stored under the stream's name) refuses the change.
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
         var before = gateway.Service<PolicySnapshotStore>().Current!;
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         var db = connection.GetDatabase();
@@ -165,7 +166,7 @@ public sealed class RedisPolicySourceTests
         // WRONGTYPE from Redis (someone stored a list under the pointer's name): unavailable, not a 500.
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
         var before = gateway.Service<PolicySnapshotStore>().Current!;
         await using (var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
         {
@@ -189,7 +190,7 @@ public sealed class RedisPolicySourceTests
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
         var store = gateway.Service<PolicySnapshotStore>();
         var before = store.Current!;
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
@@ -224,7 +225,7 @@ public sealed class RedisPolicySourceTests
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
         var store = gateway.Service<PolicySnapshotStore>();
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         var db = connection.GetDatabase();
@@ -255,8 +256,8 @@ public sealed class RedisPolicySourceTests
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
-        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
 
         await redis.StopAsync();
 
@@ -293,7 +294,7 @@ public sealed class RedisPolicySourceTests
         using var temp = new TempDirectory("xtac-lkg-");
         var directory = temp.Path;
         long version;
-        await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory))
+        await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory))
         {
             version = gateway.Service<PolicySnapshotStore>().Current!.Version;
         }
@@ -304,7 +305,7 @@ public sealed class RedisPolicySourceTests
         }
 
         // A redeploy while Redis holds something unusable: no crash loop.
-        await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory);
+        await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory);
         Assert.Equal(version, restarted.Service<PolicySnapshotStore>().Current!.Version);
         Assert.Equal(PolicySourceState.Degraded, restarted.Service<PolicySnapshotStore>().SourceState);
         Assert.Equal(HttpStatusCode.OK, await DecideAsync(restarted, TestIds.AllowedPartner));
@@ -318,7 +319,7 @@ public sealed class RedisPolicySourceTests
         using var temp = new TempDirectory("xtac-lkg-");
         var directory = temp.Path;
         long version;
-        await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory))
+        await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory))
         {
             using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
             Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
@@ -328,7 +329,7 @@ public sealed class RedisPolicySourceTests
         await redis.StopAsync();
 
         // The seed file still blocks the partner; only the last known good document allows it.
-        await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory);
+        await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory);
         Assert.Equal(version, restarted.Service<PolicySnapshotStore>().Current!.Version);
         Assert.Equal(HttpStatusCode.OK, await DecideAsync(restarted, TestIds.BlockedPartner));
         using var ready = await restarted.Management.GetAsync("/readyz");
@@ -344,7 +345,7 @@ public sealed class RedisPolicySourceTests
         using var temp = new TempDirectory("xtac-lkg-");
         var directory = temp.Path;
         string savedPath;
-        await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory))
+        await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory))
         {
             using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
             Assert.True(patch.StatusCode == HttpStatusCode.NoContent, $"{(int)patch.StatusCode} {patch.Headers.RetryAfter} {await patch.Content.ReadAsStringAsync()}");
@@ -360,7 +361,7 @@ public sealed class RedisPolicySourceTests
         File.SetLastWriteTimeUtc(savedPath, DateTime.UtcNow.AddMinutes(-11));
 
         // Restored and enforced (denying nothing it should allow), but 11 minutes unconfirmed is past the 10-minute default bound.
-        await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis), directory: directory);
+        await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory);
         Assert.Equal(HttpStatusCode.OK, await DecideAsync(restarted, TestIds.BlockedPartner));
         using var ready = await restarted.Management.GetAsync("/readyz");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
@@ -374,7 +375,7 @@ public sealed class RedisPolicySourceTests
         await using var redis = await RedisServer.StartAsync();
         await redis.StopAsync();
 
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis));
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
 
         Assert.Null(gateway.Service<PolicySnapshotStore>().Current);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await gateway.Management.GetAsync("/readyz")).StatusCode);
@@ -392,4 +393,47 @@ public sealed class RedisPolicySourceTests
         Assert.Equal(HttpStatusCode.Forbidden, internalWithoutMfa.StatusCode);
         Assert.Contains("MfaRequired", await internalWithoutMfa.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
+
+    [SkippableFact]
+    public async Task Cluster_HashTaggedPrefix_PatchOnOneInstanceReachesTheOtherWithItsAuditEntry()
+    {
+        RedisCluster.SkipIfUnavailable();
+        await using var cluster = await RedisCluster.StartAsync();
+        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(cluster.ConnectionString, "{xtac:policy}"));
+        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(cluster.ConnectionString, "{xtac:policy}"));
+        Assert.Equal(first.Service<PolicySnapshotStore>().Current!.ETag, second.Service<PolicySnapshotStore>().Current!.ETag);
+
+        using var patch = await first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
+
+        Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+        Assert.True(await AdminClient.EventuallyAsync(async () => await DecideAsync(second, TestIds.BlockedPartner) == HttpStatusCode.OK, TimeSpan.FromSeconds(2)),
+            "the second instance did not enforce the change made on the first within 2 s");
+        var audit = (await (await second.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray();
+        Assert.Equal(patch.PolicyVersion(), (long)Assert.Single(audit)!["policyVersion"]!);
+    }
+
+    [SkippableFact]
+    public async Task Start_ClusterAndPrefixWithoutHashTag_RefusesNamingTheFix()
+    {
+        // Without a hash tag the pointer, documents and audit stream fall in different slots: every change would fail
+        // with CROSSSLOT, so the gateway refuses to start and says what to set.
+        RedisCluster.SkipIfUnavailable();
+        await using var cluster = await RedisCluster.StartAsync();
+
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(cluster.ConnectionString)));
+
+        var messages = ProblemAssert.AllMessages(failure);
+        Assert.Contains("is a Redis Cluster", messages, StringComparison.Ordinal);
+        Assert.Contains("Set it to '{xtac:policy}'", messages, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{xtac:policy}", true)]
+    [InlineData("fleet-{a}:policy", true)]
+    [InlineData("xtac:policy", false)]
+    [InlineData("{}xtac:policy", false)]
+    [InlineData("xtac:{policy", false)]
+    [InlineData("}xtac{", false)]
+    public void HasHashTag_Prefix_TrueOnlyWhenRedisHashesPartOfIt(string prefix, bool expected)
+        => Assert.Equal(expected, RedisPolicySource.HasHashTag(prefix));
 }
