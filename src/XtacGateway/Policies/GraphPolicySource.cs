@@ -194,7 +194,7 @@ internal sealed class MicrosoftIdentityWebFailure(string message, Exception inne
 /// (<see cref="IAuthorizationHeaderProvider"/>, client credentials from the <c>AzureAd</c> section), or in Development
 /// and tests a fixed token from <c>Xtac:Policy:Graph:DevelopmentBearerToken</c>.
 /// </summary>
-internal sealed class GraphTokenProvider(IOptions<PolicySourceOptions> options, IServiceProvider services)
+internal sealed class GraphTokenProvider(IOptions<PolicySourceOptions> options, IOptions<GatewayOptions> gatewayOptions, IServiceProvider services)
 {
     public async Task<string> GetAuthorizationHeaderAsync(CancellationToken cancellationToken)
     {
@@ -208,7 +208,17 @@ internal sealed class GraphTokenProvider(IOptions<PolicySourceOptions> options, 
         {
             var provider = services.GetRequiredService<IAuthorizationHeaderProvider>();
             return await provider.CreateAuthorizationHeaderForAppAsync(graph.Scope,
-                new AuthorizationHeaderProviderOptions { AcquireTokenOptions = new AcquireTokenOptions { AuthenticationOptionsName = JwtBearerDefaults.AuthenticationScheme } },
+                new AuthorizationHeaderProviderOptions
+                {
+                    AcquireTokenOptions = new AcquireTokenOptions
+                    {
+                        AuthenticationOptionsName = JwtBearerDefaults.AuthenticationScheme,
+
+                        // The API accepts callers of any organisation ('AzureAd:TenantId' is 'organizations'), but an
+                        // app-only token can only come from one tenant: the resource tenant, whose policy is read.
+                        Tenant = gatewayOptions.Value.ResourceTenantId?.ToString(),
+                    },
+                },
                 cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using XtacGateway.Policies;
 using XtacGateway.Tests.Admin;
 using XtacGateway.Tests.Infrastructure;
@@ -70,6 +71,43 @@ public sealed class GraphPolicySourceTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, reload.StatusCode);
         Assert.Contains(refusal, (string?)(await reload.JsonAsync())["detail"], StringComparison.Ordinal);
         Assert.Equal(version, gateway.Service<PolicySnapshotStore>().Current!.Version);
+    }
+
+    [Fact]
+    public async Task TokenProvider_ApiAcceptsAnyOrganisation_AsksTheResourceTenantsAuthority()
+    {
+        // The real Microsoft.Identity.Web token acquisition, with the shipped 'organizations' tenant and an authority on a
+        // closed loopback port. Client credentials need one tenant's token endpoint: the resource tenant's, whose policy
+        // is read. The outgoing requests are observed on their way to the (refusing) authority.
+        var requested = new ConcurrentQueue<Uri>();
+        await using var graph = await FakeGraph.StartAsync();
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
+        {
+            s["Xtac:Policy:Source"] = "Graph";
+            s["Xtac:Policy:Graph:BaseUrl"] = $"{graph.Url}/v1.0/";
+            s["Xtac:Policy:LastKnownGoodPath"] = "last-known-good.json";
+            s["AzureAd:Instance"] = "https://127.0.0.1:9/";
+            s["AzureAd:TenantId"] = "organizations";
+            s["AzureAd:ClientId"] = TestIds.Audience;
+            s["AzureAd:ClientSecret"] = "not-a-real-secret";
+        }, configureBuilder: builder => builder.Services.ConfigureHttpClientDefaults(client => client.AddHttpMessageHandler(() => new ObservingHandler(requested))));
+        requested.Clear();
+
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => gateway.Service<GraphTokenProvider>().GetAuthorizationHeaderAsync(CancellationToken.None));
+
+        Assert.Contains("Connection refused (127.0.0.1:9)", ProblemAssert.AllMessages(failure), StringComparison.Ordinal);
+        var paths = requested.Where(u => u.Port == 9).Select(u => u.AbsolutePath).ToArray();
+        Assert.True(paths.Length > 0 && paths.All(p => p.StartsWith($"/{TestIds.ResourceTenant}/", StringComparison.OrdinalIgnoreCase)), string.Join(", ", paths));
+    }
+
+    /// <summary>Notes each request's address and sends it on unchanged.</summary>
+    private sealed class ObservingHandler(ConcurrentQueue<Uri> requested) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            requested.Enqueue(request.RequestUri!);
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 
     /// <summary>A gateway mirroring <paramref name="graph"/> with a fixed development token.</summary>
