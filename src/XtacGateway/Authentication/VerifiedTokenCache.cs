@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.ComponentModel.DataAnnotations;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 using System.Security.Claims;
@@ -229,14 +230,19 @@ internal sealed class TokenCacheOptions
 
     public bool Enabled { get; set; } = true;
 
+    [Range(1, int.MaxValue)]
     public int MaxEntries { get; set; } = 100_000;
 
+    /// <summary>The entries' estimated size (token, claims and their strings): past it, those nearest their expiry are dropped first.</summary>
+    [Range(1L, long.MaxValue)]
     public long MaxBytes { get; set; } = 256L * 1024 * 1024;
 
     /// <summary>No entry lives longer than this, whatever the token's <c>exp</c>.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan MaxLifetime { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>Longer tokens are validated every time rather than cached.</summary>
+    [Range(1, int.MaxValue)]
     public int MaxTokenLength { get; set; } = 16 * 1024;
 }
 

@@ -182,6 +182,27 @@ public sealed class VerifiedTokenCacheTests
     }
 
     [Fact]
+    public async Task Add_MoreBytesThanMaxBytes_KeepsTheNewestWithinTheLimit()
+    {
+        const long maxBytes = 20_000;
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:TokenCache:MaxBytes"] = maxBytes.ToString(CultureInfo.InvariantCulture));
+        var tokens = Enumerable.Range(0, 25).Select(i => gateway.Token(lifetime: TimeSpan.FromMinutes(30 + i))).ToArray();
+
+        var cache = gateway.Service<VerifiedTokenCache>();
+        foreach (var token in tokens)
+        {
+            using var response = await gateway.GetAsync("/a", token);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.InRange(cache.Bytes, 1, maxBytes);
+            Assert.True(cache.TryGet(token, out _), "the newest token was evicted");
+        }
+
+        // The byte limit, not the entry limit (100,000), is what kept the cache small.
+        Assert.InRange(cache.Count, 1, tokens.Length - 1);
+        Assert.False(cache.TryGet(tokens[0], out _), "the token nearest its expiry was kept");
+    }
+
+    [Fact]
     public async Task RemoveExpired_EntriesNobodyPresentsAgain_SweptWithoutALookup()
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:TokenCache:MaxLifetime"] = "00:00:01");

@@ -16,6 +16,9 @@ public sealed class SettingsValidationTests
     [InlineData("Xtac:Telemetry:UserIdHashKey", "too-short-a-key", "UserIdHashKey must be at least 32 characters")]
     [InlineData("Xtac:SigningKeys:RefreshInterval", "00:00:00", "RefreshInterval")]
     [InlineData("Xtac:SigningKeys:MinimumRefreshInterval", "-00:00:01", "MinimumRefreshInterval")]
+    [InlineData("Xtac:TokenCache:MaxEntries", "0", "MaxEntries")]
+    [InlineData("Xtac:TokenCache:MaxBytes", "-1", "MaxBytes")]
+    [InlineData("Xtac:TokenCache:MaxLifetime", "00:00:00", "MaxLifetime")]
     public async Task Start_SettingOutOfRange_ThrowsNamingIt(string key, string value, string named)
     {
         var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(TestPolicies.Standard(), s => s[key] = value));
