@@ -10,6 +10,23 @@ internal static class CommandLine
     public const int Invalid = 1;
     public const int UsageError = 2;
 
+    /// <summary>
+    /// The gateway's own settings as a command sees them (appsettings.json and its environment file, from the current
+    /// folder when it has one, else beside the program; then environment variables), so a command and the gateway
+    /// read callers and keys alike.
+    /// </summary>
+    public static IConfiguration LoadConfiguration()
+    {
+        var root = File.Exists(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json")) ? Directory.GetCurrentDirectory() : AppContext.BaseDirectory;
+        var environment = Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT") ?? "Production";
+        return new ConfigurationBuilder()
+            .SetBasePath(root)
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddJsonFile($"appsettings.{environment}.json", optional: true)
+            .AddEnvironmentVariables()
+            .Build();
+    }
+
     public static bool IsCommand(string[] args)
         => args.Length > 0 && args[0] is "validate" or "evaluate" or "token" or "healthcheck" or "help" or "--help" or "-h";
 

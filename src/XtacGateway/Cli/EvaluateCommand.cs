@@ -29,6 +29,17 @@ internal static class EvaluateCommand
             return CommandLine.UsageError;
         }
 
+        // Checked whole before any request, so that an invalid policy fails even with no request to decide; each
+        // resource tenant's own checks (a partner that is the tenant itself) follow when its snapshot is compiled.
+        var checkedPolicy = PolicyParser.Parse(policyBytes, resourceTenant);
+        if (!checkedPolicy.IsValid)
+        {
+            return await FailAsync(stderr, policyPath, checkedPolicy.Errors.Select(e => e.ToString()));
+        }
+
+        // The caller is read as the gateway reads it: with the claim names of its Xtac:Claims settings.
+        var claimNames = CommandLine.LoadConfiguration().GetSection($"{GatewayOptions.Section}:Claims").Get<ClaimNames>() ?? ClaimNames.Default;
+
         JsonDocument input;
         try
         {
@@ -43,7 +54,7 @@ internal static class EvaluateCommand
         using (input)
         {
             var errors = new List<string>();
-            var requests = EvaluationContract.ReadRequests(input.RootElement, new CallerFactsReader(ClaimNames.Default), errors);
+            var requests = EvaluationContract.ReadRequests(input.RootElement, new CallerFactsReader(claimNames), errors);
             if (requests is null)
             {
                 return await FailAsync(stderr, inputPath, errors);

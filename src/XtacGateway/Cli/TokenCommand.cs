@@ -18,7 +18,7 @@ internal static class TokenCommand
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var options = CommandOptions.Parse(args, s_options);
-        var configuration = LoadConfiguration();
+        var configuration = CommandLine.LoadConfiguration();
         var tenant = options.Guid("tenant") ?? DefaultTenant;
         var objectId = options.Guid("oid") ?? Guid.NewGuid();
         var lifetimeText = options.Single("expires-in") ?? "3600";
@@ -117,17 +117,5 @@ internal static class TokenCommand
         }
 
         return claims;
-    }
-
-    private static IConfiguration LoadConfiguration()
-    {
-        var root = File.Exists(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json")) ? Directory.GetCurrentDirectory() : AppContext.BaseDirectory;
-        var environment = Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT") ?? "Production";
-        return new ConfigurationBuilder()
-            .SetBasePath(root)
-            .AddJsonFile("appsettings.json", optional: true)
-            .AddJsonFile($"appsettings.{environment}.json", optional: true)
-            .AddEnvironmentVariables()
-            .Build();
     }
 }

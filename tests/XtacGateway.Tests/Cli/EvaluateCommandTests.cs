@@ -76,6 +76,19 @@ public sealed class EvaluateCommandTests
     }
 
     [Fact]
+    public async Task Evaluate_InvalidPolicyAndNoRequests_ExitsTwo()
+    {
+        using var policy = CliRunner.Write("policy.json", """{ "partners": "none" }""");
+        using var input = CliRunner.Write("request.json", "[]");
+
+        var result = await CliRunner.RunAsync("evaluate", "--policy", policy.Path, "--input", input.Path);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Equal(string.Empty, result.Stdout);
+        Assert.Contains("$.partners", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Evaluate_AppIdNotGuid_ExitsTwoNamingJsonPath()
     {
         using var input = CliRunner.Write("request.json", $$"""
