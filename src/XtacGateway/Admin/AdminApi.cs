@@ -328,7 +328,7 @@ internal static class AdminApi
         }
 
         return InForce(context, store) is { } snapshot
-            ? Results.Json(new JsonObject { ["version"] = snapshot.Version, ["etag"] = snapshot.ETag, ["source"] = source.Name, ["partners"] = snapshot.PartnerCount })
+            ? Results.Json(new JsonObject { ["version"] = snapshot.Version, ["etag"] = snapshot.ETag, ["source"] = source.Name, ["partners"] = snapshot.PartnerCount }, AdminJsonContext.Default.JsonObject)
             : NoPolicy();
     }
 

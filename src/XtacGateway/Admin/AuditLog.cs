@@ -58,6 +58,7 @@ internal sealed record AuditEntryList(IReadOnlyList<AuditEntry> Value);
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(AuditEntry))]
 [JsonSerializable(typeof(AuditEntryList))]
+[JsonSerializable(typeof(JsonObject))]
 internal sealed partial class AdminJsonContext : JsonSerializerContext;
 
 /// <summary>Where audit entries go: a Redis stream with the Redis source, else a local append-only file.</summary>

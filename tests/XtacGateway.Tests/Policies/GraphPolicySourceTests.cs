@@ -32,6 +32,8 @@ public sealed class GraphPolicySourceTests
         using var reload = await gateway.AdminAsync(HttpMethod.Post, "/admin/policies/reload");
         Assert.Equal(HttpStatusCode.OK, reload.StatusCode);
         Assert.True(reload.PolicyVersion() > snapshot.Version);
+        var reloaded = await reload.JsonAsync();
+        Assert.Equal(("graph", reload.PolicyVersion(), 2), ((string?)reloaded["source"], (long)reloaded["version"]!, (int)reloaded["partners"]!));
         Assert.Equal(HttpStatusCode.Forbidden, (await gateway.GetAsync("/", gateway.Token(TestIds.UnlistedTenant))).StatusCode);
 
         // Graph owns the policy: the admin API does not write it here.
