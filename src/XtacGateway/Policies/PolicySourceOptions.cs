@@ -105,6 +105,14 @@ internal sealed class RedisPolicySourceOptions
     [Range(typeof(TimeSpan), "00:00:00.050", "01:00:00")]
     public TimeSpan CheckInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long start-up keeps trying to reach Redis before starting from the last known good policy instead. A slow
+    /// first connection (a handshake that outlasts the connect timeout) would otherwise start an instance degraded,
+    /// without its policy, next to a Redis that is up.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
+    public TimeSpan StartupWait { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How long old audit entries are kept: the stream is trimmed to about this many entries.</summary>
     [Range(100, 100_000_000)]
     public int AuditMaxEntries { get; set; } = 1_000_000;

@@ -98,10 +98,22 @@ internal sealed class RedisPolicySource(
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
+        var giveUpAt = time.GetUtcNow() + _options.StartupWait;
         try
         {
-            await SubscribeAsync();
-            await SyncAsync(cancellationToken);
+            while (true)
+            {
+                try
+                {
+                    await SubscribeAsync();
+                    await SyncAsync(cancellationToken);
+                    break;
+                }
+                catch (Exception ex) when (RedisConnection.IsUnreachable(ex) && time.GetUtcNow() + sourceOptions.Value.RetryMinDelay < giveUpAt)
+                {
+                    await Task.Delay(sourceOptions.Value.RetryMinDelay, time, cancellationToken);
+                }
+            }
         }
         catch (Exception ex) when (RedisConnection.IsUnreachable(ex) || ex is InvalidDataException or RedisServerException)
         {

@@ -10,6 +10,7 @@ public sealed class SettingsValidationTests
     [InlineData("Xtac:Policy:MaxAge", "00:00:00.150", "at least twice the File source's check interval (00:00:00.1000000)")]
     [InlineData("Xtac:Policy:Redis:CheckInterval", "00:00:00", "'PolicySourceOptions.Redis' members: 'CheckInterval'")]
     [InlineData("Xtac:Policy:Redis:AuditMaxEntries", "5", "'PolicySourceOptions.Redis' members: 'AuditMaxEntries'")]
+    [InlineData("Xtac:Policy:Redis:StartupWait", "-00:00:01", "'PolicySourceOptions.Redis' members: 'StartupWait'")]
     [InlineData("Xtac:Policy:Graph:RefreshInterval", "00:00:00", "'PolicySourceOptions.Graph' members: 'RefreshInterval'")]
     [InlineData("Xtac:Policy:Graph:MaxRetryAfter", "-00:00:01", "'PolicySourceOptions.Graph' members: 'MaxRetryAfter'")]
     [InlineData("Xtac:Policy:RetryMinDelay", "00:05:00", "Xtac:Policy:RetryMinDelay (00:05:00) is longer than Xtac:Policy:RetryMaxDelay (00:00:30)")]

@@ -17,6 +17,7 @@ public sealed class RedisPolicySourceTests
         s["ConnectionStrings:redis"] = connectionString;
         s["Xtac:Policy:Redis:KeyPrefix"] = keyPrefix;
         s["Xtac:Policy:Redis:CheckInterval"] = "00:00:00.200";
+        s["Xtac:Policy:Redis:StartupWait"] = "00:00:02";
         s["Xtac:Policy:RetryMinDelay"] = "00:00:00.100";
         s["Xtac:Policy:RetryMaxDelay"] = "00:00:00.500";
         s["Xtac:Policy:LastKnownGoodPath"] = "last-known-good.json";
@@ -284,6 +285,32 @@ public sealed class RedisPolicySourceTests
         Assert.True(await AdminClient.EventuallyAsync(async () => await DecideAsync(second, TestIds.BlockedPartner) == HttpStatusCode.OK, Deadline),
             "the second instance did not pick up the change made after Redis came back");
         Assert.True(await AdminClient.EventuallyAsync(() => Task.FromResult(second.Service<PolicySnapshotStore>().SourceState == PolicySourceState.Healthy), Deadline));
+    }
+
+    [SkippableFact]
+    public async Task Start_RedisUpWithinStartupWait_StartsWithTheSharedPolicyNotDegraded()
+    {
+        // A gateway starting next to its Redis (or with a first connection slower than the connect timeout) must not
+        // start without a policy, failing every cross-tenant request until its first retry.
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await redis.StopAsync();
+        var settings = RedisSettings(redis.ConnectionString);
+
+        var starting = GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
+        {
+            settings(s);
+            s["Xtac:Policy:Redis:StartupWait"] = "00:00:10";
+        });
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        await redis.StartAgainAsync();
+        await using var gateway = await starting;
+
+        Assert.NotNull(gateway.Service<PolicySnapshotStore>().Current);
+        Assert.Equal(HttpStatusCode.Forbidden, await DecideAsync(gateway, TestIds.BlockedPartner));
+        using var ready = await gateway.Management.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.DoesNotContain("Degraded", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [SkippableFact]
