@@ -17,7 +17,6 @@ public sealed class RedisPolicySourceTests
         s["ConnectionStrings:redis"] = connectionString;
         s["Xtac:Policy:Redis:KeyPrefix"] = keyPrefix;
         s["Xtac:Policy:Redis:CheckInterval"] = "00:00:00.200";
-        s["Xtac:Policy:Redis:StartupWait"] = "00:00:02";
         s["Xtac:Policy:RetryMinDelay"] = "00:00:00.100";
         s["Xtac:Policy:RetryMaxDelay"] = "00:00:00.500";
         s["Xtac:Policy:LastKnownGoodPath"] = "last-known-good.json";
