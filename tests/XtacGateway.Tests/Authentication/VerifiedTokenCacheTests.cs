@@ -167,18 +167,8 @@ public sealed class VerifiedTokenCacheTests
     public async Task Add_MoreTokensThanMaxEntries_KeepsTheNewestWithinTheLimit(int maxEntries)
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:TokenCache:MaxEntries"] = maxEntries.ToString(CultureInfo.InvariantCulture));
-        var tokens = Enumerable.Range(0, 25).Select(i => gateway.Token(lifetime: TimeSpan.FromMinutes(30 + i))).ToArray();
 
-        var cache = gateway.Service<VerifiedTokenCache>();
-        foreach (var token in tokens)
-        {
-            using var response = await gateway.GetAsync("/a", token);
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            Assert.InRange(cache.Count, 1, maxEntries);
-            Assert.True(cache.TryGet(token, out _), "the newest token was evicted");
-        }
-
-        Assert.False(cache.TryGet(tokens[0], out _), "the token nearest its expiry was kept");
+        await PresentTokensAsync(gateway, cache => Assert.InRange(cache.Count, 1, maxEntries));
     }
 
     [Fact]
@@ -186,20 +176,31 @@ public sealed class VerifiedTokenCacheTests
     {
         const long maxBytes = 20_000;
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:TokenCache:MaxBytes"] = maxBytes.ToString(CultureInfo.InvariantCulture));
-        var tokens = Enumerable.Range(0, 25).Select(i => gateway.Token(lifetime: TimeSpan.FromMinutes(30 + i))).ToArray();
 
+        var (cache, presented) = await PresentTokensAsync(gateway, cache => Assert.InRange(cache.Bytes, 1, maxBytes));
+
+        // The byte limit, not the entry limit (100,000), is what kept the cache small.
+        Assert.InRange(cache.Count, 1, presented - 1);
+    }
+
+    /// <summary>
+    /// Presents 25 tokens, each living longer than the one before; after each, the cache must hold the newest and keep
+    /// <paramref name="withinLimit"/>; at the end the first (nearest its expiry) must be gone.
+    /// </summary>
+    private static async Task<(VerifiedTokenCache Cache, int Presented)> PresentTokensAsync(GatewayHarness gateway, Action<VerifiedTokenCache> withinLimit)
+    {
+        var tokens = Enumerable.Range(0, 25).Select(i => gateway.Token(lifetime: TimeSpan.FromMinutes(30 + i))).ToArray();
         var cache = gateway.Service<VerifiedTokenCache>();
         foreach (var token in tokens)
         {
             using var response = await gateway.GetAsync("/a", token);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            Assert.InRange(cache.Bytes, 1, maxBytes);
+            withinLimit(cache);
             Assert.True(cache.TryGet(token, out _), "the newest token was evicted");
         }
 
-        // The byte limit, not the entry limit (100,000), is what kept the cache small.
-        Assert.InRange(cache.Count, 1, tokens.Length - 1);
         Assert.False(cache.TryGet(tokens[0], out _), "the token nearest its expiry was kept");
+        return (cache, tokens.Length);
     }
 
     [Fact]
