@@ -130,7 +130,7 @@ internal static class AdminApi
         var partners = snapshot.Document.Partners;
         start = Math.Min(start, partners.Count);
         var end = (int)Math.Min((long)start + size, partners.Count);
-        var page = new PartnerCollectionResponse { Value = partners is List<CrossTenantAccessPolicyConfigurationPartner> list ? list[start..end] : [.. partners.Skip(start).Take(end - start)] };
+        var page = new PartnerCollectionResponse { Value = [.. partners.Skip(start).Take(end - start)] };
         if (end < partners.Count)
         {
             var request = context.Request;

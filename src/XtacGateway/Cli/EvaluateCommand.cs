@@ -61,6 +61,12 @@ internal static class EvaluateCommand
             }
 
             var snapshots = new Dictionary<Guid, PolicySnapshot>();
+            if (resourceTenant is { } given)
+            {
+                // Already parsed for this tenant above.
+                snapshots[given] = PolicyCompiler.Compile(checkedPolicy.Document!, given);
+            }
+
             var decisions = new List<Decision>(requests.Count);
             for (var i = 0; i < requests.Count; i++)
             {

@@ -32,7 +32,7 @@ internal sealed class RedisPolicySource(
 {
     // KEYS[1] pointer, KEYS[2] the new document, KEYS[3] the audit stream; ARGV[1] expected etag ('' = empty store),
     // ARGV[2] new etag, ARGV[3] channel, ARGV[4] version floor, ARGV[5] and ARGV[6] the audit entry's JSON before and
-    // after its version ('' = no entry), ARGV[7] the stream's approximate length cap. {0, version}: another etag is in
+    // after its version ('' = no entry), ARGV[7] the stream's approximate length cap, ARGV[8] the entry's field. {0, version}: another etag is in
     // force (-1: the pointer is malformed); {2, version}: the new document is gone (another instance deleted it as
     // replaced before this pointer move): store it again. The entry is added before anything else is written: a script
     // that fails part way is not rolled back, so a refused XADD (WRONGTYPE, out of memory) must leave nothing changed.
@@ -58,7 +58,7 @@ internal sealed class RedisPolicySource(
         if floor > version then version = floor end
         version = version + 1
         if ARGV[5] ~= '' then
-          redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'entry', ARGV[5] .. version .. ARGV[6])
+          redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', ARGV[8], ARGV[5] .. version .. ARGV[6])
         end
         local value = version .. ' ' .. ARGV[2]
         redis.call('SET', KEYS[1], value)
@@ -211,7 +211,7 @@ internal sealed class RedisPolicySource(
         var (auditHead, auditTail) = audit is null ? ("", "") : RedisAuditLog.CutAtVersion(audit with { PolicyETag = etag });
         var db = await redis.DatabaseAsync();
         RedisKey[] keys = [CurrentKey, DocumentKey(etag), RedisAuditLog.KeyFor(_options.KeyPrefix)];
-        RedisValue[] arguments = [basisETag, etag, Channel.ToString(), floor, auditHead, auditTail, _options.AuditMaxEntries];
+        RedisValue[] arguments = [basisETag, etag, Channel.ToString(), floor, auditHead, auditTail, _options.AuditMaxEntries, RedisAuditLog.Field];
         RedisResult[] result;
         var attempts = 0;
         do
