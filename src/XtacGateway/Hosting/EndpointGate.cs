@@ -6,7 +6,7 @@ namespace XtacGateway.Hosting;
 /// <summary>
 /// Admits a request to its endpoint: 404 when it arrived on the wrong listener (a proxy route on the management
 /// listener; a management endpoint on the proxy listener, which <see cref="ListenerMatcherPolicy"/> has normally set
-/// aside while routing already), then ASP.NET Core's authorization middleware when the
+/// aside while routing already; routing's 405 only where it was made from management endpoints), then ASP.NET Core's authorization middleware when the
 /// endpoint carries authorization metadata (the admin API, a YARP route with an <c>AuthorizationPolicy</c>) or a
 /// fallback policy is configured.
 /// </summary>
@@ -40,7 +40,7 @@ internal sealed class EndpointGateMiddleware
     {
         var endpoint = context.GetEndpoint();
         var admission = endpoint is null ? EndpointAdmission.NoEndpoint : s_admissions.GetValue(endpoint, EndpointAdmission.Read);
-        if (!admission.Shared && admission.ManagementOnly != _listeners.IsManagementRequest(context))
+        if (!admission.Shared && admission.ManagementOnly != _listeners.IsManagementRequest(context) && !IsManagementRejection(context, admission))
         {
             context.SetEndpoint(null);
             context.Response.StatusCode = StatusCodes.Status404NotFound;
@@ -49,6 +49,12 @@ internal sealed class EndpointGateMiddleware
 
         return _authorizeAll || admission.NeedsAuthorization ? _authorize(context) : _next(context);
     }
+
+    /// <summary>
+    /// Routing's own answer (a 405 endpoint, which has no metadata) when it chose among management endpoints only.
+    /// </summary>
+    private static bool IsManagementRejection(HttpContext context, EndpointAdmission admission)
+        => !admission.ManagementOnly && context.Features.Get<ManagementCandidatesFeature>() is not null;
 
     private sealed class EndpointAdmission(bool managementOnly, bool shared, bool needsAuthorization)
     {

@@ -6,7 +6,8 @@ namespace XtacGateway.Hosting;
 /// Splits routing by listener wherever a management endpoint shares a path: on the proxy listener only the proxy's
 /// endpoints (and health) match, on the management listener only the management's. So a proxy route that also matches
 /// the path (a catch-all) forwards <c>/metrics</c>, <c>/health</c> or <c>/admin</c> to the app behind the gateway, and
-/// without one the answer is 404, never a 405 whose <c>Allow</c> header lists the admin API's methods.
+/// without one the answer is 404, never a 405 whose <c>Allow</c> header lists the admin API's methods. On the management
+/// listener a wrong method on a management path is a 405 listing the methods that path serves.
 /// </summary>
 /// <remarks>
 /// A node policy, ordered before ASP.NET Core's HTTP method policy, so the method check sees only the listener's own
@@ -87,6 +88,29 @@ internal sealed class ListenerMatcherPolicy(ListenerEndpoints listeners) : Match
 
     private sealed class ListenerJumpTable(ListenerEndpoints listeners, int management, int proxy) : PolicyJumpTable
     {
-        public override int GetDestination(HttpContext httpContext) => listeners.IsManagementRequest(httpContext) ? management : proxy;
+        public override int GetDestination(HttpContext httpContext)
+        {
+            if (!listeners.IsManagementRequest(httpContext))
+            {
+                return proxy;
+            }
+
+            httpContext.Features.Set(ManagementCandidatesFeature.Instance);
+            return management;
+        }
+    }
+}
+
+/// <summary>
+/// Marks a request routed among the management listener's own endpoints. Routing's 405 endpoint carries no metadata,
+/// so this is how <see cref="EndpointGateMiddleware"/> tells a 405 made from management endpoints (served, with their
+/// <c>Allow</c> header) from one made from a proxy route's methods (not served on the management listener: 404).
+/// </summary>
+internal sealed class ManagementCandidatesFeature
+{
+    public static readonly ManagementCandidatesFeature Instance = new();
+
+    private ManagementCandidatesFeature()
+    {
     }
 }

@@ -103,6 +103,41 @@ public sealed class EndpointGateTests
         Assert.Empty(gateway.Backend.Requests);
     }
 
+    [Theory]
+    [InlineData("PUT", AdminPolicyPath, "GET,PATCH")]
+    [InlineData("DELETE", "/admin/policies/crossTenantAccessPolicy/partners", "GET,POST")]
+    [InlineData("POST", "/admin/audit", "GET")]
+    [InlineData("GET", "/admin/policies/reload", "POST")]
+    public async Task Invoke_WrongMethodOnManagementListener_MethodNotAllowedWithAllow(string method, string path, string allowed)
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        request.Headers.Authorization = new("Bearer", gateway.Token());
+
+        using var response = await gateway.Management.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal(allowed.Split(','), response.Content.Headers.Allow.Order(StringComparer.Ordinal));
+        Assert.Empty(gateway.Backend.Requests);
+    }
+
+    [Fact]
+    public async Task Invoke_WrongMethodForProxyRouteOnManagementListener_NotFound()
+    {
+        // The route answers GET only: on the management listener its path is not served at all, so no 405 names its methods.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["ReverseProxy:Routes:open:Match:Methods:0"] = "GET");
+        using var request = new HttpRequestMessage(HttpMethod.Delete, "/orders");
+        request.Headers.Authorization = new("Bearer", gateway.Token());
+
+        using var response = await gateway.Management.SendAsync(request);
+        using var onProxy = await gateway.Client.SendAsync(new HttpRequestMessage(HttpMethod.Delete, "/orders"));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Empty(response.Content.Headers.Allow);
+        // The same request on the proxy listener shows the route does refuse the method there.
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, onProxy.StatusCode);
+    }
+
     [Fact]
     public async Task Health_ProxyListener_AnswersStatusAndVersionOnly()
     {
