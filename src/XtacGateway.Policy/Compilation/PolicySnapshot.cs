@@ -89,6 +89,9 @@ public sealed class PolicySnapshot
 
     public int PartnerCount => _partners.Count;
 
+    /// <summary>Whether the document names this tenant as a partner, answered without reading the document.</summary>
+    public bool HasPartner(Guid tenantId) => _partners.ContainsKey(tenantId);
+
     /// <summary>
     /// The same compiled policy under another version, sharing everything else; lets a source number a snapshot only
     /// once it has compiled, so an invalid document uses up no version.

@@ -153,6 +153,12 @@ internal static class AdminApi
             return BadTenantId(tenantId);
         }
 
+        // The compiled partners answer a miss without expanding a large policy's document.
+        if (!snapshot.HasPartner(tenant))
+        {
+            return PartnerNotFound(tenant);
+        }
+
         var partner = snapshot.Document.Partners.FirstOrDefault(p => Guid.TryParse(p.TenantId, out var id) && id == tenant);
         return partner is null ? PartnerNotFound(tenant) : Results.Json(partner, PolicyJsonContext.Default.CrossTenantAccessPolicyConfigurationPartner);
     }

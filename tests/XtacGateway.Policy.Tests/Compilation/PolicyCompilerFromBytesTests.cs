@@ -141,6 +141,17 @@ public sealed class PolicyCompilerFromBytesTests
         Assert.Equal(snapshot.Decide(caller, AppPolicy.Open(Ids.A1)).Reason, renumbered.Decide(caller, AppPolicy.Open(Ids.A1)).Reason);
     }
 
+    [Fact]
+    public void HasPartner_FromBytes_TrueForEveryListedTenantOnly()
+    {
+        var snapshot = PolicyCompiler.Compile(Encoding.UTF8.GetBytes(MixedDocument().ToJsonString()), Ids.ResourceTenant, default, out var errors);
+
+        Assert.Empty(errors);
+        Assert.NotNull(snapshot);
+        Assert.All(new[] { Ids.PartnerTenant, Ids.OtherPartnerTenant, s_blockedPartnerTenant }, tenant => Assert.True(snapshot.HasPartner(tenant), $"{tenant} is listed"));
+        Assert.All(new[] { Ids.UnknownTenant, Ids.ResourceTenant, Guid.Empty }, tenant => Assert.False(snapshot.HasPartner(tenant), $"{tenant} is not listed"));
+    }
+
     // Not inlined, so that no local of the test method keeps the typed document reachable.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static WeakReference<PolicyDocument> MaterializeAndDrop(PolicySnapshot snapshot)
