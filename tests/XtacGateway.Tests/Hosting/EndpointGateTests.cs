@@ -108,6 +108,8 @@ public sealed class EndpointGateTests
     [InlineData("DELETE", "/admin/policies/crossTenantAccessPolicy/partners", "GET,POST")]
     [InlineData("POST", "/admin/audit", "GET")]
     [InlineData("GET", "/admin/policies/reload", "POST")]
+    [InlineData("POST", "/metrics", "GET")]
+    [InlineData("DELETE", "/health", "GET")]
     public async Task Invoke_WrongMethodOnManagementListener_MethodNotAllowedWithAllow(string method, string path, string allowed)
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
