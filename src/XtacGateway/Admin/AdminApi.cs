@@ -159,8 +159,7 @@ internal static class AdminApi
             return PartnerNotFound(tenant);
         }
 
-        var partner = snapshot.Document.Partners.FirstOrDefault(p => Guid.TryParse(p.TenantId, out var id) && id == tenant);
-        return partner is null ? PartnerNotFound(tenant) : Results.Json(partner, PolicyJsonContext.Default.CrossTenantAccessPolicyConfigurationPartner);
+        return Results.Json(PartnerIn(snapshot, tenant), PolicyJsonContext.Default.CrossTenantAccessPolicyConfigurationPartner);
     }
 
     private static async Task<IResult> PatchDefault(HttpContext context, PolicyEditor editor)
@@ -245,7 +244,8 @@ internal static class AdminApi
         if (result.Kind == EditResultKind.Committed)
         {
             Answer(context, result.Snapshot);
-            var created = result.Snapshot!.Document.Partners.First(p => Guid.TryParse(p.TenantId, out var id) && id == tenant);
+            // Committed, so validation found a GUID tenantId.
+            var created = PartnerIn(result.Snapshot!, tenant!.Value);
             context.Response.Headers.Location = $"{Base}/partners/{tenant}";
             return Results.Json(created, PolicyJsonContext.Default.CrossTenantAccessPolicyConfigurationPartner, statusCode: StatusCodes.Status201Created);
         }
@@ -463,6 +463,10 @@ internal static class AdminApi
 
     private static IResult BadTenantId(string tenantId)
         => Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid tenant ID", detail: $"'{tenantId}' is not a tenant ID (a GUID).");
+
+    /// <summary>A partner the snapshot is known to hold, from its document.</summary>
+    private static CrossTenantAccessPolicyConfigurationPartner PartnerIn(PolicySnapshot snapshot, Guid tenant)
+        => snapshot.Document.Partners.First(p => Guid.TryParse(p.TenantId, out var id) && id == tenant);
 
     private static IResult PartnerNotFound(Guid tenant)
         => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"Tenant {tenant} is not a partner.");

@@ -159,3 +159,16 @@ internal sealed class ManagementEndpointAttribute : Attribute;
 
 /// <summary>Marks an endpoint served on both listeners (health).</summary>
 internal sealed class SharedEndpointAttribute : Attribute;
+
+internal static class ManagementEndpointConventions
+{
+    private static readonly HttpMethodMetadata s_getOnly = new([HttpMethods.Get]);
+
+    /// <summary>
+    /// A management-only read that the framework maps for every method (the Prometheus exporter, health checks): GET
+    /// only, so a wrong method is a 405 like on the admin API's reads.
+    /// </summary>
+    public static TBuilder AsManagementRead<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder
+        => builder.WithMetadata(new ManagementEndpointAttribute(), s_getOnly);
+}

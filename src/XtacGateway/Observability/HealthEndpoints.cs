@@ -27,7 +27,7 @@ internal static class HealthEndpoints
         endpoints.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync })
             .WithMetadata(new SharedEndpointAttribute()).AllowAnonymous();
         endpoints.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteAsync })
-            .WithMetadata(new ManagementEndpointAttribute(), new HttpMethodMetadata([HttpMethods.Get])).AllowAnonymous();
+            .AsManagementRead().AllowAnonymous();
     }
 
     private static async Task WriteAsync(HttpContext context, HealthReport report)

@@ -102,7 +102,6 @@ internal static class TelemetryExtensions
         }
     }
 
-    // The exporter's endpoint answers any method; GET only, like the other management reads, so a wrong method is a 405.
     public static void MapXtacMetrics(this IEndpointRouteBuilder endpoints)
-        => endpoints.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new ManagementEndpointAttribute(), new HttpMethodMetadata([HttpMethods.Get]));
+        => endpoints.MapPrometheusScrapingEndpoint("/metrics").AsManagementRead();
 }
