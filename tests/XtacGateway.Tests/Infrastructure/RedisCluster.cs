@@ -31,11 +31,14 @@ internal sealed class RedisCluster : IAsyncDisposable
             for (var i = 0; i < 3; i++)
             {
                 // The cluster bus port is given too: the default (port + 10000) can be taken, or past 65535.
-                cluster._nodes.Add(await RedisServer.StartAsync(
+                var configFile = Path.Combine(cluster._directory.Path, $"nodes-{i}.conf");
+                cluster._nodes.Add(await RedisServer.StartAsync(() =>
+                [
                     "--cluster-enabled", "yes",
                     "--cluster-port", RedisServer.FreePort().ToString(),
-                    "--cluster-config-file", Path.Combine(cluster._directory.Path, $"nodes-{i}.conf"),
-                    "--cluster-node-timeout", "2000"));
+                    "--cluster-config-file", configFile,
+                    "--cluster-node-timeout", "2000",
+                ]));
             }
 
             await cluster.CreateAsync();

@@ -12,6 +12,7 @@ namespace XtacGateway.Tests.Infrastructure;
 internal sealed class RedisServer : IAsyncDisposable
 {
     private readonly string[] _extraArguments;
+    private readonly StringBuilder _output = new();
     private Process? _process;
 
     private RedisServer(int port, string[] extraArguments) => (Port, _extraArguments) = (port, extraArguments);
@@ -27,11 +28,27 @@ internal sealed class RedisServer : IAsyncDisposable
         => Skip.If(Executable is null, "redis-server is not on the PATH: install it (bash .ci/run does, with apt-get) to run the Redis tests.");
 
     /// <summary>Starts a server on a free port; <paramref name="extraArguments"/> are added to the command line.</summary>
-    public static async Task<RedisServer> StartAsync(params string[] extraArguments)
+    public static Task<RedisServer> StartAsync(params string[] extraArguments) => StartAsync(() => extraArguments);
+
+    /// <summary>
+    /// Starts a server on a free port, with <paramref name="extraArguments"/> made afresh for each try: a port found free
+    /// can be taken by another test's process before redis-server binds it, and then the server exits at once.
+    /// </summary>
+    public static async Task<RedisServer> StartAsync(Func<string[]> extraArguments)
     {
-        var server = new RedisServer(FreePort(), extraArguments);
-        await server.StartAgainAsync();
-        return server;
+        for (var attempt = 1; ; attempt++)
+        {
+            var server = new RedisServer(FreePort(), extraArguments());
+            try
+            {
+                await server.StartAgainAsync();
+                return server;
+            }
+            catch (ExitedException) when (attempt < 3)
+            {
+                await server.StopAsync();
+            }
+        }
     }
 
     /// <summary>Starts (again) on the same port, with an empty data set.</summary>
@@ -48,9 +65,14 @@ internal sealed class RedisServer : IAsyncDisposable
             info.ArgumentList.Add(arg);
         }
 
+        lock (_output)
+        {
+            _output.Clear();
+        }
+
         _process = Process.Start(info)!;
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
+        _process.OutputDataReceived += (_, e) => Keep(e.Data);
+        _process.ErrorDataReceived += (_, e) => Keep(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
@@ -62,10 +84,36 @@ internal sealed class RedisServer : IAsyncDisposable
                 return;
             }
 
+            if (_process.HasExited)
+            {
+                await _process.WaitForExitAsync(); // lets the output readers finish
+                throw new ExitedException($"redis-server exited ({_process.ExitCode}) before answering PING on port {Port}: {Output()}");
+            }
+
             await Task.Delay(25);
         }
 
-        throw new InvalidOperationException($"redis-server did not answer PING on port {Port} within 10 s.");
+        await StopAsync();
+        throw new InvalidOperationException($"redis-server did not answer PING on port {Port} within 10 s: {Output()}");
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is not null)
+        {
+            lock (_output)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+
+    private string Output()
+    {
+        lock (_output)
+        {
+            return _output.ToString();
+        }
     }
 
     public async Task StopAsync()
@@ -103,6 +151,8 @@ internal sealed class RedisServer : IAsyncDisposable
             return false;
         }
     }
+
+    private sealed class ExitedException(string message) : InvalidOperationException(message);
 
     internal static int FreePort()
     {
