@@ -1,6 +1,10 @@
+using System.Buffers.Binary;
 using System.ComponentModel.DataAnnotations;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.Extensions.Options;
 using XtacGateway.Policies;
 using XtacGateway.Policy.Evaluation;
@@ -52,6 +56,8 @@ internal sealed class GatewayTelemetry
         _reloads = meter.CreateCounter<long>("xtac.policy.reloads", "{reload}", "Policy loads, by result.");
         _tokenCacheLookups = meter.CreateObservableCounter("xtac.token_cache.lookups", ObserveTokenCache, "{lookup}", "Verified-token cache lookups, by result (hit or miss).");
         meter.CreateObservableGauge("xtac.policy.version", () => store.Current?.Version ?? 0, "{version}", "Version of the policy snapshot in force.");
+        meter.CreateObservableGauge("xtac.policy.fingerprint", () => store.Current is { } s ? Fingerprint(s.ETag) : 0L, "{fingerprint}",
+            "The content hash of the policy in force (its ETag's first 48 bits): equal on instances that hold the same document, whatever their version numbers.");
         meter.CreateObservableGauge("xtac.policy.partners", () => store.Current?.PartnerCount ?? 0, "{partner}", "Partner configurations in the policy in force.");
         meter.CreateObservableGauge("xtac.policy.age", () => store.Current is { } s ? (time.GetUtcNow() - s.LoadedAt).TotalSeconds : double.NaN, "s", "Time since the policy in force was loaded.");
     }
@@ -131,6 +137,23 @@ internal sealed class GatewayTelemetry
         }
 
         return tag.Boxed;
+    }
+
+    /// <summary>
+    /// A number that is the same wherever the same document is in force. Version numbers cannot show that: the file and
+    /// Graph sources number the policies each process loads, so two instances can hold one document under different
+    /// versions, or two documents under one. 48 bits, so Prometheus's doubles hold it exactly.
+    /// </summary>
+    internal static long Fingerprint(string etag)
+    {
+        var tag = etag.AsSpan().Trim('"');
+        if (tag.Length >= 12 && long.TryParse(tag[..12], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var prefix))
+        {
+            return prefix;
+        }
+
+        // Not an ETag the gateway made (a hand-edited Redis pointer, say): hashed, so equal tags still give equal numbers.
+        return BinaryPrimitives.ReadInt64BigEndian(SHA256.HashData(Encoding.UTF8.GetBytes(etag))) >>> 16;
     }
 
     public void PolicyReloaded(string result) => _reloads.Add(1, new KeyValuePair<string, object?>("result", result));

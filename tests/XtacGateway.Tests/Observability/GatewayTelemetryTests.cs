@@ -113,6 +113,45 @@ public sealed class GatewayTelemetryTests
     }
 
     [Fact]
+    public async Task PolicyFingerprint_SameDocumentUnderDifferentVersions_EqualAcrossInstances()
+    {
+        // Two instances reading the same file, one of which loaded another edit first: versions differ, documents do not.
+        var other = TestPolicies.Document(TestPolicies.Partner(TestIds.AllowedPartner, TestPolicies.AllowedAll));
+        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        await using var second = await GatewayHarness.StartAsync(other);
+        using var firstFingerprint = Collector<long>(first, "xtac.policy.fingerprint");
+        using var secondFingerprint = Collector<long>(second, "xtac.policy.fingerprint");
+        using var secondReloads = Collector<long>(second, "xtac.policy.reloads");
+        secondFingerprint.RecordObservableInstruments();
+        var beforeEdit = secondFingerprint.LastMeasurement!.Value;
+
+        await File.WriteAllTextAsync(second.PolicyPath, TestPolicies.Standard());
+        await WaitUntilAsync(() => secondReloads.GetMeasurementSnapshot().Any(m => Equals(m.Tags["result"], "success")));
+
+        firstFingerprint.RecordObservableInstruments();
+        secondFingerprint.RecordObservableInstruments();
+        var store = first.Service<PolicySnapshotStore>();
+        Assert.NotEqual(store.Current!.Version, second.Service<PolicySnapshotStore>().Current!.Version);
+        Assert.Equal(firstFingerprint.LastMeasurement!.Value, secondFingerprint.LastMeasurement!.Value);
+        Assert.NotEqual(beforeEdit, secondFingerprint.LastMeasurement!.Value);
+        // The ETag's first twelve hex digits, so an operator can match the gauge to the admin API's ETag.
+        Assert.Equal(store.Current.ETag.Trim('"')[..12], firstFingerprint.LastMeasurement!.Value.ToString("x12"));
+    }
+
+    [Theory]
+    [InlineData("hand-written")]
+    [InlineData("\"0123\"")]
+    [InlineData("")]
+    public void Fingerprint_ETagNotOfTheGatewaysMaking_StableAnd48Bits(string etag)
+    {
+        var fingerprint = GatewayTelemetry.Fingerprint(etag);
+
+        Assert.Equal(fingerprint, GatewayTelemetry.Fingerprint(etag));
+        Assert.NotEqual(fingerprint, GatewayTelemetry.Fingerprint(etag + "x"));
+        Assert.InRange(fingerprint, 0, (1L << 48) - 1);
+    }
+
+    [Fact]
     public async Task Invoke_Denied_LogsDecisionWithHashedUser()
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), configureBuilder: EnableFakeLogs);
