@@ -318,7 +318,7 @@ internal sealed class RedisPolicySource(
                         return;
                     }
 
-                    var seeded = await CompareAndSetAsync(seed.Draft, string.Empty, store.Current?.Version ?? 0);
+                    var seeded = await CompareAndSetAsync(seed.Draft, string.Empty, seed.Draft.Version);
                     if (seeded.Status == PolicyCommitStatus.Committed)
                     {
                         PolicySourceLog.Seeded(logger, seeded.Snapshot!.Version, seed.Origin);
@@ -402,14 +402,21 @@ internal sealed class RedisPolicySource(
     }
 
     /// <summary>
-    /// What an empty Redis is seeded with: the policy in force (Redis lost its data), else <c>Xtac:Policy:Path</c>; as a
-    /// compiled draft, so neither holds the typed model.
+    /// What an empty Redis is seeded with, as a compiled draft whose version the new one follows: the policy in force
+    /// (Redis lost its data), else the last known good policy (Redis lost it while no instance ran: a restart of
+    /// everything without persistence, where the seed file would undo every change made since), else
+    /// <c>Xtac:Policy:Path</c>.
     /// </summary>
     private (PolicySnapshot Draft, string Origin)? SeedDocument()
     {
         if (store.Current is { } current)
         {
             return (current, $"the policy in force (version {current.Version})");
+        }
+
+        if (lastKnownGood.TryLoad(_resourceTenant) is { } saved)
+        {
+            return (saved, $"the last known good policy (version {saved.Version}) in {lastKnownGood.Path}");
         }
 
         if (string.IsNullOrWhiteSpace(gatewayOptions.Value.Policy.Path))

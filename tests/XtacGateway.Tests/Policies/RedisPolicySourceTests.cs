@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using StackExchange.Redis;
 using XtacGateway.Policies;
@@ -361,6 +362,36 @@ public sealed class RedisPolicySourceTests
         using var ready = await restarted.Management.GetAsync("/readyz");
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         Assert.Contains("Degraded", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task RestartWithRedisEmptied_SeedsFromTheLastKnownGoodNotTheSeedFile()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        using var temp = new TempDirectory("xtac-lkg-");
+        var directory = temp.Path;
+        long version;
+        await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory))
+        {
+            using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
+            Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+            version = patch.PolicyVersion();
+        }
+
+        // Redis restarted without persistence while no instance ran: it comes back empty.
+        await redis.StopAsync();
+        await redis.StartAgainAsync();
+
+        // The seed file still blocks the partner; the change made before the restart must not be undone.
+        await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory);
+        Assert.Equal(HttpStatusCode.OK, await DecideAsync(restarted, TestIds.BlockedPartner));
+        Assert.Equal(PolicySourceState.Healthy, restarted.Service<PolicySnapshotStore>().SourceState);
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var pointer = (string?)await connection.GetDatabase().StringGetAsync("xtac:policy:current");
+        Assert.NotNull(pointer);
+        Assert.Equal(version + 1, long.Parse(pointer.Split(' ')[0], CultureInfo.InvariantCulture));
+        Assert.Equal(version + 1, restarted.Service<PolicySnapshotStore>().Current!.Version);
     }
 
     [SkippableFact]
