@@ -14,7 +14,10 @@ internal sealed class RouteRule
     public const string GrantOperatorKey = "Xtac.GrantOperator";
     public const string PublicKey = "Xtac.Public";
 
+    private const string KeyPrefix = "Xtac.";
+
     private static readonly ConditionalWeakTable<RouteConfig, RouteRule> s_rules = [];
+    private static readonly string[] s_keys = [AppIdKey, GrantControlsKey, GrantOperatorKey, PublicKey];
 
     private RouteRule(AppPolicy? app)
     {
@@ -41,7 +44,13 @@ internal sealed class RouteRule
     {
         errors = [];
         var metadata = route.Metadata ?? new Dictionary<string, string>();
-        if (metadata.TryGetValue(PublicKey, out var isPublic) && bool.TryParse(isPublic, out var publicRoute) && publicRoute)
+        CheckKeysAndValues(route.RouteId, metadata, errors);
+        if (errors.Count > 0)
+        {
+            return null;
+        }
+
+        if (metadata.TryGetValue(PublicKey, out var isPublic) && bool.Parse(isPublic))
         {
             // A route copied from a protected one and marked public would otherwise be forwarded unauthenticated
             // while its metadata still reads as protected: refuse the contradiction instead of picking a side.
@@ -71,6 +80,36 @@ internal sealed class RouteRule
         }
 
         return app is null ? null : new RouteRule(app);
+    }
+
+    /// <summary>
+    /// Every <c>Xtac.*</c> key must be one the gateway reads, with a text value. A misspelt key, or grant controls
+    /// written as a JSON array (YARP reads metadata as strings, so the array's items are dropped and the value is
+    /// null), would otherwise leave the app with fewer controls than its configuration shows: fail open.
+    /// </summary>
+    private static void CheckKeysAndValues(string routeId, IReadOnlyDictionary<string, string> metadata, List<string> errors)
+    {
+        foreach (var (key, value) in metadata)
+        {
+            if (!key.StartsWith(KeyPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            if (!s_keys.Contains(key, StringComparer.OrdinalIgnoreCase))
+            {
+                errors.Add($"Route '{routeId}' has metadata '{key}', which the gateway does not read: the keys are '{string.Join("', '", s_keys)}'.");
+            }
+            else if (value is null)
+            {
+                errors.Add($"Route '{routeId}': '{key}' has no text value (an array or object in configuration is not read as route metadata): " +
+                    (key.Equals(GrantControlsKey, StringComparison.OrdinalIgnoreCase) ? "list the controls in one string, comma-separated, e.g. \"mfa,compliantDevice\"." : "write it as one string."));
+            }
+            else if (key.Equals(PublicKey, StringComparison.OrdinalIgnoreCase) && !bool.TryParse(value, out _))
+            {
+                errors.Add($"Route '{routeId}': '{PublicKey}' is '{value}'; write true or false.");
+            }
+        }
     }
 }
 

@@ -260,6 +260,50 @@ public sealed class FilePolicySourceTests
         Assert.Contains(value.Split(',')[^1], messages, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Xtac.GrantControls", "mfa", "compliantDevice")]
+    [InlineData("Xtac.GrantOperator", "AND", null)]
+    public async Task Start_RouteMetadataWrittenAsArray_ThrowsNamingRouteAndKey(string key, string first, string? second)
+    {
+        // YARP reads metadata as strings: an array's items are dropped, and the route would load without its controls.
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s =>
+            {
+                s[$"ReverseProxy:Routes:mfa:Metadata:{key}"] = null;
+                s[$"ReverseProxy:Routes:mfa:Metadata:{key}:0"] = first;
+                s[$"ReverseProxy:Routes:mfa:Metadata:{key}:1"] = second;
+            }));
+
+        var messages = ProblemAssert.AllMessages(exception);
+        Assert.Contains("Route 'mfa'", messages, StringComparison.Ordinal);
+        Assert.Contains($"'{key}' has no text value", messages, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Xtac.GrantControl", "mfa")]
+    [InlineData("xtac.controls", "mfa")]
+    public async Task Start_RouteMetadataKeyUnknown_ThrowsNamingKeyAndTheKnownOnes(string key, string value)
+    {
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s => s[$"ReverseProxy:Routes:open:Metadata:{key}"] = value));
+
+        var messages = ProblemAssert.AllMessages(exception);
+        Assert.Contains($"Route 'open' has metadata '{key}'", messages, StringComparison.Ordinal);
+        Assert.Contains("'Xtac.GrantControls'", messages, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_RoutePublicNotABoolean_ThrowsNamingValue()
+    {
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s => s["ReverseProxy:Routes:public:Metadata:Xtac.Public"] = "yes"));
+
+        Assert.Contains("Route 'public': 'Xtac.Public' is 'yes'", ProblemAssert.AllMessages(exception), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Start_DevelopmentIssuerEnabledInProduction_ThrowsNamingSetting()
     {
