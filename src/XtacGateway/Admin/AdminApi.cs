@@ -170,6 +170,13 @@ internal static class AdminApi
             return invalid!;
         }
 
+        // Graph's read-only marker: whether the default is the service's own follows from the change, never from the
+        // body. A body that sends back the value read (a GET's copy, edited) or the one the change leads to passes; any
+        // other is refused, so that no default claims to be the service default while it is not, and a reset is asked
+        // for by its name.
+        var sentMarker = body["isServiceDefault"];
+        body.Remove("isServiceDefault");
+
         var result = await editor.EditAsync(root =>
         {
             if (root["default"] is not JsonObject defaults)
@@ -178,14 +185,30 @@ internal static class AdminApi
             }
 
             var changes = PolicyJson.Merge(defaults, (JsonObject)body.DeepClone());
-            if (changes.Count > 0 && !body.ContainsKey("isServiceDefault") && defaults["isServiceDefault"]?.GetValueKind() == JsonValueKind.True)
+            var wasServiceDefault = defaults["isServiceDefault"]?.GetValueKind() == JsonValueKind.True;
+            var isServiceDefault = wasServiceDefault && changes.Count == 0;
+            if (wasServiceDefault && !isServiceDefault)
             {
-                // Graph's read-only marker: a changed default is no longer the service default.
+                // A changed default is no longer the service default.
                 changes.Add(new AuditModifiedProperty("isServiceDefault", true, false));
                 defaults["isServiceDefault"] = false;
             }
 
-            return new EditOutcome { ActivityDisplayName = "Update the company default cross-tenant access setting", EditedPath = "$.default", Changes = changes };
+            PolicyError[] markerErrors = sentMarker is not null
+                && (sentMarker.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False)
+                    || (sentMarker.GetValue<bool>() != wasServiceDefault && sentMarker.GetValue<bool>() != isServiceDefault))
+                ? [new PolicyError("$.isServiceDefault",
+                    $"Read-only: it says whether the default is the service's own ({Json(wasServiceDefault)} now, {Json(isServiceDefault)} after this change). " +
+                    $"Leave it out, or go back to the service default with POST {Base}/default/resetToSystemDefault.")]
+                : [];
+
+            return new EditOutcome
+            {
+                ActivityDisplayName = "Update the company default cross-tenant access setting",
+                EditedPath = "$.default",
+                Changes = changes,
+                BodyErrors = markerErrors,
+            };
         }, IfMatch(context), Actor(context.User), context.RequestAborted);
         return ToResult(context, result, Results.NoContent());
     }
@@ -457,6 +480,8 @@ internal static class AdminApi
         var colon = error.IndexOf(": ", StringComparison.Ordinal);
         return colon > 0 && error.StartsWith('$') ? new PolicyError(error[..colon], error[(colon + 2)..]) : new PolicyError("$", error);
     }
+
+    private static string Json(bool value) => value ? "true" : "false";
 
     private static IResult InvalidBody()
         => Validation([new PolicyError("$", "The request body must be a JSON object.")]);

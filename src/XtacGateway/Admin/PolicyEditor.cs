@@ -24,6 +24,9 @@ internal sealed record EditOutcome
 
     public string? Detail { get; init; }
 
+    /// <summary>What the edit itself found wrong in the request body, reported with the changed policy's own errors.</summary>
+    public IReadOnlyList<PolicyError> BodyErrors { get; init; } = [];
+
     public static EditOutcome Fail(EditStatus status, string detail) => new() { Status = status, Detail = detail };
 }
 
@@ -130,16 +133,16 @@ internal sealed class PolicyEditor(
                         return new EditResult(EditResultKind.Invalid, basis, outcome.Detail, [new PolicyError("$", outcome.Detail!)]);
                 }
 
-                if (outcome.Changes.Count == 0)
+                if (outcome.Changes.Count == 0 && outcome.BodyErrors.Count == 0)
                 {
                     return new EditResult(EditResultKind.Unchanged, basis, Edited: Edited(root, outcome));
                 }
 
                 var parsed = PolicyParser.Parse(Encoding.UTF8.GetBytes(root.ToJsonString()), options.Value.ResourceTenantId);
-                if (!parsed.IsValid)
+                if (!parsed.IsValid || outcome.BodyErrors.Count > 0)
                 {
                     return new EditResult(EditResultKind.Invalid, basis, "The change would make the policy invalid; nothing changed.",
-                        [.. parsed.Errors.Select(e => RelativeTo(e, outcome.EditedPath))]);
+                        [.. outcome.BodyErrors, .. parsed.Errors.Select(e => RelativeTo(e, outcome.EditedPath))]);
                 }
 
                 var entry = new AuditEntry

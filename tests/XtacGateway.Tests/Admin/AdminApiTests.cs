@@ -167,6 +167,59 @@ public sealed class AdminApiTests
     }
 
     [Theory]
+    [InlineData("""{ "isServiceDefault": false }""", new[] { "$.isServiceDefault" })]
+    [InlineData("""{ "isServiceDefault": "yes", "inboundTrust": { "isMfaAccepted": "no" } }""", new[] { "$.isServiceDefault", "$.inboundTrust.isMfaAccepted" })]
+    public async Task PatchDefault_ServiceDefaultMarkerSetByHand_400NamingItAndChangesNothing(string body, string[] paths)
+    {
+        await using var gateway = await StartAsync();
+        var etag = gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag;
+
+        using var response = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default", body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var errors = (await response.JsonAsync())["errors"]!.AsObject();
+        Assert.Equal(paths.Order(), errors.Select(e => e.Key).Order());
+        Assert.Contains("resetToSystemDefault", errors["$.isServiceDefault"]!.ToJsonString(), StringComparison.Ordinal);
+        Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
+        Assert.Empty((await (await gateway.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task PatchDefault_CustomisedDefaultMarkedServiceDefault_400AndStaysCustomised()
+    {
+        await using var gateway = await StartAsync();
+        using (var customised = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default", """{ "inboundTrust": { "isMfaAccepted": true } }"""))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, customised.StatusCode);
+        }
+
+        using var response = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
+            """{ "isServiceDefault": true, "inboundTrust": { "isMfaAccepted": false } }""");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.NotNull((await response.JsonAsync())["errors"]!["$.isServiceDefault"]);
+        var defaults = await (await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/default")).JsonAsync();
+        Assert.False((bool)defaults["isServiceDefault"]!);
+        Assert.True((bool)defaults["inboundTrust"]!["isMfaAccepted"]!);
+    }
+
+    [Fact]
+    public async Task PatchDefault_EditedCopyOfGetSentBack_AppliedAndNoLongerServiceDefault()
+    {
+        await using var gateway = await StartAsync();
+        var copy = await (await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/default")).JsonAsync();
+        Assert.True((bool)copy["isServiceDefault"]!);
+        copy["inboundTrust"]!["isMfaAccepted"] = true;
+
+        using var response = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default", copy.ToJsonString());
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        var defaults = await (await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/default")).JsonAsync();
+        Assert.False((bool)defaults["isServiceDefault"]!);
+        Assert.True((bool)defaults["inboundTrust"]!["isMfaAccepted"]!);
+    }
+
+    [Theory]
     [InlineData("\"tenantId\": \"not-a-guid\",")]
     [InlineData("")]
     public async Task AddPartner_BadTenantIdAndBadSettings_Returns400WithEveryJsonPath(string tenantId)
