@@ -119,12 +119,11 @@ internal sealed partial class FilePolicySource(
                 return new PolicyCommitResult(PolicyCommitStatus.Conflict, Detail: "The policy file changed since this change was prepared.");
             }
 
-            // Random, not the process ID: containers sharing a volume all run as process 1.
-            var temp = $"{PolicyPath}.{Guid.NewGuid():N}.tmp";
             try
             {
-                await File.WriteAllBytesAsync(temp, PolicyWriter.WriteUtf8(document), cancellationToken);
-                File.Move(temp, PolicyPath, overwrite: true);
+                var bytes = PolicyWriter.WriteUtf8(document);
+                cancellationToken.ThrowIfCancellationRequested();
+                AtomicFile.Replace(PolicyPath, stream => stream.Write(bytes));
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {

@@ -34,14 +34,12 @@ internal sealed class LastKnownGoodStore(
     {
         lock (_gate)
         {
-            // Random, not the process ID: containers sharing a volume all run as process 1.
-            var temp = $"{Path}.{Guid.NewGuid():N}.tmp";
             try
             {
                 Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
-                using (var stream = File.Create(temp))
-                using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+                AtomicFile.Replace(Path, stream =>
                 {
+                    using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
                     writer.WriteStartObject();
                     writer.WriteString("origin", _origin);
                     writer.WriteString("resourceTenantId", snapshot.ResourceTenantId);
@@ -53,9 +51,7 @@ internal sealed class LastKnownGoodStore(
                     // The compact bytes as they are: a swap never materializes the typed model.
                     writer.WriteRawValue(snapshot.DocumentUtf8.Span);
                     writer.WriteEndObject();
-                }
-
-                File.Move(temp, Path, overwrite: true);
+                });
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
