@@ -72,6 +72,13 @@ internal sealed class PolicyEditor(
 
     public async Task<EditResult> EditAsync(Func<JsonObject, EditOutcome> edit, string? ifMatch, AuditActor actor, CancellationToken cancellationToken)
     {
+        // RFC 9110 13.1.1: "*" asks only that a policy exists, which every edit needs anyway. It names no version, so
+        // losing a race to another instance is retried on the newer policy, as without If-Match, not answered 412.
+        if (ifMatch?.Trim() == "*")
+        {
+            ifMatch = null;
+        }
+
         await _writes.WaitAsync(cancellationToken);
 
         // An answer from this instance's copy alone (a stale If-Match, a partner missing or already there, nothing to

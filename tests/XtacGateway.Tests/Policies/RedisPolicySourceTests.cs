@@ -94,6 +94,33 @@ public sealed class RedisPolicySourceTests
     }
 
     [SkippableFact]
+    public async Task TwoAdminsOnTwoInstances_IfMatchStar_BothChangesApplied()
+    {
+        // "*" pins no version: the instance that loses the race applies its change on the winner's policy, as without If-Match.
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+
+        for (var round = 0; round < 4; round++)
+        {
+            var mfaAccepted = round % 2 == 0 ? "true" : "false";
+            var results = await Task.WhenAll(
+                first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}",
+                    $$"""{ "inboundTrust": { "isMfaAccepted": {{mfaAccepted}}, "isCompliantDeviceAccepted": null, "isHybridAzureADJoinedDeviceAccepted": null } }""", ifMatch: "*"),
+                second.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
+                    $$"""{ "inboundTrust": { "isMfaAccepted": {{mfaAccepted}}, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }""", ifMatch: "*"));
+
+            Assert.All(results, r => Assert.Equal(HttpStatusCode.NoContent, r.StatusCode));
+            var version = results.Max(r => r.PolicyVersion());
+            Assert.True(await AdminClient.EventuallyAsync(() => Task.FromResult(first.Service<PolicySnapshotStore>().Current!.Version == version), Deadline));
+            var document = first.Service<PolicySnapshotStore>().Current!.Document;
+            Assert.Equal(round % 2 == 0, document.Partners.Single(p => p.TenantId == TestIds.BlockedPartner.ToString()).InboundTrust!.IsMfaAccepted);
+            Assert.Equal(round % 2 == 0, document.Default!.InboundTrust!.IsMfaAccepted);
+        }
+    }
+
+    [SkippableFact]
     public async Task Audit_StreamHoldsUnreadableEntries_ReadableOnesStillListed()
     {
         RedisServer.SkipIfUnavailable();
