@@ -73,8 +73,9 @@ internal static class DecisionText
             DecisionReason.CompliantDeviceRequired => $"Application {d.AppId} requires a compliant device, and the token shows none that is trusted from home tenant {tenant}.",
             DecisionReason.HybridJoinedDeviceRequired => $"Application {d.AppId} requires a hybrid Azure AD joined device, and the token shows none that is trusted from home tenant {tenant}.",
             DecisionReason.BlockedByGrantControls => $"The grant controls of application {d.AppId} block access.",
-            DecisionReason.GroupMembershipUnavailable => $"The settings for home tenant {tenant} name specific groups, but the token's group membership is in overage and cannot be checked.",
-            DecisionReason.HomeIdentityUnavailable => $"The settings for home tenant {tenant} name specific users or groups, but this guest token does not carry the caller's home identity.",
+            // No more than the reason's name says: which settings, and whom they name, are the resource tenant's business.
+            DecisionReason.GroupMembershipUnavailable => $"Access from home tenant {tenant} depends on group membership, and this token does not show the caller's groups in a form that can be checked (too many groups for the token, or groups not given by object ID).",
+            DecisionReason.HomeIdentityUnavailable => $"Access from home tenant {tenant} depends on who the caller is, and this guest token does not carry the caller's home identity.",
             DecisionReason.UnsupportedIdentityProvider => "The caller's identity provider is not a Microsoft Entra organisation, so cross-tenant access settings cannot admit it.",
             DecisionReason.UnknownHomeTenant => "The token does not name a usable home tenant.",
             DecisionReason.PolicyUnavailable => "No cross-tenant access policy is loaded, so the gateway denies every cross-tenant request.",
