@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 using XtacGateway.Cli;
 using XtacGateway.Hosting;
 using XtacGateway.Policies;
@@ -368,8 +369,10 @@ internal static class AdminApi
             var entries = await audit.ReadAsync(Math.Clamp(top ?? 100, 1, 10_000), cancellationToken);
             return Results.Json(new AuditEntryList(entries), AdminJsonContext.Default.AuditEntryList);
         }
-        catch (Exception ex) when (RedisConnection.IsUnreachable(ex))
+        catch (Exception ex) when (RedisConnection.IsUnreachable(ex) || ex is RedisServerException)
         {
+            // Unreachable, or answering but refusing (a key of another type under the stream's name): either way the
+            // log cannot be read now, which is not a fault of the gateway's.
             return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Audit log unavailable", detail: ex.Message);
         }
     }

@@ -11,6 +11,9 @@ internal sealed class RedisConnection : IAsyncDisposable
 {
     public const string ConnectionStringName = "redis";
 
+    /// <summary>What a reachable Redis answers while loading its data or during a failover.</summary>
+    private static readonly string[] s_transientErrors = ["LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY"];
+
     private readonly Lazy<Task<IConnectionMultiplexer>> _multiplexer;
 
     public RedisConnection(IConfiguration configuration)
@@ -33,10 +36,13 @@ internal sealed class RedisConnection : IAsyncDisposable
 
     public async Task<IDatabase> DatabaseAsync() => (await GetAsync()).GetDatabase();
 
-    /// <summary>True for the failures that mean "Redis cannot be reached right now", as opposed to bugs.</summary>
+    /// <summary>
+    /// True for the failures that mean "Redis cannot be reached right now", as opposed to bugs: no connection, or a
+    /// server that is still loading its data or between masters (the errors Redis answers during a failover).
+    /// </summary>
     public static bool IsUnreachable(Exception ex)
         => ex is RedisConnectionException or RedisTimeoutException or TimeoutException or System.Net.Sockets.SocketException or ObjectDisposedException
-            || (ex is RedisServerException server && server.Message.StartsWith("LOADING", StringComparison.Ordinal));
+            || (ex is RedisServerException server && s_transientErrors.Any(prefix => server.Message.StartsWith(prefix, StringComparison.Ordinal)));
 
     public async ValueTask DisposeAsync()
     {

@@ -186,6 +186,10 @@ public sealed class RedisPolicySourceTests
         Assert.Equal(HttpStatusCode.Forbidden, await DecideAsync(gateway, TestIds.BlockedPartner));
         var documents = connection.GetServers().Single().Keys(pattern: "xtac:policy:doc:*").Select(k => k.ToString()).ToArray();
         Assert.True(documents.Length == 1 && documents[0].EndsWith(before.ETag.Trim('"'), StringComparison.Ordinal), string.Join(", ", documents));
+
+        // Reading the log answers the same way: Redis refused, so the log is unavailable, not a server error.
+        using var audit = await gateway.AdminAsync(HttpMethod.Get, "/admin/audit");
+        await ProblemAssert.IsProblemAsync(audit, HttpStatusCode.ServiceUnavailable, "WRONGTYPE");
     }
 
     [SkippableFact]
