@@ -65,6 +65,7 @@ internal static class GatewayApplication
 
     public static WebApplication MapXtacGateway(this WebApplication app)
     {
+        app.UseXtacAmbiguousPathCheck();
         app.UseRouting();
         app.UseXtacAuthentication();
         app.UseXtacEndpointGate();

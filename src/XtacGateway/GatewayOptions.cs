@@ -18,6 +18,8 @@ internal sealed class GatewayOptions
 
     public IdentityHeaderOptions Headers { get; set; } = new();
 
+    public PathOptions Paths { get; set; } = new();
+
     /// <summary>Claim names for each caller fact (section 6 of the rule book); every one may be renamed.</summary>
     public ClaimNames Claims { get; set; } = new();
 
@@ -50,6 +52,15 @@ internal sealed class IdentityHeaderOptions
 
     /// <summary>Further incoming identity headers removed before forwarding (every <c>X-Xtac-*</c> header always is).</summary>
     public string[] Remove { get; set; } = ["X-MS-CLIENT-PRINCIPAL", "X-MS-CLIENT-PRINCIPAL-ID", "X-MS-CLIENT-PRINCIPAL-NAME", "X-MS-CLIENT-PRINCIPAL-IDP"];
+}
+
+internal sealed class PathOptions
+{
+    /// <summary>
+    /// Answer 400 to a path an upstream may read as another one (<c>//</c>, an encoded <c>/</c> or <c>\</c>, a
+    /// backslash, a <c>;</c> parameter), so that no request reaches an app under a route other than its own.
+    /// </summary>
+    public bool RejectAmbiguous { get; set; } = true;
 }
 
 internal sealed class DevelopmentIssuerOptions

@@ -1,0 +1,88 @@
+using System.Buffers;
+using Microsoft.Extensions.Options;
+
+namespace XtacGateway.Enforcement;
+
+/// <summary>
+/// Refuses a request whose path servers read differently. Routing picks the route, and so the app and its grant
+/// controls, from the path as Kestrel decoded it; an upstream may merge <c>//</c>, decode <c>%2F</c> or <c>%5C</c>,
+/// read <c>\</c> as <c>/</c>, or drop <c>;parameters</c> from a segment (nginx, Tomcat, Jetty and IIS each do some of
+/// these). <c>//mfa/x</c> matches the catch-all route here and reaches <c>/mfa/x</c> there, without the MFA its route
+/// requires. Answered 400 before routing, so nothing is forwarded; <c>Xtac:Paths:RejectAmbiguous=false</c> turns it off.
+/// </summary>
+internal sealed class AmbiguousPathMiddleware(RequestDelegate next)
+{
+    private static readonly SearchValues<char> s_suspect = SearchValues.Create("\\;%");
+
+    public Task Invoke(HttpContext context)
+    {
+        var path = context.Request.Path.Value;
+        if (path is null || !IsAmbiguous(path))
+        {
+            return next(context);
+        }
+
+        return Results.Problem(
+            statusCode: StatusCodes.Status400BadRequest,
+            title: "Ambiguous request path",
+            detail: $"The request path has {Describe(path)}, which servers behind the gateway may read as another path than the one " +
+                "its routes were matched against. Send the path with single slashes, no encoded '/' or '\\', and no ';' parameters.")
+            .ExecuteAsync(context);
+    }
+
+    private static bool IsAmbiguous(string path)
+        => path.Contains("//", StringComparison.Ordinal)
+            || (path.AsSpan().IndexOfAny(s_suspect) >= 0 && (path.Contains('\\') || path.Contains(';') || HasEscape(path)));
+
+    /// <summary>
+    /// An escape still there after Kestrel decoded the path: <c>%2F</c>, which it leaves encoded, or a double-encoded
+    /// character (<c>%252F</c>), which an upstream that decodes again reads as <c>/</c>. A lone '%' (<c>100%25</c>) is none.
+    /// </summary>
+    private static bool HasEscape(string path)
+    {
+        for (var i = path.IndexOf('%'); i >= 0 && i + 2 < path.Length; i = path.IndexOf('%', i + 1))
+        {
+            if (char.IsAsciiHexDigit(path[i + 1]) && char.IsAsciiHexDigit(path[i + 2]))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string Describe(string path)
+    {
+        var found = new List<string>(4);
+        if (path.Contains("//", StringComparison.Ordinal))
+        {
+            found.Add("an empty segment ('//')");
+        }
+
+        if (HasEscape(path))
+        {
+            found.Add("an escape left after decoding (an encoded '/', or a double-encoded character)");
+        }
+
+        if (path.Contains('\\'))
+        {
+            found.Add("a backslash");
+        }
+
+        if (path.Contains(';'))
+        {
+            found.Add("a ';' parameter");
+        }
+
+        return string.Join(" and ", found);
+    }
+}
+
+internal static class AmbiguousPathExtensions
+{
+    /// <summary>First in the pipeline, before routing, unless <c>Xtac:Paths:RejectAmbiguous</c> is false.</summary>
+    public static IApplicationBuilder UseXtacAmbiguousPathCheck(this IApplicationBuilder app)
+        => app.ApplicationServices.GetRequiredService<IOptions<GatewayOptions>>().Value.Paths.RejectAmbiguous
+            ? app.UseMiddleware<AmbiguousPathMiddleware>()
+            : app;
+}

@@ -1,0 +1,76 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using XtacGateway.Tests.Infrastructure;
+
+namespace XtacGateway.Tests.Enforcement;
+
+/// <summary>
+/// Paths an upstream may read as another path than the one the gateway routed ("//mfa/x" as "/mfa/x"), sent as raw
+/// request targets: HttpClient would normalise some of them before they left.
+/// </summary>
+public sealed class AmbiguousPathTests
+{
+    [Theory]
+    [InlineData("//mfa/x")]
+    [InlineData("/.//mfa/x")]
+    [InlineData("/mfa%2Fx")]
+    [InlineData("/mfa%2fx")]
+    [InlineData("/mfa%5Cx")]
+    [InlineData("/\\mfa/x")]
+    [InlineData("/mfa;x/y")]
+    [InlineData("/mfa%252Fx")]
+    public async Task Invoke_PathAnUpstreamMayReadAsAnother_400AndNothingForwarded(string target)
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+
+        var (status, body) = await RawGetAsync(gateway, target, gateway.Token());
+
+        Assert.Equal(400, status);
+        Assert.Contains("Ambiguous request path", body, StringComparison.Ordinal);
+        Assert.Empty(gateway.Backend.Requests);
+    }
+
+    [Theory]
+    [InlineData("/orders/a%20b", 200)]
+    [InlineData("/orders/100%25", 200)]
+    [InlineData("/orders/100%25x", 200)]
+    [InlineData("/orders/x?next=//mfa/x;y%2F", 200)]
+    [InlineData("/mfa/x", 403)]
+    [InlineData("/x/../mfa/x", 403)]
+    [InlineData("/%6Dfa/x", 403)]
+    public async Task Invoke_PlainOrDecodablePath_RoutedAsItReads(string target, int expected)
+    {
+        // Dot segments and escapes other than '/' are resolved by Kestrel before routing, so route and upstream agree.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+
+        var (status, body) = await RawGetAsync(gateway, target, gateway.Token());
+
+        Assert.True(status == expected, $"{target}: {status} {body}");
+    }
+
+    [Fact]
+    public async Task Invoke_RejectAmbiguousOff_ForwardedAsSent()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Paths:RejectAmbiguous"] = "false");
+
+        var (status, _) = await RawGetAsync(gateway, "//orders", gateway.Token());
+
+        Assert.Equal(200, status);
+        Assert.Equal("//orders", Assert.Single(gateway.Backend.Requests).Path);
+    }
+
+    private static async Task<(int Status, string Body)> RawGetAsync(GatewayHarness gateway, string target, string token)
+    {
+        var address = gateway.Client.BaseAddress!;
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(address.Host, address.Port);
+        var stream = tcp.GetStream();
+        var request = $"GET {target} HTTP/1.1\r\nHost: {address.Authority}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        var response = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        var statusLine = response[..response.IndexOf("\r\n", StringComparison.Ordinal)];
+        return (int.Parse(statusLine.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture), response);
+    }
+}
