@@ -32,4 +32,7 @@ internal static partial class PolicySourceLog
 
     [LoggerMessage(1110, LogLevel.Error, "Redis holds policy version {RedisVersion}, older than version {InForce} in force here (a failover or restore lost changes); the policy in force was written back as version {Version}.")]
     public static partial void Reasserted(ILogger logger, long redisVersion, long inForce, long version);
+
+    [LoggerMessage(1111, LogLevel.Error, "Redis holds policy version {Version} as {RedisETag}, but version {Version} in force here is {InForceETag}: after Redis went back in time, another change took the same number. Redis's policy is taken, as on every instance; the change that made {InForceETag} is lost and must be made again (its audit entry says what it was).")]
+    public static partial void Diverged(ILogger logger, long version, string redisETag, string inForceETag);
 }

@@ -351,6 +351,13 @@ internal sealed class RedisPolicySource(
                     continue;
                 }
 
+                if (store.Current is { } held && version == held.Version)
+                {
+                    // One number, two documents: versions are unique unless Redis lost some, and the lost change cannot be
+                    // put back without undoing the newer one. Said loudly rather than replaced silently.
+                    PolicySourceLog.Diverged(logger, version, etag, held.ETag);
+                }
+
                 var bytes = await cache.GetAsync(DocumentKey(etag), cancellationToken);
                 if (bytes is null)
                 {

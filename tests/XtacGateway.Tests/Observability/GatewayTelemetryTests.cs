@@ -154,7 +154,7 @@ public sealed class GatewayTelemetryTests
     [Fact]
     public async Task Invoke_Denied_LogsDecisionWithHashedUser()
     {
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), configureBuilder: EnableFakeLogs);
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), configureBuilder: b => FakeLogs.Enable(b));
         var oid = Guid.NewGuid();
 
         using var response = await gateway.GetAsync("/a", gateway.Token(TestIds.BlockedPartner, c => c["oid"] = oid.ToString()));
@@ -174,7 +174,7 @@ public sealed class GatewayTelemetryTests
     [Fact]
     public async Task Invoke_Allowed_LogsAtDebugOnly()
     {
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Telemetry:LogUserObjectIds"] = "true", configureBuilder: EnableFakeLogs);
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Telemetry:LogUserObjectIds"] = "true", configureBuilder: b => FakeLogs.Enable(b));
         var oid = Guid.NewGuid();
 
         (await gateway.GetAsync("/a", gateway.Token(claims: c => c["oid"] = oid.ToString()))).Dispose();
@@ -192,7 +192,7 @@ public sealed class GatewayTelemetryTests
     public async Task Start_UserIdHashKeyUnset_WarnsOutsideDevelopment(string environment, string? key, bool warns)
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Telemetry:UserIdHashKey"] = key,
-            configureBuilder: EnableFakeLogs, environment: environment);
+            configureBuilder: b => FakeLogs.Enable(b), environment: environment);
         // The provider is built with the enforcement middleware: one request makes sure it exists.
         (await gateway.GetAsync("/a", gateway.Token(TestIds.BlockedPartner))).Dispose();
 
@@ -210,16 +210,6 @@ public sealed class GatewayTelemetryTests
         services.AddSingleton<GatewayTelemetry>();
         services.Configure<TelemetryOptions>(o => o.DurationSampleInterval = interval);
         return services.BuildServiceProvider();
-    }
-
-    private static void EnableFakeLogs(WebApplicationBuilder builder)
-    {
-        builder.Services.Configure<LoggerFilterOptions>(o =>
-        {
-            o.Rules.Clear();
-            o.MinLevel = LogLevel.Debug;
-        });
-        builder.Logging.AddFakeLogging();
     }
 
     private static MetricCollector<T> Collector<T>(GatewayHarness gateway, string instrument) where T : struct

@@ -66,12 +66,7 @@ public sealed class RequestSpanTests
             configureBuilder: b =>
             {
                 // With logging on, as in production, ASP.NET Core makes a request activity even though nobody traces.
-                b.Services.Configure<LoggerFilterOptions>(o =>
-                {
-                    o.Rules.Clear();
-                    o.MinLevel = LogLevel.Information;
-                });
-                b.Logging.AddFakeLogging();
+                FakeLogs.Enable(b, LogLevel.Information);
                 b.Services.AddSingleton<IStartupFilter>(new CaptureRequestActivity(seen));
             });
 

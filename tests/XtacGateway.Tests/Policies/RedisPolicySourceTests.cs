@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Net;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using StackExchange.Redis;
 using XtacGateway.Policies;
 using XtacGateway.Tests.Admin;
@@ -281,6 +283,55 @@ public sealed class RedisPolicySourceTests
         Assert.Equal(changed.ETag, store.Current!.ETag);
         Assert.True(store.Current.Version > changed.Version);
         Assert.Equal(HttpStatusCode.OK, await DecideAsync(gateway, TestIds.BlockedPartner));
+    }
+
+    [SkippableFact]
+    public async Task Sync_RedisWentBackAndAnotherChangeTookTheSameVersion_TakesRedisAndLogsTheLostOne()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        var settings = RedisSettings(redis.ConnectionString);
+        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
+        {
+            settings(s);
+            // Only the change channel wakes this instance, so it does not notice Redis going back on its own.
+            s["Xtac:Policy:Redis:CheckInterval"] = "01:00:00";
+            s["Xtac:Policy:MaxAge"] = "03:00:00";
+        }, configureBuilder: b => FakeLogs.Enable(b, LogLevel.Warning));
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = connection.GetDatabase();
+        var seeded = first.Service<PolicySnapshotStore>().Current!;
+        var pointer = await db.StringGetAsync("xtac:policy:current");
+        var documentKey = $"xtac:policy:doc:{seeded.ETag.Trim('"')}";
+        var document = await db.KeyDumpAsync(documentKey);
+
+        using (var lost = await first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, lost.StatusCode);
+        }
+
+        var lostETag = first.Service<PolicySnapshotStore>().Current!.ETag;
+
+        // A failover to a replica that had not seen the change: the pointer and document as they were before it.
+        await db.StringSetAsync("xtac:policy:current", pointer);
+        await db.KeyRestoreAsync(documentKey, document!);
+        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), settings);
+        using (var other = await second.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
+            """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }"""))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, other.StatusCode);
+            Assert.Equal(seeded.Version + 1, other.PolicyVersion());
+        }
+
+        var taken = second.Service<PolicySnapshotStore>().Current!;
+        Assert.True(await AdminClient.EventuallyAsync(() => Task.FromResult(first.Service<PolicySnapshotStore>().Current!.ETag == taken.ETag), Deadline),
+            "the first instance did not take Redis's policy");
+        var logs = first.App.Services.GetFakeLogCollector().GetSnapshot();
+        Assert.True(logs.Count(r => r.Id.Id == 1111) == 1, string.Join("\n", logs.Select(r => $"{r.Id.Id} {r.Level} {r.Message}")));
+        var record = logs.Single(r => r.Id.Id == 1111);
+        Assert.Equal(LogLevel.Error, record.Level);
+        Assert.Contains(lostETag, record.Message, StringComparison.Ordinal);
+        Assert.Contains(taken.ETag, record.Message, StringComparison.Ordinal);
     }
 
     [SkippableFact]
