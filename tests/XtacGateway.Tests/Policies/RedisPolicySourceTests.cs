@@ -27,6 +27,18 @@ public sealed class RedisPolicySourceTests
 
     private static string AllowBlockedPartner => $$"""{ "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""";
 
+    /// <summary>
+    /// An instance keeping its last known good policy in <paramref name="directory"/> allows the blocked partner (which
+    /// the seed file blocks) and stops; returns the change's version.
+    /// </summary>
+    private static async Task<long> AllowBlockedPartnerThenStopAsync(RedisServer redis, string directory)
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory);
+        using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
+        Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+        return patch.PolicyVersion();
+    }
+
     private static async Task<HttpStatusCode> DecideAsync(GatewayHarness gateway, Guid tenant)
         => (await gateway.GetAsync("/", gateway.Token(tenant))).StatusCode;
 
@@ -427,13 +439,7 @@ public sealed class RedisPolicySourceTests
         await using var redis = await RedisServer.StartAsync();
         using var temp = new TempDirectory("xtac-lkg-");
         var directory = temp.Path;
-        long version;
-        await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory))
-        {
-            using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
-            Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
-            version = patch.PolicyVersion();
-        }
+        var version = await AllowBlockedPartnerThenStopAsync(redis, directory);
 
         await redis.StopAsync();
 
@@ -453,13 +459,7 @@ public sealed class RedisPolicySourceTests
         await using var redis = await RedisServer.StartAsync();
         using var temp = new TempDirectory("xtac-lkg-");
         var directory = temp.Path;
-        long version;
-        await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory))
-        {
-            using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
-            Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
-            version = patch.PolicyVersion();
-        }
+        var version = await AllowBlockedPartnerThenStopAsync(redis, directory);
 
         // Redis restarted without persistence while no instance ran: it comes back empty.
         await redis.StopAsync();
