@@ -6,10 +6,15 @@ internal static class HealthCheckCommand
     public static async Task<int> RunAsync(string[] args, TextWriter stderr)
     {
         var url = args.Length > 0 ? args[0] : "http://127.0.0.1:8080/healthz";
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new UsageException($"'{url}' is not an absolute http or https URL (for example http://127.0.0.1:8080/healthz).");
+        }
+
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
         try
         {
-            using var response = await client.GetAsync(url);
+            using var response = await client.GetAsync(uri);
             if (response.IsSuccessStatusCode)
             {
                 return CommandLine.Success;

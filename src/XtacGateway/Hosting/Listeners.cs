@@ -51,7 +51,9 @@ internal static class Listeners
     private static (string Scheme, Func<ListenOptions?> Options) Listen(KestrelServerOptions kestrel, string url, bool management)
     {
         ListenOptions? bound = null;
-        var uri = new Uri(url.Replace("://+", "://0.0.0.0", StringComparison.Ordinal).Replace("://*", "://0.0.0.0", StringComparison.Ordinal));
+        // '+' and '*' are not hosts Uri can read; they mean every address, IPv6 and IPv4, as ASP.NET Core's 'urls' has it.
+        var anyAddress = url.Contains("://+", StringComparison.Ordinal) || url.Contains("://*", StringComparison.Ordinal);
+        var uri = new Uri(anyAddress ? url.Replace("://+", "://0.0.0.0", StringComparison.Ordinal).Replace("://*", "://0.0.0.0", StringComparison.Ordinal) : url);
         void Configure(ListenOptions listen)
         {
             bound = listen;
@@ -70,7 +72,12 @@ internal static class Listeners
             }
         }
 
-        if (string.Equals(uri.Host, "localhost", StringComparison.OrdinalIgnoreCase))
+        if (anyAddress)
+        {
+            // A dual-mode IPv6 socket, or IPv4 alone where the host has no IPv6.
+            kestrel.ListenAnyIP(uri.Port, Configure);
+        }
+        else if (string.Equals(uri.Host, "localhost", StringComparison.OrdinalIgnoreCase))
         {
             kestrel.ListenLocalhost(uri.Port, Configure);
         }

@@ -30,7 +30,7 @@ public sealed class EndpointGateTests
     public async Task Invoke_ListenersOnOnePortAtTwoAddresses_StillSeparated()
     {
         // The same port on 127.0.0.1 and 127.0.0.2: the port alone cannot tell the listeners apart.
-        var port = FreeLoopbackPort();
+        var port = LoopbackPort.Free();
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
         {
             s["urls"] = $"http://127.0.0.1:{port}";
@@ -39,6 +39,26 @@ public sealed class EndpointGateTests
 
         Assert.Equal(port, gateway.Client.BaseAddress!.Port);
         Assert.Equal(port, gateway.Management.BaseAddress!.Port);
+        await AssertListenersSeparatedAsync(gateway);
+    }
+
+    [SkippableTheory]
+    [InlineData("+")]
+    [InlineData("*")]
+    public async Task Invoke_ManagementListenerOnEveryAddress_AnswersOverIPv4AndIPv6(string host)
+    {
+        // As ASP.NET Core's 'urls' reads '+' and '*': a dual-mode socket, not IPv4 alone (IPv6-only clusters).
+        Skip.IfNot(Socket.OSSupportsIPv6, "This machine has no IPv6.");
+        var port = LoopbackPort.Free();
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Management:Urls"] = $"http://{host}:{port}");
+
+        using var client = new HttpClient();
+        foreach (var address in new[] { "127.0.0.1", "[::1]" })
+        {
+            using var metrics = await client.GetAsync($"http://{address}:{port}/metrics");
+            Assert.True(metrics.StatusCode == HttpStatusCode.OK, $"{address}: {(int)metrics.StatusCode}");
+        }
+
         await AssertListenersSeparatedAsync(gateway);
     }
 
@@ -191,13 +211,6 @@ public sealed class EndpointGateTests
 
         // What the proxy listener forwarded reached the upstream; nothing from the management listener did.
         Assert.Equal(["/orders", "/metrics", "/health", AdminPolicyPath], gateway.Backend.Requests.Select(r => r.Path));
-    }
-
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>Outermost middleware: records, per path, whether ASP.NET Core's authorization middleware ran.</summary>

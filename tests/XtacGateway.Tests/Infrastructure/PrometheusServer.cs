@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 
 namespace XtacGateway.Tests.Infrastructure;
@@ -25,7 +23,7 @@ internal sealed class PrometheusServer : IAsyncDisposable
     public static async Task<PrometheusServer> StartAsync(string target)
     {
         var directory = Directory.CreateTempSubdirectory("xtac-prometheus-").FullName;
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         var config = Path.Combine(directory, "prometheus.yml");
         await File.WriteAllTextAsync(config, $"""
             global:
@@ -107,13 +105,6 @@ internal sealed class PrometheusServer : IAsyncDisposable
         catch (IOException)
         {
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static string? FindOnPath(string name)

@@ -35,7 +35,7 @@ internal sealed class RedisCluster : IAsyncDisposable
                 cluster._nodes.Add(await RedisServer.StartAsync(() =>
                 [
                     "--cluster-enabled", "yes",
-                    "--cluster-port", RedisServer.FreePort().ToString(),
+                    "--cluster-port", LoopbackPort.Free().ToString(),
                     "--cluster-config-file", configFile,
                     "--cluster-node-timeout", "2000",
                 ]));

@@ -38,7 +38,7 @@ internal sealed class RedisServer : IAsyncDisposable
     {
         for (var attempt = 1; ; attempt++)
         {
-            var server = new RedisServer(FreePort(), extraArguments());
+            var server = new RedisServer(LoopbackPort.Free(), extraArguments());
             try
             {
                 await server.StartAgainAsync();
@@ -153,13 +153,6 @@ internal sealed class RedisServer : IAsyncDisposable
     }
 
     private sealed class ExitedException(string message) : InvalidOperationException(message);
-
-    internal static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     internal static string? Find(string name = "redis-server")
     {
