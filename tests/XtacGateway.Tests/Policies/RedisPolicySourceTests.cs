@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using StackExchange.Redis;
 using XtacGateway.Policies;
+using XtacGateway.Policy.Compilation;
 using XtacGateway.Tests.Admin;
 using XtacGateway.Tests.Infrastructure;
 
@@ -302,47 +303,48 @@ public sealed class RedisPolicySourceTests
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        var settings = RedisSettings(redis.ConnectionString);
-        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
-        {
-            settings(s);
-            // Only the change channel wakes this instance, so it does not notice Redis going back on its own.
-            s["Xtac:Policy:Redis:CheckInterval"] = "01:00:00";
-            s["Xtac:Policy:MaxAge"] = "03:00:00";
-        }, configureBuilder: b => FakeLogs.Enable(b, LogLevel.Warning));
-        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-        var db = connection.GetDatabase();
-        var seeded = first.Service<PolicySnapshotStore>().Current!;
-        var pointer = await db.StringGetAsync("xtac:policy:current");
-        var documentKey = $"xtac:policy:doc:{seeded.ETag.Trim('"')}";
-        var document = await db.KeyDumpAsync(documentKey);
-
+        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString),
+            configureBuilder: b => FakeLogs.Enable(b, LogLevel.Warning));
         using (var lost = await first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner))
         {
             Assert.Equal(HttpStatusCode.NoContent, lost.StatusCode);
         }
 
-        var lostETag = first.Service<PolicySnapshotStore>().Current!.ETag;
+        var lostChange = first.Service<PolicySnapshotStore>().Current!;
 
-        // A failover to a replica that had not seen the change: the pointer and document as they were before it.
-        await db.StringSetAsync("xtac:policy:current", pointer);
-        await db.KeyRestoreAsync(documentKey, document!);
-        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), settings);
-        using (var other = await second.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
-            """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }"""))
+        // The other change, made where Redis stood before the first one (the seed, version 1): on a Redis of its own,
+        // so that this instance never sees the older version and writes its change back first (event 1110's case).
+        await using var replica = await RedisServer.StartAsync();
+        PolicySnapshot taken;
+        await using (var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(replica.ConnectionString)))
         {
+            using var other = await second.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
+                """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }""");
             Assert.Equal(HttpStatusCode.NoContent, other.StatusCode);
-            Assert.Equal(seeded.Version + 1, other.PolicyVersion());
+            taken = second.Service<PolicySnapshotStore>().Current!;
         }
 
-        var taken = second.Service<PolicySnapshotStore>().Current!;
+        Assert.Equal(lostChange.Version, taken.Version);
+        Assert.NotEqual(lostChange.ETag, taken.ETag);
+
+        // Redis comes back holding the other change under the same version: the failover, seen from this instance.
+        await using (var source = await ConnectionMultiplexer.ConnectAsync(replica.ConnectionString))
+        await using (var target = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
+        {
+            var documentKey = $"xtac:policy:doc:{taken.ETag.Trim('"')}";
+            var pointer = await source.GetDatabase().StringGetAsync("xtac:policy:current");
+            await target.GetDatabase().KeyRestoreAsync(documentKey, (await source.GetDatabase().KeyDumpAsync(documentKey))!);
+            await target.GetDatabase().StringSetAsync("xtac:policy:current", pointer);
+            await target.GetSubscriber().PublishAsync(RedisChannel.Literal("xtac:policy:changes"), pointer);
+        }
+
         Assert.True(await AdminClient.EventuallyAsync(() => Task.FromResult(first.Service<PolicySnapshotStore>().Current!.ETag == taken.ETag), Deadline),
             "the first instance did not take Redis's policy");
         var logs = first.App.Services.GetFakeLogCollector().GetSnapshot();
         Assert.True(logs.Count(r => r.Id.Id == 1111) == 1, string.Join("\n", logs.Select(r => $"{r.Id.Id} {r.Level} {r.Message}")));
         var record = logs.Single(r => r.Id.Id == 1111);
         Assert.Equal(LogLevel.Error, record.Level);
-        Assert.Contains(lostETag, record.Message, StringComparison.Ordinal);
+        Assert.Contains(lostChange.ETag, record.Message, StringComparison.Ordinal);
         Assert.Contains(taken.ETag, record.Message, StringComparison.Ordinal);
     }
 
