@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using XtacGateway.Authentication;
 
 namespace XtacGateway.Cli;
@@ -55,7 +56,18 @@ internal static class TokenCommand
         }
 
         var keyPath = configuration[$"{GatewayOptions.Section}:DevelopmentIssuer:KeyPath"] ?? DevelopmentIssuer.DefaultKeyPath;
-        var issuer = DevelopmentIssuer.LoadOrCreate(keyPath);
+        DevelopmentIssuer issuer;
+        try
+        {
+            issuer = DevelopmentIssuer.LoadOrCreate(keyPath);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or CryptographicException or InvalidOperationException)
+        {
+            stderr.WriteLine($"token: cannot read or create the development issuer's key file '{keyPath}' " +
+                $"({GatewayOptions.Section}:DevelopmentIssuer:KeyPath): {ex.Message}");
+            return CommandLine.Invalid;
+        }
+
         var now = DateTimeOffset.UtcNow;
         var lifetime = TimeSpan.FromSeconds(lifetimeSeconds);
         // A negative lifetime mints an expired token (for trying out the 401 path); keep iat/nbf before exp.

@@ -42,6 +42,23 @@ public sealed class TokenCommandTests : IDisposable
         Assert.Equal("RS256", Jwt.Header(token).GetProperty("alg").GetString());
     }
 
+    [Theory]
+    [InlineData("not-a-key")]
+    [InlineData(null)]
+    public async Task Token_KeyFileUnusable_FailsNamingThePath(string? content)
+    {
+        // A file where a folder should be, or a file that holds no key: a message naming the path, not a stack trace.
+        var blocker = Path.Combine(_directory, "blocker");
+        await File.WriteAllTextAsync(blocker, content ?? "");
+        var keyPath = content is null ? Path.Combine(blocker, "keys.pem") : blocker;
+
+        var result = await RunTokenWithKeyAsync(keyPath);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"'{keyPath}'", result.Stderr, StringComparison.Ordinal);
+        Assert.Equal("", result.Stdout);
+    }
+
     [Fact]
     public async Task Token_NoOptions_DefaultsToSamplePartnerAndPassword()
     {
