@@ -19,12 +19,20 @@ internal static class CommandLine
     {
         var root = File.Exists(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json")) ? Directory.GetCurrentDirectory() : AppContext.BaseDirectory;
         var environment = Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT") ?? "Production";
-        return new ConfigurationBuilder()
-            .SetBasePath(root)
-            .AddJsonFile("appsettings.json", optional: true)
-            .AddJsonFile($"appsettings.{environment}.json", optional: true)
-            .AddEnvironmentVariables()
-            .Build();
+        try
+        {
+            return new ConfigurationBuilder()
+                .SetBasePath(root)
+                .AddJsonFile("appsettings.json", optional: true)
+                .AddJsonFile($"appsettings.{environment}.json", optional: true)
+                .AddEnvironmentVariables()
+                .Build();
+        }
+        catch (InvalidDataException ex)
+        {
+            // A malformed settings file: the provider's message names the file and the JSON error.
+            throw new UsageException($"the settings cannot be read: {ex.Message}{(ex.InnerException is { } inner ? $" {inner.Message}" : "")}");
+        }
     }
 
     public static bool IsCommand(string[] args)

@@ -60,6 +60,29 @@ public sealed class TokenCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Token_SettingsFileMalformed_UsageErrorNamingTheFile()
+    {
+        // The environment's settings file beside the program, as a command finds it when the folder has none.
+        const string Environment = "XtacMalformedSettingsTest";
+        var settings = Path.Combine(AppContext.BaseDirectory, $"appsettings.{Environment}.json");
+        await File.WriteAllTextAsync(settings, "{ \"Xtac\": { ");
+        try
+        {
+            using var environment = new EnvironmentScope(new Dictionary<string, string?> { ["ASPNETCORE_ENVIRONMENT"] = Environment });
+
+            var result = await RunTokenAsync();
+
+            Assert.Equal(2, result.ExitCode);
+            Assert.Contains($"appsettings.{Environment}.json", result.Stderr, StringComparison.Ordinal);
+            Assert.Equal("", result.Stdout);
+        }
+        finally
+        {
+            File.Delete(settings);
+        }
+    }
+
+    [Fact]
     public async Task Token_NoOptions_DefaultsToSamplePartnerAndPassword()
     {
         var result = await RunTokenAsync();
