@@ -14,10 +14,20 @@ internal sealed class AmbiguousPathMiddleware(RequestDelegate next)
 {
     private static readonly SearchValues<char> s_suspect = SearchValues.Create("\\;%");
 
+    [Flags]
+    private enum Ambiguity
+    {
+        None = 0,
+        EmptySegment = 1,
+        Escape = 2,
+        Backslash = 4,
+        Parameter = 8,
+    }
+
     public Task Invoke(HttpContext context)
     {
-        var path = context.Request.Path.Value;
-        if (path is null || !IsAmbiguous(path))
+        var found = context.Request.Path.Value is { } path ? Find(path) : Ambiguity.None;
+        if (found == Ambiguity.None)
         {
             return next(context);
         }
@@ -25,14 +35,38 @@ internal sealed class AmbiguousPathMiddleware(RequestDelegate next)
         return Results.Problem(
             statusCode: StatusCodes.Status400BadRequest,
             title: "Ambiguous request path",
-            detail: $"The request path has {Describe(path)}, which servers behind the gateway may read as another path than the one " +
+            detail: $"The request path has {Describe(found)}, which servers behind the gateway may read as another path than the one " +
                 "its routes were matched against. Send the path with single slashes, no encoded '/' or '\\', and no ';' parameters.")
             .ExecuteAsync(context);
     }
 
-    private static bool IsAmbiguous(string path)
-        => path.Contains("//", StringComparison.Ordinal)
-            || (path.AsSpan().IndexOfAny(s_suspect) >= 0 && (path.Contains('\\') || path.Contains(';') || HasEscape(path)));
+    private static Ambiguity Find(string path)
+    {
+        var found = path.Contains("//", StringComparison.Ordinal) ? Ambiguity.EmptySegment : Ambiguity.None;
+
+        // Most paths have none of these characters, so one scan clears them.
+        if (path.AsSpan().IndexOfAny(s_suspect) < 0)
+        {
+            return found;
+        }
+
+        if (HasEscape(path))
+        {
+            found |= Ambiguity.Escape;
+        }
+
+        if (path.Contains('\\'))
+        {
+            found |= Ambiguity.Backslash;
+        }
+
+        if (path.Contains(';'))
+        {
+            found |= Ambiguity.Parameter;
+        }
+
+        return found;
+    }
 
     /// <summary>
     /// An escape still there after Kestrel decoded the path: <c>%2F</c>, which it leaves encoded, or a double-encoded
@@ -51,30 +85,30 @@ internal sealed class AmbiguousPathMiddleware(RequestDelegate next)
         return false;
     }
 
-    private static string Describe(string path)
+    private static string Describe(Ambiguity found)
     {
-        var found = new List<string>(4);
-        if (path.Contains("//", StringComparison.Ordinal))
+        var parts = new List<string>(4);
+        if (found.HasFlag(Ambiguity.EmptySegment))
         {
-            found.Add("an empty segment ('//')");
+            parts.Add("an empty segment ('//')");
         }
 
-        if (HasEscape(path))
+        if (found.HasFlag(Ambiguity.Escape))
         {
-            found.Add("an escape left after decoding (an encoded '/', or a double-encoded character)");
+            parts.Add("an escape left after decoding (an encoded '/', or a double-encoded character)");
         }
 
-        if (path.Contains('\\'))
+        if (found.HasFlag(Ambiguity.Backslash))
         {
-            found.Add("a backslash");
+            parts.Add("a backslash");
         }
 
-        if (path.Contains(';'))
+        if (found.HasFlag(Ambiguity.Parameter))
         {
-            found.Add("a ';' parameter");
+            parts.Add("a ';' parameter");
         }
 
-        return string.Join(" and ", found);
+        return string.Join(" and ", parts);
     }
 }
 

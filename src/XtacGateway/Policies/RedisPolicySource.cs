@@ -351,13 +351,6 @@ internal sealed class RedisPolicySource(
                     continue;
                 }
 
-                if (store.Current is { } held && version == held.Version)
-                {
-                    // One number, two documents: versions are unique unless Redis lost some, and the lost change cannot be
-                    // put back without undoing the newer one. Said loudly rather than replaced silently.
-                    PolicySourceLog.Diverged(logger, version, etag, held.ETag);
-                }
-
                 var bytes = await cache.GetAsync(DocumentKey(etag), cancellationToken);
                 if (bytes is null)
                 {
@@ -372,6 +365,13 @@ internal sealed class RedisPolicySource(
                     Log.PolicyRejected(logger, $"redis version {version}", errors.Length, string.Join(Environment.NewLine, errors));
                     telemetry.PolicyReloaded("invalid");
                     throw new InvalidDataException($"The policy version {version} in Redis is invalid; the policy in force is unchanged.");
+                }
+
+                if (store.Current is { } held && version == held.Version)
+                {
+                    // One number, two documents: versions are unique unless Redis lost some, and the lost change cannot be
+                    // put back without undoing the newer one. Said loudly, once it is replaced, rather than silently.
+                    PolicySourceLog.Diverged(logger, version, etag, held.ETag);
                 }
 
                 Apply(compiled);

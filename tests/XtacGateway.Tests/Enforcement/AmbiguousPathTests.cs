@@ -12,15 +12,15 @@ namespace XtacGateway.Tests.Enforcement;
 public sealed class AmbiguousPathTests
 {
     [Theory]
-    [InlineData("//mfa/x")]
-    [InlineData("/.//mfa/x")]
-    [InlineData("/mfa%2Fx")]
-    [InlineData("/mfa%2fx")]
-    [InlineData("/mfa%5Cx")]
-    [InlineData("/\\mfa/x")]
-    [InlineData("/mfa;x/y")]
-    [InlineData("/mfa%252Fx")]
-    public async Task Invoke_PathAnUpstreamMayReadAsAnother_400AndNothingForwarded(string target)
+    [InlineData("//mfa/x", "an empty segment")]
+    [InlineData("/.//mfa/x", "an empty segment")]
+    [InlineData("/mfa%2Fx", "an escape left after decoding")]
+    [InlineData("/mfa%2fx", "an escape left after decoding")]
+    [InlineData("/mfa%5Cx", "a backslash")]
+    [InlineData("/\\mfa/x", "a backslash")]
+    [InlineData("/mfa;x/y", "a ';' parameter")]
+    [InlineData("/mfa%252Fx", "an escape left after decoding")]
+    public async Task Invoke_PathAnUpstreamMayReadAsAnother_400NamingWhyAndNothingForwarded(string target, string why)
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
 
@@ -28,6 +28,7 @@ public sealed class AmbiguousPathTests
 
         Assert.Equal(400, status);
         Assert.Contains("Ambiguous request path", body, StringComparison.Ordinal);
+        Assert.Contains(why, body, StringComparison.Ordinal);
         Assert.Empty(gateway.Backend.Requests);
     }
 
