@@ -28,13 +28,17 @@ public sealed class RedisPolicySourceTests
 
     private static string AllowBlockedPartner => $$"""{ "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""";
 
+    /// <summary>An instance on <paramref name="redis"/> that keeps its last known good policy in <paramref name="directory"/>.</summary>
+    private static Task<GatewayHarness> StartSavingInAsync(RedisServer redis, string directory)
+        => GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory);
+
     /// <summary>
     /// An instance keeping its last known good policy in <paramref name="directory"/> allows the blocked partner (which
     /// the seed file blocks) and stops; returns the change's version.
     /// </summary>
     private static async Task<long> AllowBlockedPartnerThenStopAsync(RedisServer redis, string directory)
     {
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory);
+        await using var gateway = await StartSavingInAsync(redis, directory);
         using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
         Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
         return patch.PolicyVersion();
@@ -417,7 +421,7 @@ public sealed class RedisPolicySourceTests
         using var temp = new TempDirectory("xtac-lkg-");
         var directory = temp.Path;
         long version;
-        await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory))
+        await using (var gateway = await StartSavingInAsync(redis, directory))
         {
             version = gateway.Service<PolicySnapshotStore>().Current!.Version;
         }
@@ -428,7 +432,7 @@ public sealed class RedisPolicySourceTests
         }
 
         // A redeploy while Redis holds something unusable: no crash loop.
-        await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory);
+        await using var restarted = await StartSavingInAsync(redis, directory);
         Assert.Equal(version, restarted.Service<PolicySnapshotStore>().Current!.Version);
         Assert.Equal(PolicySourceState.Degraded, restarted.Service<PolicySnapshotStore>().SourceState);
         Assert.Equal(HttpStatusCode.OK, await DecideAsync(restarted, TestIds.AllowedPartner));
@@ -446,7 +450,7 @@ public sealed class RedisPolicySourceTests
         await redis.StopAsync();
 
         // The seed file still blocks the partner; only the last known good document allows it.
-        await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory);
+        await using var restarted = await StartSavingInAsync(redis, directory);
         Assert.Equal(version, restarted.Service<PolicySnapshotStore>().Current!.Version);
         Assert.Equal(HttpStatusCode.OK, await DecideAsync(restarted, TestIds.BlockedPartner));
         using var ready = await restarted.Management.GetAsync("/readyz");
@@ -468,7 +472,7 @@ public sealed class RedisPolicySourceTests
         await redis.StartAgainAsync();
 
         // The seed file still blocks the partner; the change made before the restart must not be undone.
-        await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory);
+        await using var restarted = await StartSavingInAsync(redis, directory);
         Assert.Equal(HttpStatusCode.OK, await DecideAsync(restarted, TestIds.BlockedPartner));
         Assert.Equal(PolicySourceState.Healthy, restarted.Service<PolicySnapshotStore>().SourceState);
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
@@ -486,7 +490,7 @@ public sealed class RedisPolicySourceTests
         using var temp = new TempDirectory("xtac-lkg-");
         var directory = temp.Path;
         string savedPath;
-        await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory))
+        await using (var gateway = await StartSavingInAsync(redis, directory))
         {
             using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
             Assert.True(patch.StatusCode == HttpStatusCode.NoContent, $"{(int)patch.StatusCode} {patch.Headers.RetryAfter} {await patch.Content.ReadAsStringAsync()}");
@@ -502,7 +506,7 @@ public sealed class RedisPolicySourceTests
         File.SetLastWriteTimeUtc(savedPath, DateTime.UtcNow.AddMinutes(-11));
 
         // Restored and enforced (denying nothing it should allow), but 11 minutes unconfirmed is past the 10-minute default bound.
-        await using var restarted = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), directory: directory);
+        await using var restarted = await StartSavingInAsync(redis, directory);
         Assert.Equal(HttpStatusCode.OK, await DecideAsync(restarted, TestIds.BlockedPartner));
         using var ready = await restarted.Management.GetAsync("/readyz");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
