@@ -44,13 +44,22 @@ internal sealed class GraphPolicySource(
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
+        // Bounded: a throttled or slow Graph (up to five attempts a page, each may wait MaxRetryAfter) must not keep the
+        // instance from listening; it starts from the last known good policy and the background pull finishes the job.
+        using var startup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        startup.CancelAfter(_options.StartupWait);
         try
         {
-            await ReloadAsync(cancellationToken);
+            await ReloadAsync(startup.Token);
         }
         catch (Exception ex) when (IsFailure(ex) || ex is InvalidOperationException or UriFormatException)
         {
             _health.FailedAtStart(lastKnownGood, _resourceTenant, ex);
+        }
+        catch (OperationCanceledException) when (startup.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            _health.FailedAtStart(lastKnownGood, _resourceTenant, new TimeoutException(
+                $"Microsoft Graph did not deliver the whole policy within {_options.StartupWait.TotalSeconds:F0} s ('{PolicySourceOptions.Section}:Graph:StartupWait')."));
         }
 
         await base.StartAsync(cancellationToken);
@@ -99,15 +108,24 @@ internal sealed class GraphPolicySource(
                 }
 
                 var page = await GetJsonAsync(client, next, cancellationToken);
-                if (page["value"] is JsonArray values)
+
+                // A page without its partners must not pass for an empty one: their tenants would fall to the default.
+                if (page["value"] is not JsonArray values)
                 {
-                    foreach (var partner in values)
-                    {
-                        partners.Add(partner?.DeepClone());
-                    }
+                    throw new InvalidDataException($"Microsoft Graph's page '{next}' has no 'value' array of partners; the policy in force is unchanged.");
                 }
 
-                next = page["@odata.nextLink"]?.GetValue<string>() is { } link ? new Uri(BaseUrl, link) : null;
+                foreach (var partner in values)
+                {
+                    partners.Add(partner?.DeepClone());
+                }
+
+                next = page["@odata.nextLink"] switch
+                {
+                    null => null,
+                    JsonValue link when link.TryGetValue<string>(out var text) => new Uri(BaseUrl, text),
+                    _ => throw new InvalidDataException($"Microsoft Graph's page '{next}' has an '@odata.nextLink' that is not a string; the policy in force is unchanged."),
+                };
             }
 
             var document = new JsonObject { ["default"] = defaults, ["partners"] = partners };
@@ -154,7 +172,8 @@ internal sealed class GraphPolicySource(
             using var request = new HttpRequestMessage(HttpMethod.Get, url);
             request.Headers.TryAddWithoutValidation("Authorization", await tokens.GetAuthorizationHeaderAsync(cancellationToken));
             using var response = await client.SendAsync(request, cancellationToken);
-            if (response.StatusCode == HttpStatusCode.TooManyRequests && attempt < 5)
+            // Throttled, or briefly unavailable: Graph names the wait in Retry-After (or a short one is taken).
+            if (response.StatusCode is (HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout) && attempt < 5)
             {
                 var retryAfter = response.Headers.RetryAfter;
                 var delay = retryAfter?.Delta ?? (retryAfter?.Date is { } date ? date - time.GetUtcNow() : TimeSpan.FromSeconds(attempt));
@@ -164,7 +183,7 @@ internal sealed class GraphPolicySource(
                 }
 
                 delay = delay < TimeSpan.Zero ? TimeSpan.Zero : delay;
-                PolicySourceLog.GraphThrottled(logger, url.AbsolutePath, delay.TotalMilliseconds);
+                PolicySourceLog.GraphThrottled(logger, (int)response.StatusCode, url.AbsolutePath, delay.TotalMilliseconds);
                 await Task.Delay(delay, time, cancellationToken);
                 continue;
             }

@@ -27,6 +27,9 @@ internal sealed class LastKnownGoodStore(
     /// </summary>
     private (string ETag, long Length, DateTime Written)? _saved;
 
+    /// <summary>The last save failed: the next confirmation saves again, and the failure was logged once.</summary>
+    private bool _saveFailed;
+
     public string Path { get; } = options.Value.ResolveLastKnownGoodPath(environment.ContentRootPath, gatewayOptions.Value.ResourceTenantId, options.Value.OriginIn(configuration));
 
     /// <summary>Writes the snapshot's document atomically (temp file, then rename); failures are logged, never thrown.</summary>
@@ -56,22 +59,35 @@ internal sealed class LastKnownGoodStore(
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 _saved = null;
-                PolicySourceLog.LastKnownGoodNotWritten(logger, Path, ex.Message);
+                if (!_saveFailed)
+                {
+                    PolicySourceLog.LastKnownGoodNotWritten(logger, Path, ex.Message);
+                }
+
+                _saveFailed = true;
                 return;
             }
 
+            _saveFailed = false;
             Touch(snapshot.ETag);
         }
     }
 
     /// <summary>
-    /// The source confirmed <paramref name="current"/> is still its newest: when the file holds it (its save did not
-    /// fail), the file's last-write time moves to now.
+    /// The source confirmed <paramref name="current"/> is still its newest: when the file holds it, the file's last-write
+    /// time moves to now; when its save failed (a full disk), it is saved again, or a restart in an outage would restore
+    /// whatever older policy the file still holds.
     /// </summary>
     public void Confirmed(PolicySnapshot current)
     {
         lock (_gate)
         {
+            if (_saveFailed)
+            {
+                Save(current);
+                return;
+            }
+
             if (_saved is not { } saved || saved.ETag != current.ETag)
             {
                 return;
@@ -164,6 +180,15 @@ internal sealed class LastKnownGoodStore(
             if (snapshot is null)
             {
                 PolicySourceLog.LastKnownGoodUnreadable(logger, Path, string.Join("; ", errors));
+                return null;
+            }
+
+            // The ETag is what the source compares with its own to skip a reload: a document edited or damaged under
+            // its old ETag would otherwise stay in force once the source is back, for as long as the source's policy
+            // keeps that ETag.
+            if (PolicyCompiler.ComputeETag(snapshot.DocumentUtf8.Span) != etag)
+            {
+                PolicySourceLog.LastKnownGoodUnreadable(logger, Path, $"its document does not match its ETag {etag} (edited or damaged)");
                 return null;
             }
 

@@ -45,7 +45,9 @@ internal static class PolicySourceExtensions
                     services.AddInMemoryTokenCaches();
                 }
 
-                services.AddHttpClient(GraphPolicySource.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(30));
+                // Redirects are not followed: a page must come from Graph's own address, which the source checks.
+                services.AddHttpClient(GraphPolicySource.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(30))
+                    .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
                 services.TryAddSingleton<GraphTokenProvider>();
                 services.TryAddSingleton<LastKnownGoodStore>();
                 AddSource<GraphPolicySource>(services);

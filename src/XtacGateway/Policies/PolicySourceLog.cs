@@ -21,8 +21,8 @@ internal static partial class PolicySourceLog
     [LoggerMessage(1106, LogLevel.Warning, "Could not write the last known good policy to {Path}: {Reason}")]
     public static partial void LastKnownGoodNotWritten(ILogger logger, string path, string reason);
 
-    [LoggerMessage(1107, LogLevel.Warning, "Microsoft Graph answered 429; retrying {Url} after {DelayMs} ms.")]
-    public static partial void GraphThrottled(ILogger logger, string url, double delayMs);
+    [LoggerMessage(1107, LogLevel.Warning, "Microsoft Graph answered {Status}; retrying {Url} after {DelayMs} ms.")]
+    public static partial void GraphThrottled(ILogger logger, int status, string url, double delayMs);
 
     [LoggerMessage(1108, LogLevel.Warning, "The last known good policy at {Path} is unreadable and was ignored: {Reason}")]
     public static partial void LastKnownGoodUnreadable(ILogger logger, string path, string reason);

@@ -132,6 +132,13 @@ internal sealed class GraphPolicySourceOptions
     [Range(typeof(TimeSpan), "00:00:00.050", "1.00:00:00")]
     public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// How long start-up waits for the first whole pull before starting from the last known good policy (or none), while
+    /// the pull goes on in the background. A large tenant's pages under throttling can take minutes.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan StartupWait { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>The longest <c>Retry-After</c> honoured before giving up this pull (the next pull comes with backoff).</summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromSeconds(60);

@@ -75,6 +75,76 @@ public sealed class GraphPolicySourceTests
         Assert.Equal(version, gateway.Service<PolicySnapshotStore>().Current!.Version);
     }
 
+    [Theory]
+    [InlineData("""{ }""")]
+    [InlineData("""{ "value": null }""")]
+    [InlineData("""{ "value": { } }""")]
+    [InlineData("""{ "value": [], "@odata.nextLink": 7 }""")]
+    public async Task Reload_PageWithoutItsPartners_RefusedAndPolicyKept(string secondPage)
+    {
+        await using var graph = await FakeGraph.StartAsync();
+        await using var gateway = await StartGatewayAsync(graph);
+        var version = gateway.Service<PolicySnapshotStore>().Current!.Version;
+
+        // Read as an empty page, it would drop page two's partners, and their tenants would fall to the default.
+        graph.SecondPage = secondPage;
+        using var reload = await gateway.AdminAsync(HttpMethod.Post, "/admin/policies/reload");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, reload.StatusCode);
+        Assert.Contains("skiptoken=page2", (string?)(await reload.JsonAsync())["detail"], StringComparison.Ordinal);
+        Assert.Equal(version, gateway.Service<PolicySnapshotStore>().Current!.Version);
+        Assert.Equal(3, gateway.Service<PolicySnapshotStore>().Current!.PartnerCount);
+    }
+
+    [Fact]
+    public async Task Reload_PageRedirectsElsewhere_NotFollowedAndPolicyKept()
+    {
+        await using var graph = await FakeGraph.StartAsync();
+        await using var gateway = await StartGatewayAsync(graph);
+        var version = gateway.Service<PolicySnapshotStore>().Current!.Version;
+
+        // The nextLink check covers links, not redirects: a page from another address must not be taken either.
+        graph.SecondPageRedirect = "http://127.0.0.1:9/v1.0/policies/crossTenantAccessPolicy/partners?$skiptoken=page2";
+        using var reload = await gateway.AdminAsync(HttpMethod.Post, "/admin/policies/reload");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, reload.StatusCode);
+        Assert.Contains("answered 302", (string?)(await reload.JsonAsync())["detail"], StringComparison.Ordinal);
+        Assert.Equal(version, gateway.Service<PolicySnapshotStore>().Current!.Version);
+    }
+
+    [Theory]
+    [InlineData(503)]
+    [InlineData(504)]
+    public async Task Start_GraphBrieflyUnavailable_RetriedAndLoaded(int status)
+    {
+        await using var graph = await FakeGraph.StartAsync(transientStatus: status);
+        await using var gateway = await StartGatewayAsync(graph);
+
+        Assert.Equal(3, gateway.Service<PolicySnapshotStore>().Current?.PartnerCount);
+        Assert.Equal(PolicySourceState.Healthy, gateway.Service<PolicySnapshotStore>().SourceState);
+    }
+
+    [Fact]
+    public async Task Start_GraphThrottlesPastTheStartupWait_ListensDegradedWithoutWaiting()
+    {
+        // Five attempts at page two, each told to wait 50 s: over three minutes before the first pull gives up.
+        await using var graph = await FakeGraph.StartAsync(transientStatus: 429, transientCount: int.MaxValue, retryAfterSeconds: 50);
+        var starting = GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
+        {
+            s["Xtac:Policy:Source"] = "Graph";
+            s["Xtac:Policy:Graph:BaseUrl"] = $"{graph.Url}/v1.0/";
+            s["Xtac:Policy:Graph:DevelopmentBearerToken"] = "fake-graph-token";
+            s["Xtac:Policy:Graph:StartupWait"] = "00:00:01";
+            s["Xtac:Policy:LastKnownGoodPath"] = "last-known-good.json";
+        });
+
+        Assert.True(await Task.WhenAny(starting, Task.Delay(TimeSpan.FromSeconds(60))) == starting, "start-up waited for the throttled pull");
+        await using var gateway = await starting;
+        Assert.Null(gateway.Service<PolicySnapshotStore>().Current);
+        Assert.Equal(PolicySourceState.Degraded, gateway.Service<PolicySnapshotStore>().SourceState);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await gateway.Management.GetAsync("/readyz")).StatusCode);
+    }
+
     [Fact]
     public async Task TokenProvider_ApiAcceptsAnyOrganisation_AsksTheResourceTenantsAuthority()
     {
@@ -122,13 +192,20 @@ public sealed class GraphPolicySourceTests
             s["Xtac:Policy:LastKnownGoodPath"] = "last-known-good.json";
         });
 
-    /// <summary>A fake Microsoft Graph on loopback (real Kestrel): the default, partners in two pages, one 429 on page two.</summary>
+    /// <summary>
+    /// A fake Microsoft Graph on loopback (real Kestrel): the default, partners in two pages, page two first answered
+    /// with <c>transientStatus</c> (one 429 unless told otherwise).
+    /// </summary>
     private sealed class FakeGraph : IAsyncDisposable
     {
         private readonly WebApplication _app;
-        private int _throttled;
+        private int _transientLeft;
 
-        private FakeGraph(WebApplication app) => _app = app;
+        private FakeGraph(WebApplication app, int transientCount)
+        {
+            _app = app;
+            _transientLeft = transientCount;
+        }
 
         public string Url => _app.Urls.First();
 
@@ -139,10 +216,16 @@ public sealed class GraphPolicySourceTests
         /// <summary>When set, the first partners page links here instead of to page two.</summary>
         public volatile string? FirstPageNextLink;
 
-        public static async Task<FakeGraph> StartAsync()
+        /// <summary>When set, page two's body.</summary>
+        public volatile string? SecondPage;
+
+        /// <summary>When set, page two redirects here.</summary>
+        public volatile string? SecondPageRedirect;
+
+        public static async Task<FakeGraph> StartAsync(int transientStatus = 429, int transientCount = 1, int retryAfterSeconds = 1)
         {
             var app = LoopbackApp.Create();
-            var graph = new FakeGraph(app);
+            var graph = new FakeGraph(app, transientCount);
             app.Use(async (context, next) =>
             {
                 graph.Requests.Enqueue((context.Request.Headers.Authorization.ToString(), context.Request.QueryString.Value ?? string.Empty, DateTimeOffset.UtcNow));
@@ -169,10 +252,25 @@ public sealed class GraphPolicySourceTests
                         """, "application/json");
                 }
 
-                if (Interlocked.Exchange(ref graph._throttled, 1) == 0)
+                if (Interlocked.Decrement(ref graph._transientLeft) >= 0)
                 {
-                    context.Response.Headers.RetryAfter = "1";
-                    return Results.StatusCode(StatusCodes.Status429TooManyRequests);
+                    // A gateway timeout comes from a proxy, which names no wait.
+                    if (transientStatus != StatusCodes.Status504GatewayTimeout)
+                    {
+                        context.Response.Headers.RetryAfter = retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    }
+
+                    return Results.StatusCode(transientStatus);
+                }
+
+                if (graph.SecondPageRedirect is { } location)
+                {
+                    return Results.Redirect(location);
+                }
+
+                if (graph.SecondPage is { } secondPage)
+                {
+                    return Results.Text(secondPage, "application/json");
                 }
 
                 var partners = graph.DropSecondPagePartner

@@ -21,9 +21,7 @@ public sealed class LastKnownGoodStoreTests : IDisposable
     public void TryLoad_AfterSave_ReadsBackTheSameSnapshot()
     {
         var store = CreateStore();
-        var version = new PolicyVersion(7, "\"0123456789abcdef01234567\"", new DateTimeOffset(2026, 11, 27, 12, 0, 0, TimeSpan.Zero));
-        var saved = PolicyCompiler.Compile(Encoding.UTF8.GetBytes(TestPolicies.Standard()), TestIds.ResourceTenant, version, out var errors);
-        Assert.True(saved is not null, string.Join("; ", errors));
+        var saved = Snapshot(version: 7, loadedAt: new DateTimeOffset(2026, 11, 27, 12, 0, 0, TimeSpan.Zero));
 
         store.Save(saved);
         var loaded = store.TryLoad(TestIds.ResourceTenant);
@@ -41,13 +39,13 @@ public sealed class LastKnownGoodStoreTests : IDisposable
     public void Save_Snapshot_WritesTheDocumentAsAnObjectBesideItsVersion()
     {
         var store = CreateStore();
-        var snapshot = PolicyCompiler.Compile(Encoding.UTF8.GetBytes(TestPolicies.Standard()), TestIds.ResourceTenant, new PolicyVersion(3, "\"tag\"", DateTimeOffset.UnixEpoch), out _)!;
+        var snapshot = Snapshot(version: 3);
 
         store.Save(snapshot);
 
         using var file = JsonDocument.Parse(File.ReadAllBytes(store.Path));
         Assert.Equal(3, file.RootElement.GetProperty("version").GetInt64());
-        Assert.Equal("\"tag\"", file.RootElement.GetProperty("etag").GetString());
+        Assert.Equal(snapshot.ETag, file.RootElement.GetProperty("etag").GetString());
         var document = file.RootElement.GetProperty("document");
         Assert.Equal(JsonValueKind.Object, document.ValueKind);
         Assert.Equal(2, document.GetProperty("partners").GetArrayLength());
@@ -57,11 +55,48 @@ public sealed class LastKnownGoodStoreTests : IDisposable
     public void TryLoad_DocumentNamesTheResourceTenant_ReturnsNull()
     {
         var store = CreateStore();
-        var snapshot = PolicyCompiler.Compile(Encoding.UTF8.GetBytes(TestPolicies.Standard()), TestIds.ResourceTenant, new PolicyVersion(1, "\"tag\"", DateTimeOffset.UnixEpoch), out _)!;
-        store.Save(snapshot);
+        store.Save(Snapshot());
 
-        // Another gateway's resource tenant is a partner of this policy, so the file is not a valid policy for it.
+        // The envelope claims the partner's tenant, whose gateway would then find its own tenant listed as a partner:
+        // the document itself is no valid policy for it.
+        var file = File.ReadAllText(store.Path);
+        File.WriteAllText(store.Path, file.Replace($"\"resourceTenantId\": \"{TestIds.ResourceTenant}\"", $"\"resourceTenantId\": \"{TestIds.AllowedPartner}\"", StringComparison.Ordinal));
+        Assert.NotEqual(file, File.ReadAllText(store.Path));
+
         Assert.Null(store.TryLoad(TestIds.AllowedPartner));
+    }
+
+    [Fact]
+    public void TryLoad_DocumentEditedUnderItsETag_ReturnsNull()
+    {
+        var store = CreateStore();
+        store.Save(Snapshot());
+        var file = File.ReadAllText(store.Path);
+        Assert.NotNull(store.TryLoad(TestIds.ResourceTenant));
+
+        // Still a valid policy, but not the one the ETag names: the source would take it for its own and keep it.
+        var edited = file.Replace("\"isMfaAccepted\":false", "\"isMfaAccepted\":true", StringComparison.Ordinal);
+        Assert.NotEqual(file, edited);
+        File.WriteAllText(store.Path, edited);
+
+        Assert.Null(store.TryLoad(TestIds.ResourceTenant));
+    }
+
+    [Fact]
+    public void Confirmed_AfterAFailedSave_SavesAgain()
+    {
+        // The file's folder cannot be created while a file has its name (as a full disk would fail a save).
+        var blocker = Path.Combine(_directory, "blocked");
+        File.WriteAllText(blocker, "");
+        var store = CreateStore(path: Path.Combine(blocker, "last-known-good.json"));
+        var snapshot = Snapshot();
+        store.Save(snapshot);
+        Assert.False(File.Exists(store.Path));
+
+        File.Delete(blocker);
+        store.Confirmed(snapshot);
+
+        Assert.Equal(snapshot.ETag, store.TryLoad(TestIds.ResourceTenant)?.ETag);
     }
 
     [Theory]
@@ -70,8 +105,7 @@ public sealed class LastKnownGoodStoreTests : IDisposable
     [InlineData("fleet-a", "redis-a:6379,defaultDatabase=2")]
     public void TryLoad_FileOfAnotherFleetAtTheConfiguredPath_ReturnsNull(string keyPrefix, string redis)
     {
-        var snapshot = PolicyCompiler.Compile(Encoding.UTF8.GetBytes(TestPolicies.Standard()), TestIds.ResourceTenant, new PolicyVersion(4, "\"tag\"", DateTimeOffset.UnixEpoch), out _)!;
-        CreateStore("fleet-a", "redis-a:6379").Save(snapshot);
+        CreateStore("fleet-a", "redis-a:6379").Save(Snapshot(version: 4));
 
         // Same resource tenant and file; another key prefix, Redis server or database: another fleet's policy.
         Assert.Null(CreateStore(keyPrefix, redis).TryLoad(TestIds.ResourceTenant));
@@ -155,16 +189,21 @@ public sealed class LastKnownGoodStoreTests : IDisposable
         return (store, time, snapshot);
     }
 
-    private static PolicySnapshot Snapshot(string etag = "\"tag\"")
-        => PolicyCompiler.Compile(Encoding.UTF8.GetBytes(TestPolicies.Standard()), TestIds.ResourceTenant, new PolicyVersion(5, etag, DateTimeOffset.UnixEpoch), out _)!;
+    /// <summary>The standard policy as a source delivers it: its ETag is its document's (or <paramref name="etag"/>).</summary>
+    private static PolicySnapshot Snapshot(long version = 5, string? etag = null, DateTimeOffset? loadedAt = null)
+    {
+        var draft = PolicyCompiler.Compile(Encoding.UTF8.GetBytes(TestPolicies.Standard()), TestIds.ResourceTenant, default, out var errors);
+        Assert.True(draft is not null, string.Join("; ", errors));
+        return draft.WithVersion(new PolicyVersion(version, etag ?? PolicyCompiler.ComputeETag(draft.DocumentUtf8.Span), loadedAt ?? DateTimeOffset.UnixEpoch));
+    }
 
-    private LastKnownGoodStore CreateStore(string keyPrefix = "xtac:policy", string redis = "localhost:6379", TimeProvider? time = null)
+    private LastKnownGoodStore CreateStore(string keyPrefix = "xtac:policy", string redis = "localhost:6379", TimeProvider? time = null, string? path = null)
     {
         var options = Options.Create(new PolicySourceOptions
         {
             Source = PolicySourceKind.Redis,
             Redis = { KeyPrefix = keyPrefix },
-            LastKnownGoodPath = Path.Combine(_directory, "last-known-good.json"),
+            LastKnownGoodPath = path ?? Path.Combine(_directory, "last-known-good.json"),
         });
         var gateway = Options.Create(new GatewayOptions { ResourceTenantId = TestIds.ResourceTenant });
         var environment = new HostingEnvironment { ContentRootPath = _directory };
