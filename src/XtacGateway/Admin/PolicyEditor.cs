@@ -194,7 +194,7 @@ internal sealed class PolicyEditor(
             // Redis answered but refused (a key of another type under the pointer's name, say): nothing changed.
             return new EditResult(EditResultKind.Unavailable, store.Current, $"The policy store refused the change: {ex.Message}");
         }
-        catch (InvalidDataException ex)
+        catch (Exception ex) when (ex is InvalidDataException or PolicyRejectedException)
         {
             // Re-reading the source after a lost race found something it cannot use; the policy in force stays.
             return new EditResult(EditResultKind.Unavailable, store.Current, ex.Message);

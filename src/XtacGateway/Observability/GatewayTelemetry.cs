@@ -52,7 +52,7 @@ internal sealed class GatewayTelemetry
         }
 
         _decisionDuration = meter.CreateHistogram<double>("xtac.decision.duration", "s", "Time the enforcement step took to decide.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.000_001, 0.000_002, 0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.005, 0.01] });
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.000_000_025, 0.000_000_05, 0.000_000_1, 0.000_000_25, 0.000_000_5, 0.000_001, 0.000_002, 0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.005, 0.01] });
         _reloads = meter.CreateCounter<long>("xtac.policy.reloads", "{reload}", "Policy loads, by result.");
         _tokenCacheLookups = meter.CreateObservableCounter("xtac.token_cache.lookups", ObserveTokenCache, "{lookup}", "Verified-token cache lookups, by result (hit or miss).");
         meter.CreateObservableGauge("xtac.policy.version", () => store.Current?.Version ?? 0, "{version}", "Version of the policy snapshot in force.");

@@ -32,7 +32,7 @@ internal sealed class GraphPolicySource(
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly GraphPolicySourceOptions _options = sourceOptions.Value.Graph;
     private readonly Guid _resourceTenant = gatewayOptions.Value.ResourceTenantId!.Value;
-    private readonly SourceHealth _health = new("graph", store, sourceOptions.Value, logger);
+    private readonly SourceHealth _health = new("graph", store, sourceOptions.Value, telemetry, logger);
 
     public string Name => "graph";
 
@@ -136,7 +136,7 @@ internal sealed class GraphPolicySource(
                 var errors = parseErrors.Select(e => e.ToString()).ToArray();
                 Log.PolicyRejected(logger, Name, errors.Length, string.Join(Environment.NewLine, errors));
                 telemetry.PolicyReloaded("invalid");
-                throw new InvalidDataException("The policy read from Microsoft Graph is invalid; the policy in force is unchanged.");
+                throw new PolicyRejectedException("The policy read from Microsoft Graph is invalid; the policy in force is unchanged.");
             }
 
             var etag = PolicyCompiler.ComputeETag(compiled.DocumentUtf8.Span);
@@ -200,7 +200,7 @@ internal sealed class GraphPolicySource(
     }
 
     private static bool IsFailure(Exception ex)
-        => ex is HttpRequestException or InvalidDataException or System.Text.Json.JsonException or MicrosoftIdentityWebFailure
+        => ex is HttpRequestException or InvalidDataException or PolicyRejectedException or System.Text.Json.JsonException or MicrosoftIdentityWebFailure
             || (ex is TaskCanceledException && ex.InnerException is TimeoutException)
             || ex.GetType().Namespace?.StartsWith("Microsoft.Identity", StringComparison.Ordinal) == true;
 }

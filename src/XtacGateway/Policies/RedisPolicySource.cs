@@ -83,7 +83,7 @@ internal sealed class RedisPolicySource(
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly RedisPolicySourceOptions _options = sourceOptions.Value.Redis;
     private readonly Guid _resourceTenant = gatewayOptions.Value.ResourceTenantId!.Value;
-    private readonly SourceHealth _health = new("redis", store, sourceOptions.Value, logger);
+    private readonly SourceHealth _health = new("redis", store, sourceOptions.Value, telemetry, logger);
     private bool _subscribed;
 
     public string Name => "redis";
@@ -115,7 +115,7 @@ internal sealed class RedisPolicySource(
                 }
             }
         }
-        catch (Exception ex) when (RedisConnection.IsUnreachable(ex) || ex is InvalidDataException or RedisServerException)
+        catch (Exception ex) when (RedisConnection.IsUnreachable(ex) || ex is InvalidDataException or PolicyRejectedException or RedisServerException)
         {
             // Unreachable, or holding something this instance cannot use (a malformed pointer, a WRONGTYPE key): start
             // from the last known good policy, as in an outage, and keep trying.
@@ -364,7 +364,7 @@ internal sealed class RedisPolicySource(
                     var errors = parseErrors.Select(e => e.ToString()).ToArray();
                     Log.PolicyRejected(logger, $"redis version {version}", errors.Length, string.Join(Environment.NewLine, errors));
                     telemetry.PolicyReloaded("invalid");
-                    throw new InvalidDataException($"The policy version {version} in Redis is invalid; the policy in force is unchanged.");
+                    throw new PolicyRejectedException($"The policy version {version} in Redis is invalid; the policy in force is unchanged.");
                 }
 
                 if (store.Current is { } held && version == held.Version)

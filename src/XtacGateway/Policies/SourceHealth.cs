@@ -1,11 +1,13 @@
+using XtacGateway.Observability;
+
 namespace XtacGateway.Policies;
 
 /// <summary>
 /// How a remote policy source (Redis, Graph) is doing: its consecutive failures, the wait they earn before the next
 /// attempt, and what the store and the log are told when that changes. One place, so both sources degrade, back off
-/// and recover alike.
+/// and recover alike. Each failed attempt counts as a <c>failure</c> in <c>xtac.policy.reloads</c>.
 /// </summary>
-internal sealed class SourceHealth(string source, PolicySnapshotStore store, PolicySourceOptions options, ILogger logger)
+internal sealed class SourceHealth(string source, PolicySnapshotStore store, PolicySourceOptions options, GatewayTelemetry telemetry, ILogger logger)
 {
     private int _failures;
     private TimeSpan _retryDelay;
@@ -16,7 +18,7 @@ internal sealed class SourceHealth(string source, PolicySnapshotStore store, Pol
     /// <summary>The source could not be reached at start-up: start degraded, from the last known good policy if there is one.</summary>
     public void FailedAtStart(LastKnownGoodStore lastKnownGood, Guid resourceTenant, Exception exception)
     {
-        Record(1);
+        Record(1, exception);
         PolicySourceLog.SourceUnreachable(logger, source, store.Current?.Version ?? 0, _retryDelay.TotalMilliseconds, exception.Message);
         lastKnownGood.RestoreIfEmpty(store, resourceTenant, source);
     }
@@ -24,7 +26,7 @@ internal sealed class SourceHealth(string source, PolicySnapshotStore store, Pol
     /// <summary>An attempt failed: the policy in force stays, and the next attempt waits longer.</summary>
     public void Failed(Exception exception)
     {
-        Record(Volatile.Read(ref _failures) + 1);
+        Record(Volatile.Read(ref _failures) + 1, exception);
         PolicySourceLog.SourceUnreachable(logger, source, store.Current?.Version ?? 0, _retryDelay.TotalMilliseconds, exception.Message);
     }
 
@@ -38,14 +40,23 @@ internal sealed class SourceHealth(string source, PolicySnapshotStore store, Pol
         store.ReportSource(PolicySourceState.Healthy);
     }
 
-    private void Record(int failures)
+    private void Record(int failures, Exception exception)
     {
+        // A policy the source holds but that does not validate was counted as invalid where it was rejected.
+        if (exception is not PolicyRejectedException)
+        {
+            telemetry.PolicyReloaded("failure");
+        }
+
         // Drawn once, so the wait that is logged is the wait that happens.
         _retryDelay = Backoff.Delay(failures, options.RetryMinDelay, options.RetryMaxDelay);
         Volatile.Write(ref _failures, failures);
         store.ReportSource(PolicySourceState.Degraded);
     }
 }
+
+/// <summary>The source delivered a policy that does not validate: counted as <c>invalid</c>, not as a failure to read.</summary>
+internal sealed class PolicyRejectedException(string message) : Exception(message);
 
 /// <summary>Exponential backoff with full jitter between a floor and a ceiling.</summary>
 internal static class Backoff

@@ -74,7 +74,10 @@ internal sealed class PrometheusServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Runs an instant query; returns the number of series in the result.</summary>
+    /// <summary>
+    /// Runs an instant query; returns the number of series in the result whose value is a finite number (Grafana draws
+    /// NaN, such as a quantile or ratio over no samples, as nothing).
+    /// </summary>
     public async Task<int> QueryAsync(string promql)
     {
         using var response = await Client.GetAsync("/api/v1/query?query=" + Uri.EscapeDataString(promql));
@@ -85,7 +88,9 @@ internal sealed class PrometheusServer : IAsyncDisposable
             throw new InvalidOperationException($"Prometheus rejected '{promql}': {body}");
         }
 
-        return json.RootElement.GetProperty("data").GetProperty("result").GetArrayLength();
+        return json.RootElement.GetProperty("data").GetProperty("result").EnumerateArray()
+            .Count(series => double.TryParse(series.GetProperty("value")[1].GetString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+                && double.IsFinite(value));
     }
 
     public async ValueTask DisposeAsync()

@@ -162,7 +162,8 @@ public sealed class GatewayTelemetryTests
 
         var record = Assert.Single(gateway.App.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 2001);
         Assert.Equal(LogLevel.Information, record.Level);
-        foreach (var expected in new[] { "InboundPolicyBlocked", "AADSTS500213", TestIds.OpenApp.ToString(), TestIds.BlockedPartner.ToString(), traceId! })
+        var version = $"policy version {gateway.Service<PolicySnapshotStore>().Current!.Version},";
+        foreach (var expected in new[] { "InboundPolicyBlocked", "AADSTS500213", TestIds.OpenApp.ToString(), TestIds.BlockedPartner.ToString(), version, traceId! })
         {
             Assert.Contains(expected, record.Message, StringComparison.Ordinal);
         }
@@ -177,11 +178,16 @@ public sealed class GatewayTelemetryTests
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Telemetry:LogUserObjectIds"] = "true", configureBuilder: b => FakeLogs.Enable(b));
         var oid = Guid.NewGuid();
 
-        (await gateway.GetAsync("/a", gateway.Token(claims: c => c["oid"] = oid.ToString()))).Dispose();
+        (await gateway.GetAsync("/a", gateway.Token(TestIds.AllowedPartner, c => c["oid"] = oid.ToString()))).Dispose();
 
         var record = Assert.Single(gateway.App.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 2002);
         Assert.Equal(LogLevel.Debug, record.Level);
-        Assert.Contains(oid.ToString(), record.Message, StringComparison.Ordinal);
+        var version = $"policy version {gateway.Service<PolicySnapshotStore>().Current!.Version},";
+        foreach (var expected in new[] { oid.ToString(), TestIds.OpenApp.ToString(), TestIds.AllowedPartner.ToString(), version, "trace " })
+        {
+            Assert.Contains(expected, record.Message, StringComparison.Ordinal);
+        }
+
         Assert.DoesNotContain(gateway.App.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 2001);
     }
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -112,6 +113,19 @@ public sealed class GraphPolicySourceTests
         Assert.Equal(version, gateway.Service<PolicySnapshotStore>().Current!.Version);
     }
 
+    [Fact]
+    public async Task Refresh_GraphPageFails_CountedAsAFailedReload()
+    {
+        await using var graph = await FakeGraph.StartAsync();
+        await using var gateway = await StartGatewayAsync(graph, s => s["Xtac:Policy:Graph:RefreshInterval"] = "00:00:00.200");
+        using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
+
+        graph.SecondPage = """{ }""";
+
+        await reloads.WaitForAsync("failure", TimeSpan.FromSeconds(30));
+        Assert.Equal(PolicySourceState.Degraded, gateway.Service<PolicySnapshotStore>().SourceState);
+    }
+
     [Theory]
     [InlineData(503)]
     [InlineData(504)]
@@ -129,14 +143,7 @@ public sealed class GraphPolicySourceTests
     {
         // Five attempts at page two, each told to wait 50 s: over three minutes before the first pull gives up.
         await using var graph = await FakeGraph.StartAsync(transientStatus: 429, transientCount: int.MaxValue, retryAfterSeconds: 50);
-        var starting = GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
-        {
-            s["Xtac:Policy:Source"] = "Graph";
-            s["Xtac:Policy:Graph:BaseUrl"] = $"{graph.Url}/v1.0/";
-            s["Xtac:Policy:Graph:DevelopmentBearerToken"] = "fake-graph-token";
-            s["Xtac:Policy:Graph:StartupWait"] = "00:00:01";
-            s["Xtac:Policy:LastKnownGoodPath"] = "last-known-good.json";
-        });
+        var starting = StartGatewayAsync(graph, s => s["Xtac:Policy:Graph:StartupWait"] = "00:00:01");
 
         Assert.True(await Task.WhenAny(starting, Task.Delay(TimeSpan.FromSeconds(60))) == starting, "start-up waited for the throttled pull");
         await using var gateway = await starting;
@@ -183,13 +190,14 @@ public sealed class GraphPolicySourceTests
     }
 
     /// <summary>A gateway mirroring <paramref name="graph"/> with a fixed development token.</summary>
-    private static Task<GatewayHarness> StartGatewayAsync(FakeGraph graph)
+    private static Task<GatewayHarness> StartGatewayAsync(FakeGraph graph, Action<Dictionary<string, string?>>? configure = null)
         => GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
         {
             s["Xtac:Policy:Source"] = "Graph";
             s["Xtac:Policy:Graph:BaseUrl"] = $"{graph.Url}/v1.0/";
             s["Xtac:Policy:Graph:DevelopmentBearerToken"] = "fake-graph-token";
             s["Xtac:Policy:LastKnownGoodPath"] = "last-known-good.json";
+            configure?.Invoke(s);
         });
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Logging;
@@ -237,6 +238,30 @@ public sealed class RedisPolicySourceTests
     }
 
     [SkippableFact]
+    public async Task Sync_RedisHoldsAnInvalidPolicy_CountedInvalidNotFailedAndPolicyKept()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+        var store = gateway.Service<PolicySnapshotStore>();
+        var before = store.Current!;
+        using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+
+        // A newer version whose document names the resource tenant as its own partner: Redis answered, the policy is wrong.
+        var invalid = TestPolicies.Document(TestPolicies.Partner(TestIds.ResourceTenant, TestPolicies.AllowedAll));
+        // Stored as the gateway stores documents (a distributed-cache entry), so only its content is wrong.
+        await gateway.Service<Microsoft.Extensions.Caching.Distributed.IDistributedCache>().SetAsync(
+            "xtac:policy:doc:00000000000000000000bad0", System.Text.Encoding.UTF8.GetBytes(invalid), new Microsoft.Extensions.Caching.Distributed.DistributedCacheEntryOptions());
+        await connection.GetDatabase().StringSetAsync("xtac:policy:current", $"{before.Version + 1} \"00000000000000000000bad0\"");
+
+        await reloads.WaitForAsync("invalid", Deadline);
+        Assert.True(await AdminClient.EventuallyAsync(() => Task.FromResult(store.SourceState == PolicySourceState.Degraded), Deadline));
+        Assert.DoesNotContain("failure", reloads.Results);
+        Assert.Same(before, store.Current);
+    }
+
+    [SkippableFact]
     public async Task Sync_PointerMalformed_PolicyInForceKeptAndHostKeepsRunning()
     {
         RedisServer.SkipIfUnavailable();
@@ -359,6 +384,7 @@ public sealed class RedisPolicySourceTests
         await using var redis = await RedisServer.StartAsync();
         await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
         await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+        using var reloads = new PolicyReloads(second.Service<IMeterFactory>());
 
         await redis.StopAsync();
 
@@ -367,6 +393,7 @@ public sealed class RedisPolicySourceTests
             using var ready = await second.Management.GetAsync("/readyz");
             return ready.StatusCode == HttpStatusCode.OK && (await ready.Content.ReadAsStringAsync()).Contains("Degraded", StringComparison.Ordinal);
         }, Deadline), "/readyz did not report the Redis store as degraded");
+        await reloads.WaitForAsync("failure", Deadline);
         Assert.Equal(HttpStatusCode.OK, await DecideAsync(second, TestIds.AllowedPartner));
         Assert.Equal(HttpStatusCode.Forbidden, await DecideAsync(second, TestIds.BlockedPartner));
         using (var refused = await first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner))
