@@ -95,7 +95,7 @@ internal sealed class GraphPolicySource(
         {
             var client = httpClientFactory.CreateClient(HttpClientName);
             var defaults = await GetJsonAsync(client, new Uri(BaseUrl, "policies/crossTenantAccessPolicy/default"), cancellationToken);
-            var partners = new JsonArray();
+            var partners = new List<JsonNode?>();
             Uri? next = new(BaseUrl, "policies/crossTenantAccessPolicy/partners");
             var visited = new HashSet<Uri>();
             while (next is not null)
@@ -128,7 +128,10 @@ internal sealed class GraphPolicySource(
                 };
             }
 
-            var document = new JsonObject { ["default"] = defaults, ["partners"] = partners };
+            // In tenant order: Graph does not promise one, and the ETag (so the version, and the last known good file)
+            // should change when the policy does, not when the order of its pages does.
+            partners.Sort(static (a, b) => StringComparer.OrdinalIgnoreCase.Compare(TenantIdOf(a), TenantIdOf(b)));
+            var document = new JsonObject { ["default"] = defaults, ["partners"] = new JsonArray([.. partners]) };
             // Compiled from the bytes, as the file and Redis sources do, and numbered only once it differs.
             var compiled = PolicyCompiler.Compile(Encoding.UTF8.GetBytes(document.ToJsonString()), _resourceTenant, default, out var parseErrors);
             if (compiled is null)
@@ -198,6 +201,9 @@ internal sealed class GraphPolicySource(
                 ?? throw new InvalidDataException($"Microsoft Graph answered null to GET {url.AbsolutePath}.");
         }
     }
+
+    private static string? TenantIdOf(JsonNode? partner)
+        => partner is JsonObject entry && entry["tenantId"] is JsonValue id && id.TryGetValue<string>(out var text) ? text : null;
 
     private static bool IsFailure(Exception ex)
         => ex is HttpRequestException or InvalidDataException or PolicyRejectedException or System.Text.Json.JsonException or MicrosoftIdentityWebFailure

@@ -114,6 +114,20 @@ public sealed class GraphPolicySourceTests
     }
 
     [Fact]
+    public async Task Reload_GraphListsTheSamePartnersInAnotherOrder_SameVersion()
+    {
+        await using var graph = await FakeGraph.StartAsync();
+        await using var gateway = await StartGatewayAsync(graph);
+        var before = gateway.Service<PolicySnapshotStore>().Current!;
+
+        graph.SecondPage = $$"""{ "value": [ {{TestPolicies.Partner(TestIds.UnlistedTenant, TestPolicies.AllowedAll)}}, {{TestPolicies.Partner(TestIds.BlockedPartner, TestPolicies.BlockedAll)}} ] }""";
+        using var reload = await gateway.AdminAsync(HttpMethod.Post, "/admin/policies/reload");
+
+        Assert.Equal(HttpStatusCode.OK, reload.StatusCode);
+        Assert.Same(before, gateway.Service<PolicySnapshotStore>().Current);
+    }
+
+    [Fact]
     public async Task Refresh_GraphPageFails_CountedAsAFailedReload()
     {
         await using var graph = await FakeGraph.StartAsync();
