@@ -89,6 +89,10 @@ internal static class AuthenticationExtensions
             options.TokenValidationParameters.ValidAlgorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512, SecurityAlgorithms.RsaSsaPssSha256];
             options.TokenValidationParameters.RequireExpirationTime = true;
             options.TokenValidationParameters.RequireSignedTokens = true;
+
+            // Entra names its key in every token. A token naming no published key is refused, not checked against every
+            // key in turn (one RSA verification each, for every forged token).
+            options.TokenValidationParameters.TryAllIssuerSigningKeys = false;
             foreach (var handler in options.TokenHandlers)
             {
                 handler.MaximumTokenSizeInBytes = MaximumTokenSizeInBytes;

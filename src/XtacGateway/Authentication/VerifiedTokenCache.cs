@@ -164,7 +164,9 @@ internal sealed class VerifiedTokenCache : IDisposable
 
     private void RemoveKeysNotIn(IReadOnlySet<string> published)
     {
-        Volatile.Write(ref _publishedKeys, published);
+        // A full fence, not a release: the sweep's reads below must not move before this write, or an entry added
+        // meanwhile (whose own check reads the keys after a fence of its own) could be missed by both.
+        Interlocked.Exchange(ref _publishedKeys, published);
         foreach (var (token, entry) in _entries)
         {
             if (!IsPublished(entry, published))

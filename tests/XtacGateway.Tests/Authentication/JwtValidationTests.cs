@@ -23,6 +23,8 @@ public sealed class JwtValidationTests
         "alg-none",
         "alg-none-with-kid",
         "unknown-kid",
+        "issuer-key-under-unknown-kid",
+        "issuer-key-without-kid",
         "hs256-with-public-key-der",
         "hs256-with-public-key-pem",
         "hs256-with-public-key-modulus",
@@ -178,6 +180,12 @@ public sealed class JwtValidationTests
                 return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(descriptor);
             }
 
+            case "issuer-key-under-unknown-kid":
+                // Signed by the issuer's key but naming none it publishes: refused without trying every published key,
+                // so a stream of such tokens costs one key lookup each, not one RSA check per key.
+                return HandSigned(gateway, "RS256", "not-in-the-jwks", input => SignRs256(gateway.Issuer.SigningKey, input));
+            case "issuer-key-without-kid":
+                return Jwt.Create(new Dictionary<string, object?> { ["alg"] = "RS256", ["typ"] = "JWT" }, Jwt.PayloadValues(gateway.Token()), input => SignRs256(gateway.Issuer.SigningKey, input));
             case "hs256-with-public-key-der":
                 // Key confusion: the RSA public key (which anyone can fetch from the JWKS) used as an HMAC secret.
                 return HandSigned(gateway, "HS256", keyId, input => HMACSHA256.HashData(PublicKeyDer(gateway), input));
