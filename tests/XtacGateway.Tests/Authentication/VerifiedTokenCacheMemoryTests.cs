@@ -1,0 +1,60 @@
+using XtacGateway.Authentication;
+using XtacGateway.Tests.Infrastructure;
+
+namespace XtacGateway.Tests.Authentication;
+
+/// <summary>Measures the managed heap, so it runs alone: a parallel test's allocations would count as the cache's.</summary>
+[CollectionDefinition(nameof(VerifiedTokenCacheMemoryTests), DisableParallelization = true)]
+public sealed class VerifiedTokenCacheMemoryCollection;
+
+[Collection(nameof(VerifiedTokenCacheMemoryTests))]
+public sealed class VerifiedTokenCacheMemoryTests
+{
+    [Theory]
+    [InlineData(0)]
+    [InlineData(150)]
+    public async Task Add_RealTokens_BytesCountedCoverWhatTheEntriesKeep(int groups)
+    {
+        // Xtac:TokenCache:MaxBytes bounds the heap only if each entry is counted at what it keeps alive: the parsed
+        // token, its claims and the caller's facts, which grow with the token (groups above all).
+        const int Tokens = 1_000;
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        var cache = gateway.Service<VerifiedTokenCache>();
+        var tokens = Enumerable.Range(0, Tokens)
+            .Select(_ => gateway.Token(claims: c =>
+            {
+                if (groups > 0)
+                {
+                    c["groups"] = Enumerable.Range(0, groups).Select(_ => Guid.NewGuid().ToString()).ToArray();
+                }
+            }))
+            .ToArray();
+        (await gateway.GetAsync("/orders", gateway.Token())).Dispose();
+        var (entriesBefore, bytesBefore, heapBefore) = (cache.Count, cache.Bytes, SettledHeap());
+
+        foreach (var token in tokens)
+        {
+            (await gateway.GetAsync("/orders", token)).Dispose();
+        }
+
+        var heapAfter = SettledHeap();
+        GC.KeepAlive(tokens);
+        var added = cache.Count - entriesBefore;
+        Assert.Equal(Tokens, added);
+        var kept = (heapAfter - heapBefore) / (double)added;
+        var counted = (cache.Bytes - bytesBefore) / (double)added;
+        Assert.True(counted >= kept * 0.9 && counted <= kept * 2,
+            $"{tokens[0].Length}-character tokens: each entry keeps {kept:F0} bytes and is counted at {counted:F0}");
+    }
+
+    private static long SettledHeap()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+}
