@@ -22,8 +22,14 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
     private string? _metadataAddress;
     private IDocumentRetriever? _retriever;
 
-    /// <summary>Raised after the key set changed, with the key IDs now published.</summary>
-    public event Action<IReadOnlySet<string>>? KeysChanged;
+    /// <summary>
+    /// What each published key is, by key ID: its material, the issuer it is bound to and the metadata's issuer. A key
+    /// ID that stays while any of these changes is a key that now accepts other tokens.
+    /// </summary>
+    private Dictionary<string, string>? _keyDefinitions;
+
+    /// <summary>Raised after the key set changed: the key IDs now published, and those among them now defined otherwise.</summary>
+    public event Action<PublishedSigningKeys>? KeysChanged;
 
     public OpenIdConnectConfiguration? Current => Volatile.Read(ref _current);
 
@@ -106,14 +112,19 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
             var configuration = await OpenIdConnectConfigurationRetriever.GetAsync(address, _retriever!, CancellationToken.None);
             var previous = Current;
             var kids = configuration.SigningKeys.Select(k => k.KeyId).Where(k => k is not null).ToHashSet(StringComparer.Ordinal);
-            var changed = previous is null || !kids.SetEquals(previous.SigningKeys.Select(k => k.KeyId).Where(k => k is not null));
+            var definitions = Definitions(configuration);
+            var redefined = _keyDefinitions is { } before
+                ? definitions.Where(d => before.TryGetValue(d.Key, out var was) && was != d.Value).Select(d => d.Key).ToHashSet(StringComparer.Ordinal)
+                : [];
+            var changed = previous is null || !kids.SetEquals(previous.SigningKeys.Select(k => k.KeyId).Where(k => k is not null)) || redefined.Count > 0;
+            _keyDefinitions = definitions;
             Volatile.Write(ref _current, configuration);
             _failureBackoff = TimeSpan.Zero;
             _nextAutomaticRefresh = time.GetUtcNow() + options.Value.RefreshInterval;
             if (changed)
             {
                 LogKeysLoaded(logger, address, kids.Count);
-                KeysChanged?.Invoke(kids);
+                KeysChanged?.Invoke(new PublishedSigningKeys(kids, redefined));
             }
 
             return changed;
@@ -134,12 +145,30 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
         }
     }
 
+    private static Dictionary<string, string> Definitions(OpenIdConnectConfiguration configuration)
+    {
+        var definitions = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var key in configuration.JsonWebKeySet?.Keys ?? [])
+        {
+            if (key.Kid is { } kid)
+            {
+                var boundTo = key.AdditionalData.TryGetValue("issuer", out var issuer) ? issuer?.ToString() : null;
+                definitions[kid] = string.Join('|', key.Kty, key.N, key.E, key.Crv, key.X, key.Y, string.Join(',', key.X5c), boundTo, configuration.Issuer);
+            }
+        }
+
+        return definitions;
+    }
+
     [LoggerMessage(4001, LogLevel.Information, "Signing keys loaded from {Address}: {Count} key(s).")]
     private static partial void LogKeysLoaded(ILogger logger, string address, int count);
 
     [LoggerMessage(4002, LogLevel.Warning, "Signing keys could not be refreshed from {Address} (last good keys kept: {HaveKeys}): {Reason}")]
     private static partial void LogRefreshFailed(ILogger logger, string address, bool haveKeys, string reason);
 }
+
+/// <summary>The key IDs published after a refresh, and those among them whose key or issuer binding changed.</summary>
+internal sealed record PublishedSigningKeys(IReadOnlySet<string> KeyIds, IReadOnlySet<string> Redefined);
 
 /// <summary>The issuer's signing keys were never read: no token can be checked until they are (the caller gets 503).</summary>
 internal sealed class SigningKeysUnavailableException(string message, Exception? inner = null) : Exception(message, inner);

@@ -13,7 +13,8 @@ namespace XtacGateway.Authentication;
 /// <summary>
 /// Tokens JwtBearer accepted, keyed by the raw token, so that a caller's repeated requests skip the RSA check and the
 /// authentication handler. Bounded in entries and bytes; an entry never outlives the token's <c>exp</c> or
-/// <see cref="TokenCacheOptions.MaxLifetime"/>; entries signed by a key that left the JWKS are dropped.
+/// <see cref="TokenCacheOptions.MaxLifetime"/>; entries signed by a key that left the JWKS, or that is published under
+/// its ID with other material or another issuer binding, are dropped.
 /// </summary>
 internal sealed class VerifiedTokenCache : IDisposable
 {
@@ -34,7 +35,7 @@ internal sealed class VerifiedTokenCache : IDisposable
         _time = time;
         _telemetry = telemetry;
         _entriesBySpan = _entries.GetAlternateLookup<ReadOnlySpan<char>>();
-        keys.KeysChanged += RemoveKeysNotIn;
+        keys.KeysChanged += RemoveKeysNoLongerAsVerified;
         // Tokens nobody presents again would otherwise stay until the limits push them out.
         _expirySweep = time.CreateTimer(_ => RemoveExpired(), null, _options.MaxLifetime, _options.MaxLifetime);
     }
@@ -162,14 +163,19 @@ internal sealed class VerifiedTokenCache : IDisposable
         }
     }
 
-    private void RemoveKeysNotIn(IReadOnlySet<string> published)
+    /// <summary>
+    /// Drops the entries of keys that left the JWKS, and of keys still published under their ID but changed (other
+    /// material, or bound to another issuer), which might refuse the tokens they once accepted.
+    /// </summary>
+    private void RemoveKeysNoLongerAsVerified(PublishedSigningKeys keys)
     {
+        var published = keys.KeyIds;
         // A full fence, not a release: the sweep's reads below must not move before this write, or an entry added
         // meanwhile (whose own check reads the keys after a fence of its own) could be missed by both.
         Interlocked.Exchange(ref _publishedKeys, published);
         foreach (var (token, entry) in _entries)
         {
-            if (!IsPublished(entry, published))
+            if (!IsPublished(entry, published) || keys.Redefined.Contains(entry.KeyId!))
             {
                 Remove(token, entry);
             }

@@ -35,6 +35,28 @@ public sealed class SigningKeyIssuerTests
     }
 
     [Fact]
+    public async Task ValidateToken_KeyReboundToOneTenantUnderItsKeyId_CachedTokensOfOtherTenantsDropped()
+    {
+        await using var issuer = await LoopbackIssuer.StartAsync(boundTo: TestIds.BlockedPartner);
+        await using var gateway = await StartGatewayAsync(issuer, minimumRefreshInterval: "00:00:00");
+        var token = issuer.Mint("any-tenant", TestIds.AllowedPartner);
+        using (var cached = await gateway.GetAsync("/a", token))
+        {
+            Assert.Equal(HttpStatusCode.OK, cached.StatusCode);
+        }
+
+        // Same key ID, now bound to another tenant; a token naming an unpublished key makes the gateway read the keys.
+        issuer.AnyTenantKeyBoundTo = TestIds.BlockedPartner;
+        using (var unknownKey = await gateway.GetAsync("/a", issuer.Mint("not-published", TestIds.AllowedPartner)))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, unknownKey.StatusCode);
+        }
+
+        using var after = await gateway.GetAsync("/a", token);
+        Assert.Equal(HttpStatusCode.Unauthorized, after.StatusCode);
+    }
+
+    [Fact]
     public async Task ValidateToken_IssuerDownBeforeAnyKeyWasRead_503WithRetryAfterAndOneFetchPerInterval()
     {
         await using var issuer = await LoopbackIssuer.StartAsync(boundTo: TestIds.AllowedPartner);

@@ -31,6 +31,9 @@ internal sealed class LoopbackIssuer : IAsyncDisposable
 
     public int MetadataRequests => Volatile.Read(ref _metadataRequests);
 
+    /// <summary>When set, key <c>any-tenant</c> is published bound to this tenant's issuer, under the same key ID.</summary>
+    public Guid? AnyTenantKeyBoundTo { get; set; }
+
     private string BaseUrl => _app.Urls.First();
 
     public static async Task<LoopbackIssuer> StartAsync(Guid boundTo)
@@ -51,7 +54,9 @@ internal sealed class LoopbackIssuer : IAsyncDisposable
         app.MapGet("/discovery/v2.0/keys", () => Results.Json(new JsonObject
         {
             ["keys"] = new JsonArray([.. issuer._keys.Select(k => (JsonNode)PublicKey(k.Key, k.Value,
-                k.Key == "bound" ? $"{issuer.BaseUrl}/{boundTo}/v2.0" : issuer.IssuerTemplate))]),
+                k.Key == "bound" ? $"{issuer.BaseUrl}/{boundTo}/v2.0"
+                : issuer.AnyTenantKeyBoundTo is { } rebound ? $"{issuer.BaseUrl}/{rebound}/v2.0"
+                : issuer.IssuerTemplate))]),
         }));
         await app.StartAsync();
         return issuer;
@@ -66,8 +71,10 @@ internal sealed class LoopbackIssuer : IAsyncDisposable
             o.TokenValidationParameters.ValidIssuers = [IssuerTemplate];
         });
 
+    /// <summary>A token signed by <paramref name="key"/>; a name this issuer does not publish signs with a stranger's key.</summary>
     public string Mint(string key, Guid tenant)
     {
+        using var stranger = _keys.ContainsKey(key) ? null : RSA.Create(2048);
         var now = DateTime.UtcNow;
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
@@ -83,7 +90,7 @@ internal sealed class LoopbackIssuer : IAsyncDisposable
             IssuedAt = now,
             NotBefore = now,
             Expires = now.AddHours(1),
-            SigningCredentials = new SigningCredentials(new RsaSecurityKey(_keys[key]) { KeyId = key }, SecurityAlgorithms.RsaSha256),
+            SigningCredentials = new SigningCredentials(new RsaSecurityKey(stranger ?? _keys[key]) { KeyId = key }, SecurityAlgorithms.RsaSha256),
         });
     }
 
