@@ -52,8 +52,10 @@ internal sealed class GraphPolicySource(
         {
             await ReloadAsync(startup.Token);
         }
-        catch (Exception ex) when (IsFailure(ex) || ex is InvalidOperationException or UriFormatException)
+        catch (Exception ex) when (ex is not OperationCanceledException || !startup.IsCancellationRequested)
         {
+            // Whatever Graph answered (an HttpClient timeout included), the instance starts, as the background pull
+            // would keep it running.
             _health.FailedAtStart(lastKnownGood, _resourceTenant, ex);
         }
         catch (OperationCanceledException) when (startup.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
@@ -204,11 +206,6 @@ internal sealed class GraphPolicySource(
 
     private static string? TenantIdOf(JsonNode? partner)
         => partner is JsonObject entry && entry["tenantId"] is JsonValue id && id.TryGetValue<string>(out var text) ? text : null;
-
-    private static bool IsFailure(Exception ex)
-        => ex is HttpRequestException or InvalidDataException or PolicyRejectedException or System.Text.Json.JsonException or MicrosoftIdentityWebFailure
-            || (ex is TaskCanceledException && ex.InnerException is TimeoutException)
-            || ex.GetType().Namespace?.StartsWith("Microsoft.Identity", StringComparison.Ordinal) == true;
 }
 
 /// <summary>Marker for token failures surfaced by <see cref="GraphTokenProvider"/>.</summary>

@@ -34,6 +34,23 @@ public sealed class VerifiedTokenCacheTests
     }
 
     [Fact]
+    public async Task ValidateToken_CachedTokenInTwoAuthorizationHeaders_Returns401()
+    {
+        // JwtBearer reads two Authorization lines as one malformed value; the cache must not answer for the first.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        var token = gateway.Token();
+        using (var cached = await gateway.GetAsync("/a", token))
+        {
+            Assert.Equal(HttpStatusCode.OK, cached.StatusCode);
+        }
+
+        var (status, response) = await RawHttp.GetAsync(gateway.Client.BaseAddress!, "/b", $"Authorization: Bearer {token}", $"Authorization: Bearer {token}");
+
+        Assert.True(status == 401, response);
+        Assert.Single(gateway.Backend.Requests);
+    }
+
+    [Fact]
     public async Task ValidateToken_InvalidSignature_NeverCached()
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());

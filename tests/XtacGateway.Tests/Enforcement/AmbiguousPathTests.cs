@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using XtacGateway.Tests.Infrastructure;
 
 namespace XtacGateway.Tests.Enforcement;
@@ -61,17 +59,6 @@ public sealed class AmbiguousPathTests
         Assert.Equal("//orders", Assert.Single(gateway.Backend.Requests).Path);
     }
 
-    private static async Task<(int Status, string Body)> RawGetAsync(GatewayHarness gateway, string target, string token)
-    {
-        var address = gateway.Client.BaseAddress!;
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync(address.Host, address.Port);
-        var stream = tcp.GetStream();
-        var request = $"GET {target} HTTP/1.1\r\nHost: {address.Authority}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n";
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
-        using var reader = new StreamReader(stream, Encoding.UTF8);
-        var response = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(10));
-        var statusLine = response[..response.IndexOf("\r\n", StringComparison.Ordinal)];
-        return (int.Parse(statusLine.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture), response);
-    }
+    private static Task<(int Status, string Response)> RawGetAsync(GatewayHarness gateway, string target, string token)
+        => RawHttp.GetAsync(gateway.Client.BaseAddress!, target, $"Authorization: Bearer {token}");
 }
