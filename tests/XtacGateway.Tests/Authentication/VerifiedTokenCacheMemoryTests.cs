@@ -4,10 +4,7 @@ using XtacGateway.Tests.Infrastructure;
 namespace XtacGateway.Tests.Authentication;
 
 /// <summary>Measures the managed heap, so it runs alone: a parallel test's allocations would count as the cache's.</summary>
-[CollectionDefinition(nameof(VerifiedTokenCacheMemoryTests), DisableParallelization = true)]
-public sealed class VerifiedTokenCacheMemoryCollection;
-
-[Collection(nameof(VerifiedTokenCacheMemoryTests))]
+[Collection(RunsAloneCollection.Name)]
 public sealed class VerifiedTokenCacheMemoryTests
 {
     [Theory]

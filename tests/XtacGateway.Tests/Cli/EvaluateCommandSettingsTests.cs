@@ -4,7 +4,7 @@ using XtacGateway.Tests.Infrastructure;
 namespace XtacGateway.Tests.Cli;
 
 /// <summary><c>evaluate</c> with the gateway's settings given in environment variables (process-wide, so run on its own).</summary>
-[Collection(ProcessEnvironmentCollection.Name)]
+[Collection(RunsAloneCollection.Name)]
 public sealed class EvaluateCommandSettingsTests
 {
     [Fact]

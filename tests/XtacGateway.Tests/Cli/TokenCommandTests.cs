@@ -8,7 +8,7 @@ namespace XtacGateway.Tests.Cli;
 /// The <c>token</c> command reads its key path and audience from configuration, environment variables included,
 /// so these tests set them (process-wide) inside a collection that runs alone.
 /// </summary>
-[Collection(ProcessEnvironmentCollection.Name)]
+[Collection(RunsAloneCollection.Name)]
 public sealed class TokenCommandTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("xtac-token-").FullName;

@@ -1,15 +1,5 @@
 namespace XtacGateway.Tests.Infrastructure;
 
-/// <summary>
-/// Tests that change process-wide state (environment variables) join this collection, which xUnit runs on its
-/// own, never alongside another test class.
-/// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class ProcessEnvironmentCollection
-{
-    public const string Name = "process environment";
-}
-
 /// <summary>Sets environment variables for the lifetime of the scope and restores the previous values after.</summary>
 internal sealed class EnvironmentScope : IDisposable
 {

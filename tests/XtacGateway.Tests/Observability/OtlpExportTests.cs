@@ -6,7 +6,7 @@ using XtacGateway.Tests.Infrastructure;
 namespace XtacGateway.Tests.Observability;
 
 // A gateway that exports traces listens to activities process-wide: it runs with the other span tests, alone.
-[Collection(nameof(RequestSpanTests))]
+[Collection(RunsAloneCollection.Name)]
 public sealed class OtlpExportTests
 {
     [Fact]

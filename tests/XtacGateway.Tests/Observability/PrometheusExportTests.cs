@@ -10,10 +10,7 @@ namespace XtacGateway.Tests.Observability;
 /// OpenTelemetry's Prometheus exporter listens to meters by name across the process, so these tests run alone:
 /// a gateway of a parallel test would add its series to the scrape.
 /// </summary>
-[CollectionDefinition(nameof(PrometheusExportTests), DisableParallelization = true)]
-public sealed class PrometheusExportCollection;
-
-[Collection(nameof(PrometheusExportTests))]
+[Collection(RunsAloneCollection.Name)]
 public sealed class PrometheusExportTests
 {
     [Fact]

@@ -12,10 +12,7 @@ using XtacGateway.Tests.Infrastructure;
 namespace XtacGateway.Tests.Observability;
 
 /// <summary>Activity listeners are process-wide: these tests run alone, so no other test's tracer sees their requests.</summary>
-[CollectionDefinition(nameof(RequestSpanTests), DisableParallelization = true)]
-public sealed class RequestSpanCollection;
-
-[Collection(nameof(RequestSpanTests))]
+[Collection(RunsAloneCollection.Name)]
 public sealed class RequestSpanTests
 {
     [Fact]
