@@ -91,14 +91,17 @@ public sealed class PrometheusExportTests
         }
     }
 
-    [SkippableFact]
-    public async Task Dashboard_EveryPanelQuery_ReturnsDataFromRealPrometheus()
+    [SkippableTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Dashboard_EveryPanelQuery_ReturnsDataFromRealPrometheus(bool tenantDimension)
     {
         Skip.If(PrometheusServer.BinaryPath is null, "The 'prometheus' binary is not on PATH (Debian package 'prometheus'; .ci/run installs it).");
 
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
         {
-            s["Xtac:Telemetry:TenantDimension"] = "true";
+            // On, decisions are a tagged counter; off (the default), an observable counter read at each scrape.
+            s["Xtac:Telemetry:TenantDimension"] = tenantDimension ? "true" : null;
             // A route to a closed port, so the upstream-errors panel has something to show.
             s["ReverseProxy:Routes:broken:ClusterId"] = "nowhere";
             s["ReverseProxy:Routes:broken:Match:Path"] = "/broken/{**catch-all}";
@@ -108,7 +111,10 @@ public sealed class PrometheusExportTests
         var target = new Uri(gateway.Management.BaseAddress!, "/").Authority;
         await using var prometheus = await PrometheusServer.StartAsync(target);
 
-        var expressions = DashboardExpressions();
+        // A panel that needs the tenant dimension shows nothing without it, and is checked to show nothing.
+        var all = DashboardExpressions();
+        var expressions = all.Where(e => tenantDimension || !e.NeedsTenantDimension).Select(e => e.Query).ToList();
+        var tenantOnly = all.Where(e => !tenantDimension && e.NeedsTenantDimension).Select(e => e.Query).ToList();
         Assert.True(expressions.Count >= 10, $"Expected the dashboard's panels, found {expressions.Count} queries.");
 
         // A little traffic of every kind, spread over several scrapes so rates have two samples.
@@ -146,16 +152,20 @@ public sealed class PrometheusExportTests
         }
 
         Assert.True(pending.Count == 0, "Dashboard queries that returned no data:\n" + string.Join("\n", pending));
+        foreach (var expression in tenantOnly)
+        {
+            Assert.True(await prometheus.QueryAsync(expression) == 0, $"Returned data without the tenant dimension: {expression}");
+        }
     }
 
     /// <summary>
     /// Every PromQL expression of the dashboard (panels, panels inside rows, template variables' queries), with
     /// Grafana's range variables given concrete values.
     /// </summary>
-    private static List<string> DashboardExpressions()
+    private static List<(string Query, bool NeedsTenantDimension)> DashboardExpressions()
     {
         using var json = JsonDocument.Parse(File.ReadAllText(RepositoryPaths.Combine("src", "XtacGateway", "Observability", "Dashboards", "xtac-gateway.json")));
-        var expressions = new List<string>();
+        var expressions = new List<(string, bool)>();
         AddPanels(json.RootElement.GetProperty("panels"));
         if (json.RootElement.TryGetProperty("templating", out var templating))
         {
@@ -163,7 +173,7 @@ public sealed class PrometheusExportTests
             {
                 if (variable.TryGetProperty("query", out var query))
                 {
-                    Add(query.ValueKind == JsonValueKind.Object ? query.GetProperty("query").GetString() : query.GetString());
+                    Add(query.ValueKind == JsonValueKind.Object ? query.GetProperty("query").GetString() : query.GetString(), false);
                 }
             }
         }
@@ -176,9 +186,10 @@ public sealed class PrometheusExportTests
             {
                 if (panel.TryGetProperty("targets", out var targets))
                 {
+                    var needsTenants = panel.TryGetProperty("title", out var title) && title.GetString()!.Contains("TenantDimension", StringComparison.Ordinal);
                     foreach (var target in targets.EnumerateArray())
                     {
-                        Add(target.GetProperty("expr").GetString());
+                        Add(target.GetProperty("expr").GetString(), needsTenants);
                     }
                 }
 
@@ -189,13 +200,13 @@ public sealed class PrometheusExportTests
             }
         }
 
-        void Add(string? expression)
+        void Add(string? expression, bool needsTenantDimension)
         {
             var concrete = expression!
                 .Replace("$__rate_interval", "15s", StringComparison.Ordinal)
                 .Replace("$__range", "5m", StringComparison.Ordinal);
             Assert.False(concrete.Contains('$', StringComparison.Ordinal), $"A dashboard variable this test does not give a value: {expression}");
-            expressions.Add(concrete);
+            expressions.Add((concrete, needsTenantDimension));
         }
     }
 }
