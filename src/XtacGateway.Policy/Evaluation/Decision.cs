@@ -75,7 +75,7 @@ internal static class DecisionText
             DecisionReason.BlockedByGrantControls => $"The grant controls of application {d.AppId} block access.",
             // No more than the reason's name says: which settings, and whom they name, are the resource tenant's business.
             DecisionReason.GroupMembershipUnavailable => $"Access from home tenant {tenant} depends on group membership, and this token does not show the caller's groups in a form that can be checked (too many groups for the token, or groups not given by object ID).",
-            DecisionReason.HomeIdentityUnavailable => $"Access from home tenant {tenant} depends on who the caller is, and this guest token does not carry the caller's home identity.",
+            DecisionReason.HomeIdentityUnavailable => $"Access from home tenant {tenant} depends on who the caller is, and this token does not carry the caller's identity in its home tenant.",
             DecisionReason.UnsupportedIdentityProvider => "The caller's identity provider is not a Microsoft Entra organisation, so cross-tenant access settings cannot admit it.",
             DecisionReason.UnknownHomeTenant => "The token does not name a usable home tenant.",
             DecisionReason.PolicyUnavailable => "No cross-tenant access policy is loaded, so the gateway denies every cross-tenant request.",

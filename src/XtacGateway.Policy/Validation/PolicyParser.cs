@@ -222,7 +222,7 @@ public static class PolicyParser
         for (; reader.Read() && reader.TokenType != JsonTokenType.EndArray; index++)
         {
             using var partner = JsonDocument.ParseValue(ref reader);
-            validator.ValidatePartner(partner.RootElement, $"{path}[{index}]", index);
+            validator.ValidatePartner(partner.RootElement, $"{path}[{index}]");
         }
 
         return (true, list.Bytes, index);
@@ -396,7 +396,7 @@ public static class PolicyParser
         private readonly Dictionary<string, (HalfSummary? Users, HalfSummary? Apps)> _defaultHalves = new(StringComparer.Ordinal);
 
         // Each partner tenant seen so far, with the index of the partner that named it first.
-        private readonly Dictionary<Guid, int> _seenTenants = [];
+        private readonly Dictionary<Guid, string> _seenTenants = [];
 
         /// <summary>Validates the document's top level; its partners are then given one by one to <see cref="ValidatePartner"/>.</summary>
         public void ValidateDocument(JsonElement root)
@@ -436,7 +436,7 @@ public static class PolicyParser
             => Error(path, $"'partners' must be an array of crossTenantAccessPolicyConfigurationPartner objects, not {Describe(partners)}.");
 
         /// <summary>Validates one element of the partners array; partners are validated in document order, after the document's top level.</summary>
-        public void ValidatePartner(JsonElement element, string path, int index)
+        public void ValidatePartner(JsonElement element, string path)
         {
             if (element.ValueKind != JsonValueKind.Object)
             {
@@ -462,11 +462,11 @@ public static class PolicyParser
             }
             else if (_seenTenants.TryGetValue(tenantId, out var first))
             {
-                Error($"{path}.tenantId", $"Tenant {tenantId} is already configured by $.partners[{first}]; each partner tenant may appear once.");
+                Error($"{path}.tenantId", $"Tenant {tenantId} is already configured by {first}; each partner tenant may appear once.");
             }
             else
             {
-                _seenTenants[tenantId] = index;
+                _seenTenants[tenantId] = path;
             }
 
             ExpectBoolean(element, "isServiceProvider", path);

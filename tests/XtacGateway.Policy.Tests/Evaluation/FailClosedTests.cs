@@ -28,6 +28,40 @@ public sealed class FailClosedTests
         AssertCannotTell(DecisionReason.HomeIdentityUnavailable, snapshot.Decide(guest, AppPolicy.Open(Ids.A1)));
     }
 
+    [Theory]
+    [InlineData("allowed")]
+    [InlineData("blocked")]
+    public void Decide_MemberWithoutOidMeetsSpecificUsers_HomeIdentityUnavailable(string accessType)
+    {
+        // An app-only or stripped token of the home tenant: with no object ID, "blocked u1" cannot be told from "not u1".
+        var snapshot = PartnerSnapshot(Setting(Half(accessType, User(Ids.U1)), Half(accessType, AllApplications())));
+        var member = Tokens.Read(Tokens.Member(Ids.PartnerTenant).With("oid", null));
+
+        AssertCannotTell(DecisionReason.HomeIdentityUnavailable, snapshot.Decide(member, AppPolicy.Open(Ids.A1)));
+    }
+
+    [Fact]
+    public void Decide_MemberMeetsBlockedSpecificUsers_BlockedOnlyTheListedUser()
+    {
+        var snapshot = PartnerSnapshot(Setting(Blocked(User(Ids.U1)), Blocked(AllApplications())));
+
+        var listed = snapshot.Decide(Tokens.Read(Tokens.Member(Ids.PartnerTenant, Ids.U1)), AppPolicy.Open(Ids.A1));
+        var other = snapshot.Decide(Tokens.Read(Tokens.Member(Ids.PartnerTenant, Ids.U2)), AppPolicy.Open(Ids.A1));
+
+        Assert.Equal((DecisionReason.InboundPolicyBlocked, SettingsSource.Partner), (listed.Reason, listed.Source));
+        Assert.Equal((DecisionReason.Allowed, SettingsSource.Partner), (other.Reason, other.Source));
+    }
+
+    [Fact]
+    public void Decide_GuestWithGroupsOverageMeetsSpecificGroups_HomeIdentityUnavailableFirst()
+    {
+        // Section 6a: a guest's groups could never answer, overage or not, so the home identity is what is missing.
+        var snapshot = PartnerSnapshot(Setting(Allowed(Group(Ids.G1)), Allowed(AllApplications())));
+        var guest = Tokens.Read(Tokens.Guest(Ids.ResourceTenant, Ids.PartnerTenant, homeObjectId: Ids.U1).With("hasgroups", true));
+
+        AssertCannotTell(DecisionReason.HomeIdentityUnavailable, snapshot.Decide(guest, AppPolicy.Open(Ids.A1)));
+    }
+
     [Fact]
     public void Decide_GuestWithHomeOidMeetsSpecificUsers_DecidedOnHomeOid()
     {

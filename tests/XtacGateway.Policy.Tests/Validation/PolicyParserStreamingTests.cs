@@ -191,7 +191,7 @@ public sealed class PolicyParserStreamingTests
                 $"{partnersPath}[4].tenantId",
             ],
             result.Errors.Select(e => e.Path));
-        Assert.Contains("$.partners[0]", result.Errors[^1].Message, StringComparison.Ordinal);
+        Assert.Contains($"already configured by {partnersPath}[0];", result.Errors[^1].Message, StringComparison.Ordinal);
     }
 
     [Fact]

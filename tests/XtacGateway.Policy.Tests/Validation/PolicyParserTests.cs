@@ -228,7 +228,7 @@ public sealed class PolicyParserTests
         document["partners"]![1]!["tenantId"] = Ids.PartnerTenant.ToString().ToUpperInvariant();
 
         var error = AssertSingleError(document, "$.partners[1].tenantId");
-        Assert.Contains("$.partners[0]", error.Message, StringComparison.Ordinal);
+        Assert.Contains("already configured by $.partners[0];", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
