@@ -5,12 +5,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 
+# Another gateway already on the port would answer for this one, and pass a walk-through this build never ran.
+if curl -s -o /dev/null http://127.0.0.1:5080/readyz; then echo "something already listens on 127.0.0.1:5080"; exit 1; fi
+
 setsid dotnet run --project src/XtacGateway >"$log" 2>&1 &
 gateway=$!
-cleanup() { kill -- -"$gateway" 2>/dev/null || true; wait "$gateway" 2>/dev/null || true; }
+cleanup() { kill -- -"$gateway" 2>/dev/null || true; wait "$gateway" 2>/dev/null || true; rm -f "$log"; }
 trap cleanup EXIT
 
 for _ in $(seq 1 180); do
+  kill -0 "$gateway" 2>/dev/null || { echo "gateway exited"; cat "$log"; exit 1; }
   curl -sf http://127.0.0.1:5080/readyz >/dev/null 2>&1 && break
   sleep 1
 done
@@ -39,5 +43,6 @@ expect 403 'AADSTS50076' -- -H "Authorization: Bearer $TOKEN" http://127.0.0.1:5
 MFA=$(dotnet run --project src/XtacGateway -v q -- token --amr pwd --amr mfa)
 expect 200 'X-Xtac-Decision' -- -H "Authorization: Bearer $MFA" http://127.0.0.1:5080/secure/report
 
-expect 401 '' -- http://127.0.0.1:5080/hello
+# No token: README's "401 with WWW-Authenticate: Bearer" (-i shows the header).
+expect 401 'WWW-Authenticate: Bearer' -- -i http://127.0.0.1:5080/hello
 echo "README walk-through passed"

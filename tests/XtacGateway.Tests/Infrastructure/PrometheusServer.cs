@@ -63,6 +63,12 @@ internal sealed class PrometheusServer : IAsyncDisposable
             catch (HttpRequestException) when (DateTime.UtcNow < deadline && !process.HasExited)
             {
             }
+            catch
+            {
+                // Not yet listening past the deadline, or the client timed out: the process must not outlive the test.
+                await server.DisposeAsync();
+                throw;
+            }
 
             if (DateTime.UtcNow >= deadline || process.HasExited)
             {

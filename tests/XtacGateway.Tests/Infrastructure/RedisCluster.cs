@@ -20,7 +20,7 @@ internal sealed class RedisCluster : IAsyncDisposable
         => $"{string.Join(",", _nodes.Select(n => $"127.0.0.1:{n.Port}"))},connectTimeout=1000,syncTimeout=2000,asyncTimeout=2000";
 
     public static void SkipIfUnavailable()
-        => Skip.If(RedisServer.Executable is null || CliExecutable is null,
+        => Integration.SkipUnless(RedisServer.Executable is not null && CliExecutable is not null,
             "redis-server or redis-cli is not on the PATH: install redis-server (bash .ci/run does, with apt-get) to run the Redis Cluster tests.");
 
     public static async Task<RedisCluster> StartAsync()

@@ -25,7 +25,7 @@ internal sealed class RedisServer : IAsyncDisposable
     public static string? Executable { get; } = Find();
 
     public static void SkipIfUnavailable()
-        => Skip.If(Executable is null, "redis-server is not on the PATH: install it (bash .ci/run does, with apt-get) to run the Redis tests.");
+        => Integration.SkipUnless(Executable is not null, "redis-server is not on the PATH: install it (bash .ci/run does, with apt-get) to run the Redis tests.");
 
     /// <summary>Starts a server on a free port; <paramref name="extraArguments"/> are added to the command line.</summary>
     public static Task<RedisServer> StartAsync(params string[] extraArguments) => StartAsync(() => extraArguments);

@@ -39,11 +39,12 @@ public sealed class FilePolicySourceTests
         Assert.True(denied, $"the allowed partner was still let in {ReloadDeadline} after the policy file blocked it");
         Assert.True(await gateway.PolicyVersionAsync() > versionBefore);
 
-        using var after = await gateway.GetAsync("/orders", token);
-        await ProblemAssert.ForbiddenAsync(after, "InboundPolicyBlocked", "AADSTS500213", TestIds.AllowedPartner);
         // Requests forwarded while the old policy was still in force were allowed ones; none after the switch.
         var forwarded = gateway.Backend.Requests.Skip(forwardedBefore).ToList();
         Assert.All(forwarded, r => Assert.Equal("Allowed", r.Headers["X-Xtac-Decision"]));
+        using var after = await gateway.GetAsync("/orders", token);
+        await ProblemAssert.ForbiddenAsync(after, "InboundPolicyBlocked", "AADSTS500213", TestIds.AllowedPartner);
+        Assert.Equal(forwardedBefore + forwarded.Count, gateway.Backend.Requests.Count);
     }
 
     [Fact]
