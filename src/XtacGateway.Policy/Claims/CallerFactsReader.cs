@@ -26,7 +26,9 @@ public sealed class CallerFactsReader(ClaimNames names)
         var home = tokenTenant;
         var isGuest = false;
         var idp = First(claims, names.IdentityProvider);
-        if (!string.IsNullOrEmpty(idp))
+
+        // An idp that is the token's own issuer names no other tenant, whatever cloud's authority it is on: not a guest.
+        if (!string.IsNullOrEmpty(idp) && !string.Equals(idp, First(claims, names.Issuer), StringComparison.OrdinalIgnoreCase))
         {
             if (TryGetEntraTenant(idp, out var idpTenant) is false)
             {

@@ -92,6 +92,17 @@ public sealed class CallerFactsReaderTests
         Assert.Equal(Ids.U1, facts.UserObjectId);
     }
 
+    [Fact]
+    public void Read_IdpIsTheIssuerOnAnotherCloudsAuthority_NotGuestAndDecidedOnTid()
+    {
+        var authority = $"https://login.microsoftonline.us/{HomeTenant}/v2.0";
+        var facts = Tokens.Read(Tokens.Member(Ids.PartnerTenant).With("iss", authority).With("idp", authority));
+
+        Assert.Equal(HomeTenantStatus.Known, facts.Status);
+        Assert.False(facts.IsGuest);
+        Assert.Equal(Ids.PartnerTenant, facts.HomeTenantId);
+    }
+
     [Theory]
     [InlineData("live.com")]
     [InlineData("https://sts.windows.net/9188040d-6c67-4c5b-b112-36a304b66dad/")]
