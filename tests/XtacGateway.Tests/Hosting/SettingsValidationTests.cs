@@ -42,6 +42,7 @@ public sealed class SettingsValidationTests
         // The bound itself is accepted: the harness checks the file every 100 ms.
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Policy:MaxAge"] = "00:00:00.200");
 
-        Assert.True(await gateway.PolicyVersionAsync() >= 1);
+        // Started with its policy; readiness is not asked, as a late check on a loaded machine may age it out.
+        Assert.NotNull(gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current);
     }
 }

@@ -99,9 +99,11 @@ public sealed class GatewayTelemetryTests
         using var partners = Collector<int>(gateway, "xtac.policy.partners");
         using var age = Collector<double>(gateway, "xtac.policy.age");
 
-        await File.WriteAllTextAsync(gateway.PolicyPath, TestPolicies.Document(TestPolicies.Partner(TestIds.AllowedPartner, TestPolicies.AllowedAll)));
+        // Replaced whole (temp file, then rename): a watcher that read a half-written file would count an early
+        // "invalid", and the wait for the invalid edit below would be over before that edit was read.
+        await gateway.WritePolicyAsync(TestPolicies.Document(TestPolicies.Partner(TestIds.AllowedPartner, TestPolicies.AllowedAll)));
         await WaitUntilAsync(() => reloads.GetMeasurementSnapshot().Any(m => Equals(m.Tags["result"], "success")));
-        await File.WriteAllTextAsync(gateway.PolicyPath, "{ \"default\": 7 }");
+        await gateway.WritePolicyAsync("{ \"default\": 7 }");
         await WaitUntilAsync(() => reloads.GetMeasurementSnapshot().Any(m => Equals(m.Tags["result"], "invalid")));
 
         version.RecordObservableInstruments();
