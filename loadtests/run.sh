@@ -75,7 +75,7 @@ stop() {
 wait_status() { # wait_status URL EXPECTED [TOKEN]
   local url=$1 expected=$2 token=${3:-} code
   for _ in $(seq 1 300); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' ${token:+-H "Authorization: Bearer $token"} "$url" || true)
+    code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' ${token:+-H "Authorization: Bearer $token"} "$url" || true)
     [[ "$code" == "$expected" ]] && return 0
     sleep 0.2
   done
@@ -181,7 +181,7 @@ echo "-- 5 XtacGateway, policy rewritten 10x/s"
 rm -f "$work/rewrites"
 cp "$work/policy-a.json" "$work/policy-live.json"
 gateway xtac-reload "$work/policy-live.json" --Xtac:Policy:FileCheckInterval=00:00:00.050
-reloads() { curl -s "http://127.0.0.1:$mg_port/metrics" | awk '/^xtac_policy_reloads_total\{.*result="success"/ { n += $NF } END { print n + 0 }'; }
+reloads() { curl -s -m 5 "http://127.0.0.1:$mg_port/metrics" | awk '/^xtac_policy_reloads_total\{.*result="success"/ { n += $NF } END { print n + 0 }'; }
 start_rewriter() {
   reloads_before=$(reloads)
   (

@@ -26,7 +26,8 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev
   "--Xtac:DevelopmentIssuer:KeyPath=$work/dev-issuer-keys.pem" --ReverseProxy:Clusters:sample-app:Destinations:sample:Address=http://127.0.0.1:18480/ "$@") \
   >"$work/logs/cpu-gateway.log" 2>&1 & gateway=$!; pids+=($gateway)
 for port in 18485 18482; do
-  for _ in $(seq 1 300); do curl -s -o /dev/null http://127.0.0.1:$port/ && break; sleep 0.2; done
+  for _ in $(seq 1 300); do curl -s -m 5 -o /dev/null http://127.0.0.1:$port/ && break; sleep 0.2; done
+  curl -s -m 5 -o /dev/null http://127.0.0.1:$port/ || { echo "nothing answers on port $port; not measuring it" >&2; exit 1; }
 done
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 load() { # PORT SECONDS OUT: writes the number of requests completed

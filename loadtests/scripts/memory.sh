@@ -14,7 +14,8 @@ dotnet "$root/loadtests/XtacGateway.LoadHosts/bin/Release/net10.0/XtacGateway.Lo
   "--Xtac:DevelopmentIssuer:KeyPath=$work/dev-issuer-keys.pem" --ReverseProxy:Clusters:sample-app:Destinations:sample:Address=http://127.0.0.1:18380/) \
   >"$work/logs/memory.log" 2>&1 &
 gw=$!; pids+=($gw)
-for _ in $(seq 1 120); do curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:18383/readyz | grep -q 200 && break; sleep 0.5; done
+for _ in $(seq 1 120); do curl -s -m 5 -o /dev/null -w '%{http_code}' http://127.0.0.1:18383/readyz | grep -q 200 && break; sleep 0.5; done
+curl -s -m 5 -o /dev/null -w '%{http_code}' http://127.0.0.1:18383/readyz | grep -q 200 || { echo "the gateway never became ready; not measuring it" >&2; exit 1; }
 echo "ready:      $(grep VmHWM /proc/$gw/status)"
 XTAC_TOKENS="$work/tokens.txt" wrk -t2 -c32 -d8s -s loadtests/scripts/tokens.lua http://127.0.0.1:18382 | grep "Requests/sec"
 echo "after load: $(grep VmHWM /proc/$gw/status), $(grep VmRSS /proc/$gw/status)"

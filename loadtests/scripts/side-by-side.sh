@@ -25,9 +25,11 @@ gateway() { # gateway PORT ARGS...
 gateway 18182 ${a[@]+"${a[@]}"}; gateway 18192 ${b[@]+"${b[@]}"}
 for port in 18182 18192; do
   for _ in $(seq 1 300); do
-    [[ $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/items/0") == 200 ]] && break
+    [[ $(curl -s -m 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/items/0") == 200 ]] && break
     sleep 0.2
   done
+  [[ $(curl -s -m 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/items/0") == 200 ]] \
+    || { echo "the gateway on port $port never answered 200; not measuring it" >&2; exit 1; }
 done
 run() { # run PORT SECONDS: prints requests/s and p99 (µs)
   XTAC_TOKENS="$work/tokens.txt" wrk -t2 -c32 -d"$2s" -s loadtests/scripts/tokens.lua "http://127.0.0.1:$1" \
