@@ -11,7 +11,8 @@ internal static class HealthCheckCommand
             throw new UsageException($"'{url}' is not an absolute http or https URL (for example http://127.0.0.1:8080/healthz).");
         }
 
-        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
+        // Under the image's HEALTHCHECK --timeout (3 s), which also covers starting dotnet: the check reports, not Docker's kill.
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         try
         {
             using var response = await client.GetAsync(uri);
