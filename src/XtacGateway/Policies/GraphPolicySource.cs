@@ -52,16 +52,13 @@ internal sealed class GraphPolicySource(
         {
             await ReloadAsync(startup.Token);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException || !startup.IsCancellationRequested)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            // Whatever Graph answered (an HttpClient timeout included), the instance starts, as the background pull
-            // would keep it running.
-            _health.FailedAtStart(lastKnownGood, _resourceTenant, ex);
-        }
-        catch (OperationCanceledException) when (startup.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            _health.FailedAtStart(lastKnownGood, _resourceTenant, new TimeoutException(
-                $"Microsoft Graph did not deliver the whole policy within {_options.StartupWait.TotalSeconds:F0} s ('{PolicySourceOptions.Section}:Graph:StartupWait')."));
+            // Whatever Graph answered (an HttpClient timeout included), or the wait ran out: the instance starts, as the
+            // background pull would keep it running.
+            _health.FailedAtStart(lastKnownGood, _resourceTenant, ex is OperationCanceledException && startup.IsCancellationRequested
+                ? new TimeoutException($"Microsoft Graph did not deliver the whole policy within {_options.StartupWait.TotalSeconds:F0} s ('{PolicySourceOptions.Section}:Graph:StartupWait').")
+                : ex);
         }
 
         await base.StartAsync(cancellationToken);
