@@ -11,7 +11,7 @@ namespace XtacGateway.Hosting;
 /// </summary>
 /// <remarks>
 /// A node policy, ordered before ASP.NET Core's HTTP method policy, so the method check sees only the listener's own
-/// endpoints. Routing builds it into the nodes that hold a management endpoint; a request no management path could
+/// endpoints. Routing builds it into the nodes that hold a management or shared endpoint; a request no such path could
 /// match pays nothing. Proxy routes on the management listener elsewhere are refused by
 /// <see cref="EndpointGateMiddleware"/>.
 /// </remarks>
@@ -24,7 +24,8 @@ internal sealed class ListenerMatcherPolicy(ListenerEndpoints listeners) : Match
     {
         foreach (var endpoint in endpoints)
         {
-            if (endpoint.Metadata.GetMetadata<ManagementEndpointAttribute>() is not null)
+            if (endpoint.Metadata.GetMetadata<ManagementEndpointAttribute>() is not null
+                || endpoint.Metadata.GetMetadata<SharedEndpointAttribute>() is not null)
             {
                 return true;
             }

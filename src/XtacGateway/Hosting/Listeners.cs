@@ -170,6 +170,7 @@ internal sealed class SharedEndpointAttribute : Attribute;
 internal static class ManagementEndpointConventions
 {
     private static readonly HttpMethodMetadata s_getOnly = new([HttpMethods.Get]);
+    private static readonly HttpMethodMetadata s_getOrHead = new([HttpMethods.Get, HttpMethods.Head]);
 
     /// <summary>
     /// A management-only read that the framework maps for every method (the Prometheus exporter, health checks): GET
@@ -178,4 +179,12 @@ internal static class ManagementEndpointConventions
     public static TBuilder AsManagementRead<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder
         => builder.WithMetadata(new ManagementEndpointAttribute(), s_getOnly);
+
+    /// <summary>
+    /// A probe served on both listeners (<c>/healthz</c>, <c>/readyz</c>): GET and HEAD only, so that on the proxy
+    /// listener any other method on those paths still reaches the app, and on the management listener it is a 405.
+    /// </summary>
+    public static TBuilder AsSharedProbe<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder
+        => builder.WithMetadata(new SharedEndpointAttribute(), s_getOrHead);
 }

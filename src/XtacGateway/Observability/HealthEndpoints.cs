@@ -23,9 +23,9 @@ internal static class HealthEndpoints
     public static void MapXtacHealth(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = c => c.Tags.Contains(LiveTag), ResponseWriter = WriteAsync })
-            .WithMetadata(new SharedEndpointAttribute()).AllowAnonymous();
+            .AsSharedProbe().AllowAnonymous();
         endpoints.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync })
-            .WithMetadata(new SharedEndpointAttribute()).AllowAnonymous();
+            .AsSharedProbe().AllowAnonymous();
         endpoints.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteAsync })
             .AsManagementRead().AllowAnonymous();
     }

@@ -179,6 +179,32 @@ public sealed class EndpointGateTests
         }
     }
 
+    [Fact]
+    public async Task Health_MethodOtherThanGetOrHead_IsNoProbe()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+
+        foreach (var listener in new[] { gateway.Client, gateway.Management })
+        {
+            foreach (var path in new[] { "/healthz", "/readyz" })
+            {
+                using var head = await listener.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+                Assert.True(head.StatusCode == HttpStatusCode.OK, $"HEAD {path} on {listener.BaseAddress}: {(int)head.StatusCode}");
+            }
+        }
+
+        using var onManagement = await gateway.Management.PostAsync("/readyz", content: null);
+        using var onProxy = new HttpRequestMessage(HttpMethod.Post, "/readyz");
+        onProxy.Headers.Authorization = new("Bearer", gateway.Token());
+        using var forwarded = await gateway.Client.SendAsync(onProxy);
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, onManagement.StatusCode);
+        Assert.Equal([HttpMethods.Get, HttpMethods.Head], onManagement.Content.Headers.Allow.Order());
+        // On the proxy listener a POST to the probe's path is the app's request, enforced and forwarded like any other.
+        Assert.Equal(HttpStatusCode.OK, forwarded.StatusCode);
+        Assert.Equal([("POST", "/readyz")], gateway.Backend.Requests.Select(r => (r.Method, r.Path)));
+    }
+
     /// <summary>
     /// Proxy paths, management paths and health, each asked on both listeners with a valid token: the management
     /// listener serves only its own endpoints; the proxy listener serves health and forwards everything else to the
