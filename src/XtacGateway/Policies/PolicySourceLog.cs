@@ -35,4 +35,7 @@ internal static partial class PolicySourceLog
 
     [LoggerMessage(1111, LogLevel.Error, "Redis holds policy version {Version} as {RedisETag}, but version {Version} in force here is {InForceETag}: after Redis went back in time, another change took the same number. Redis's policy is taken, as on every instance; the change that made {InForceETag} is lost and must be made again (its audit entry says what it was).")]
     public static partial void Diverged(ILogger logger, long version, string redisETag, string inForceETag);
+
+    [LoggerMessage(1112, LogLevel.Warning, "Policy source {Source} is unreachable at start-up; waiting up to {WaitMs} ms for it before starting with the last known good policy: {Reason}")]
+    public static partial void WaitingAtStartup(ILogger logger, string source, double waitMs, string reason);
 }

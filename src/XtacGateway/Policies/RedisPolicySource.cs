@@ -101,7 +101,7 @@ internal sealed class RedisPolicySource(
         var giveUpAt = time.GetUtcNow() + _options.StartupWait;
         try
         {
-            while (true)
+            for (var attempt = 1; ; attempt++)
             {
                 try
                 {
@@ -111,6 +111,12 @@ internal sealed class RedisPolicySource(
                 }
                 catch (Exception ex) when (RedisConnection.IsUnreachable(ex) && time.GetUtcNow() + sourceOptions.Value.RetryMinDelay < giveUpAt)
                 {
+                    // Once: the listeners stay closed while this waits, and an operator should see why.
+                    if (attempt == 1)
+                    {
+                        PolicySourceLog.WaitingAtStartup(logger, Name, (giveUpAt - time.GetUtcNow()).TotalMilliseconds, ex.Message);
+                    }
+
                     await Task.Delay(sourceOptions.Value.RetryMinDelay, time, cancellationToken);
                 }
             }

@@ -21,3 +21,39 @@ internal static class FakeLogs
         builder.Logging.AddFakeLogging();
     }
 }
+
+/// <summary>
+/// Completes <see cref="Seen"/> when the gateway logs one event ID, at any level, even before its start-up is over (when
+/// its services, and so the fake log collector, are not yet in the test's hands).
+/// </summary>
+internal sealed class LogEventSignal(int eventId) : ILoggerProvider, ILogger
+{
+    private readonly TaskCompletionSource _seen = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task Seen => _seen.Task;
+
+    public void AttachTo(WebApplicationBuilder builder)
+    {
+        builder.Logging.AddProvider(this);
+        builder.Logging.AddFilter<LogEventSignal>(_ => true);
+    }
+
+    public ILogger CreateLogger(string categoryName) => this;
+
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => true;
+
+    public void Log<TState>(LogLevel logLevel, EventId id, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (id.Id == eventId)
+        {
+            _seen.TrySetResult();
+        }
+    }
+
+    public void Dispose()
+    {
+    }
+}

@@ -424,12 +424,15 @@ public sealed class RedisPolicySourceTests
         await redis.StopAsync();
         var settings = RedisSettings(redis.ConnectionString);
 
+        var waiting = new LogEventSignal(1112);
         var starting = GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
         {
             settings(s);
-            s["Xtac:Policy:Redis:StartupWait"] = "00:00:10";
-        });
-        await Task.Delay(TimeSpan.FromMilliseconds(500));
+            s["Xtac:Policy:Redis:StartupWait"] = "00:00:30";
+        }, configureBuilder: waiting.AttachTo);
+
+        // Redis comes back only once the gateway has found it unreachable and said it is waiting.
+        Assert.True(await Task.WhenAny(waiting.Seen, starting, Task.Delay(TimeSpan.FromSeconds(30))) == waiting.Seen, "the gateway did not wait for Redis");
         await redis.StartAgainAsync();
         await using var gateway = await starting;
 
