@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using XtacGateway.Policy.Model;
 
 namespace XtacGateway.Policy.Validation;
@@ -122,6 +124,11 @@ public static class PolicyParser
     {
         valid = null;
         var json = utf8Json.Span;
+        if (NotUtf8Error(json) is { } notUtf8)
+        {
+            return [notUtf8];
+        }
+
         TopLevelLayout layout;
         try
         {
@@ -162,6 +169,35 @@ public static class PolicyParser
     /// <summary>Validates a document built in memory (for example by an admin change) by the same rules as a file.</summary>
     public static PolicyParseResult Validate(PolicyDocument document, Guid? resourceTenantId = null)
         => Parse(PolicyWriter.WriteUtf8(document), resourceTenantId);
+
+    /// <summary>
+    /// The error for bytes that are not UTF-8, with the line and byte of the first bad sequence, or null when they are.
+    /// JSON text must be UTF-8, and the reader looks at a string's bytes only when the string is read: without this a
+    /// bad byte would surface later as an exception, not as an error of the document.
+    /// </summary>
+    public static PolicyError? NotUtf8Error(ReadOnlySpan<byte> bytes)
+    {
+        if (Utf8.IsValid(bytes))
+        {
+            return null;
+        }
+
+        var line = 1;
+        var lineStart = 0;
+        var at = 0;
+        while (at < bytes.Length && Rune.DecodeFromUtf8(bytes[at..], out _, out var consumed) == OperationStatus.Done)
+        {
+            if (bytes[at] == (byte)'\n')
+            {
+                line++;
+                lineStart = at + 1;
+            }
+
+            at += consumed;
+        }
+
+        return new PolicyError("$", $"Not UTF-8 at line {line}, byte {at - lineStart + 1}: JSON text must be UTF-8.");
+    }
 
     /// <summary>Describes a JSON syntax error with its line and byte, counted from one.</summary>
     public static PolicyError MalformedJsonError(JsonException ex)

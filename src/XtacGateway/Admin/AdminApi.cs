@@ -235,9 +235,9 @@ internal static class AdminApi
             return invalid!;
         }
 
-        if (body.Count == 0)
+        if (body.All(property => property.Value is null))
         {
-            // Nothing to diff, so the editor would see no change: the missing tenantId is the error.
+            // Nothing to diff ({} or every property null), so the editor would see no change: the missing tenantId is the error.
             return Validation([new PolicyError("$.tenantId", "A partner needs a 'tenantId': the partner organisation's tenant ID (a GUID).")]);
         }
 
@@ -379,18 +379,20 @@ internal static class AdminApi
 
     private static async Task<IResult> Evaluate(HttpContext context, PolicySnapshotStore store, IOptions<GatewayOptions> options)
     {
+        var (bytes, invalid) = await ReadUtf8BodyAsync(context);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
         JsonDocument input;
         try
         {
-            input = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+            input = JsonDocument.Parse(bytes);
         }
         catch (JsonException ex)
         {
             return Validation([PolicyParser.MalformedJsonError(ex)]);
-        }
-        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            return BodyTooLarge();
         }
 
         using (input)
@@ -512,19 +514,38 @@ internal static class AdminApi
     /// </summary>
     private static async Task<(JsonObject? Body, IResult? Invalid)> ReadObjectAsync(HttpContext context)
     {
+        var (bytes, invalid) = await ReadUtf8BodyAsync(context);
+        if (invalid is not null)
+        {
+            return (null, invalid);
+        }
+
         try
         {
-            var node = await JsonNode.ParseAsync(context.Request.Body, documentOptions: s_strictJson, cancellationToken: context.RequestAborted);
+            var node = JsonNode.Parse(bytes.Span, documentOptions: s_strictJson);
             return node is JsonObject body ? (body, null) : (null, InvalidBody());
         }
         catch (JsonException ex)
         {
             return (null, Validation([PolicyParser.MalformedJsonError(ex)]));
         }
+    }
+
+    /// <summary>The whole request body (at most <see cref="MaxBodyBytes"/>), or the 400 or 413 to answer when it is not UTF-8 or too large.</summary>
+    private static async Task<(ReadOnlyMemory<byte> Body, IResult? Invalid)> ReadUtf8BodyAsync(HttpContext context)
+    {
+        var buffer = new MemoryStream();
+        try
+        {
+            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
+        }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            return (null, BodyTooLarge());
+            return (default, BodyTooLarge());
         }
+
+        var bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        return PolicyParser.NotUtf8Error(bytes.Span) is { } error ? (default, Validation([error])) : (bytes, null);
     }
 
     private static IResult BodyTooLarge()

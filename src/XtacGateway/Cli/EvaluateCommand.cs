@@ -40,6 +40,12 @@ internal static class EvaluateCommand
         // The caller is read as the gateway reads it: with the claim names of its Xtac:Claims settings.
         var claimNames = CommandLine.LoadConfiguration().GetSection($"{GatewayOptions.Section}:Claims").Get<ClaimNames>() ?? ClaimNames.Default;
 
+        if (PolicyParser.NotUtf8Error(inputBytes) is { } notUtf8)
+        {
+            await stderr.WriteLineAsync($"{inputPath}: {notUtf8.Message}");
+            return CommandLine.UsageError;
+        }
+
         JsonDocument input;
         try
         {

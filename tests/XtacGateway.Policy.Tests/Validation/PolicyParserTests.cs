@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json.Nodes;
 using XtacGateway.Policy.Validation;
 using static XtacGateway.Policy.Tests.PolicyJson;
@@ -381,6 +382,26 @@ public sealed class PolicyParserTests
         Assert.Equal("$", error.Path);
         // The stray comma is the 17th byte of line 3.
         Assert.StartsWith("Malformed JSON at line 3, byte 17:", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("tenantId")]
+    [InlineData("unknownProperty")]
+    public void Parse_BytesNotUtf8InsideAString_ErrorAtRootWithLineAndByte(string property)
+    {
+        // JSON's reader checks a string's bytes only when it is read: the document must be refused as such, whether or
+        // not a rule reads that string, never with an exception at first use.
+        var document = Encoding.UTF8.GetBytes($"{{\n  \"partners\": [\n    {{ \"{property}\": \"ab\u00FF\" }}\n  ]\n}}\n");
+        var bad = document.AsSpan().IndexOf(Encoding.UTF8.GetBytes("\u00FF"));
+        document[bad] = 0xC3;
+        document[bad + 1] = 0x28;
+
+        var result = PolicyParser.Parse(document, Ids.ResourceTenant);
+
+        Assert.False(result.IsValid);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal("$", error.Path);
+        Assert.Equal($"Not UTF-8 at line 3, byte {14 + property.Length}: JSON text must be UTF-8.", error.Message);
     }
 
     [Fact]

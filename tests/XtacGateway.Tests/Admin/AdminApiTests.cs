@@ -269,6 +269,7 @@ public sealed class AdminApiTests
 
     [Theory]
     [InlineData("POST", "/partners", "{}", "$.tenantId")]
+    [InlineData("POST", "/partners", """{ "tenantId": null }""", "$.tenantId")]
     [InlineData("PATCH", "/default", """{ "inboundTrust": { "isMfaAccepted": true, "isMfaAccepted": false } }""", "$")]
     [InlineData("PATCH", "/default", """{ "inboundTrust": { "isMfaAccepted": tru }""", "$")]
     public async Task Change_UnusableBody_Returns400NamingTheProblem(string method, string path, string body, string errorPath)
@@ -283,6 +284,33 @@ public sealed class AdminApiTests
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         var errors = (await response.JsonAsync())["errors"]!.AsObject();
         Assert.Contains(errorPath, errors.Select(e => e.Key));
+        Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
+    }
+
+    [Theory]
+    [InlineData("PATCH", "/policies/crossTenantAccessPolicy/default", "{ \"tenantRestrictions\": \"\uFFFD\" }")]
+    [InlineData("PATCH", "/policies/crossTenantAccessPolicy/default", "{ \"\uFFFD\": 1 }")]
+    [InlineData("POST", "/policies/crossTenantAccessPolicy/partners", "{ \"tenantId\": \"\uFFFD\" }")]
+    [InlineData("POST", "/evaluate", "{ \"application\": { \"appId\": \"\uFFFD\" }, \"claims\": {} }")]
+    public async Task AdminCall_BodyNotUtf8_Returns400ProblemAndChangesNothing(string method, string path, string template)
+    {
+        // JSON must be UTF-8 (RFC 8259); the parser looks at a string's bytes only when the string is read, so a bad
+        // byte in one must still be a 400, not a 500 at the first use.
+        await using var gateway = await StartAsync();
+        var etag = gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag;
+        var marker = System.Text.Encoding.UTF8.GetBytes("\uFFFD");
+        var text = System.Text.Encoding.UTF8.GetBytes(template);
+        var at = text.AsSpan().IndexOf(marker);
+        byte[] body = [.. text[..at], 0xC3, 0x28, .. text[(at + marker.Length)..]];
+        using var request = new HttpRequestMessage(new HttpMethod(method), $"/admin{path}") { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new("application/json");
+        request.Headers.Authorization = new("Bearer", gateway.AdminToken());
+
+        using var response = await gateway.Management.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("UTF-8", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
     }
 

@@ -153,6 +153,21 @@ public sealed class EvaluateCommandTests
     }
 
     [Fact]
+    public async Task Evaluate_InputNotUtf8_ExitsTwoNamingLineAndByte()
+    {
+        using var input = CliRunner.Write("request.json", "[\n  { \"application\": { \"appId\": \"x\" }, \"claims\": {} }\n]\n");
+        var bytes = File.ReadAllBytes(input.Path);
+        bytes[Array.IndexOf(bytes, (byte)'x')] = 0xFF;
+        File.WriteAllBytes(input.Path, bytes);
+
+        var result = await CliRunner.RunAsync("evaluate", "--policy", SamplePaths.Policy, "--input", input.Path);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Equal(string.Empty, result.Stdout);
+        Assert.Contains("Not UTF-8 at line 2, byte 32", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Evaluate_MissingInputFile_ExitsTwo()
     {
         var missing = Path.Combine(Path.GetTempPath(), $"xtac-missing-{Guid.NewGuid():N}.json");
