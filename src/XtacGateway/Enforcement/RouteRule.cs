@@ -14,7 +14,8 @@ internal sealed class RouteRule
     public const string GrantOperatorKey = "Xtac.GrantOperator";
     public const string PublicKey = "Xtac.Public";
 
-    private const string KeyPrefix = "Xtac.";
+    /// <summary>Every key that starts so is the gateway's, however it goes on.</summary>
+    private const string KeyStem = "Xtac";
 
     private static readonly ConditionalWeakTable<RouteConfig, RouteRule> s_rules = [];
     private static readonly string[] s_keys = [AppIdKey, GrantControlsKey, GrantOperatorKey, PublicKey];
@@ -43,8 +44,7 @@ internal sealed class RouteRule
     public static RouteRule? Parse(RouteConfig route, out List<string> errors)
     {
         errors = [];
-        var metadata = route.Metadata ?? new Dictionary<string, string>();
-        CheckKeysAndValues(route.RouteId, metadata, errors);
+        var metadata = CheckKeysAndValues(route.RouteId, route.Metadata ?? new Dictionary<string, string>(), errors);
         if (errors.Count > 0)
         {
             return null;
@@ -83,33 +83,44 @@ internal sealed class RouteRule
     }
 
     /// <summary>
-    /// Every <c>Xtac.*</c> key must be one the gateway reads, with a text value. A misspelt key, or grant controls
-    /// written as a JSON array (YARP reads metadata as strings, so the array's items are dropped and the value is
-    /// null), would otherwise leave the app with fewer controls than its configuration shows: fail open.
+    /// Every key that starts with <c>Xtac</c> must be one the gateway reads, once, with a text value; returns the
+    /// gateway's keys whatever their case. A misspelt key, a key written with another separator (configuration splits
+    /// <c>Xtac:GrantControls</c> and <c>Xtac__GrantControls</c> into a section <c>Xtac</c>), or grant controls written as
+    /// a JSON array (YARP reads metadata as strings, so the array's items are dropped and the value is null) would
+    /// otherwise leave the app with fewer controls than its configuration shows: fail open.
     /// </summary>
-    private static void CheckKeysAndValues(string routeId, IReadOnlyDictionary<string, string> metadata, List<string> errors)
+    private static Dictionary<string, string> CheckKeysAndValues(string routeId, IReadOnlyDictionary<string, string> metadata, List<string> errors)
     {
+        // Routes from code may carry a case-sensitive dictionary: the keys are looked up here, not through its comparer.
+        var known = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (key, value) in metadata)
         {
-            if (!key.StartsWith(KeyPrefix, StringComparison.OrdinalIgnoreCase))
+            if (!key.StartsWith(KeyStem, StringComparison.OrdinalIgnoreCase))
             {
                 continue;
             }
 
             if (!s_keys.Contains(key, StringComparer.OrdinalIgnoreCase))
             {
-                errors.Add($"Route '{routeId}' has metadata '{key}', which the gateway does not read: the keys are '{string.Join("', '", s_keys)}'.");
+                errors.Add($"Route '{routeId}' has metadata '{key}', which the gateway does not read: the keys are '{string.Join("', '", s_keys)}'" +
+                    (key.Length == KeyStem.Length ? " (configuration reads ':' and '__' as section separators: write the dot)." : "."));
             }
             else if (value is null)
             {
                 errors.Add($"Route '{routeId}': '{key}' has no text value (an array or object in configuration is not read as route metadata): " +
                     (key.Equals(GrantControlsKey, StringComparison.OrdinalIgnoreCase) ? "list the controls in one string, comma-separated, e.g. \"mfa,compliantDevice\"." : "write it as one string."));
             }
+            else if (!known.TryAdd(key, value))
+            {
+                errors.Add($"Route '{routeId}' has '{key}' more than once (keys differing only in case): keep one.");
+            }
             else if (key.Equals(PublicKey, StringComparison.OrdinalIgnoreCase) && !bool.TryParse(value, out _))
             {
                 errors.Add($"Route '{routeId}': '{PublicKey}' is '{value}'; write true or false.");
             }
         }
+
+        return known;
     }
 }
 

@@ -295,6 +295,22 @@ public sealed class FilePolicySourceTests
         Assert.Contains("'Xtac.GrantControls'", messages, StringComparison.Ordinal);
     }
 
+    [Theory]
+    // As JSON's "Xtac:GrantControls" and the environment's Xtac__GrantControls reach YARP: a section 'Xtac', no value.
+    [InlineData("Xtac:GrantControls", "Xtac")]
+    [InlineData("Xtac_GrantControls", "Xtac_GrantControls")]
+    [InlineData("Xtac:GrantOperator", "Xtac")]
+    public async Task Start_RouteMetadataKeyWithAnotherSeparator_ThrowsNamingKey(string written, string seen)
+    {
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s => s[$"ReverseProxy:Routes:mfa:Metadata:{written}"] = written.EndsWith("Operator", StringComparison.Ordinal) ? "AND" : "compliantDevice"));
+
+        var messages = ProblemAssert.AllMessages(exception);
+        Assert.Contains($"Route 'mfa' has metadata '{seen}'", messages, StringComparison.Ordinal);
+        Assert.Contains("'Xtac.GrantControls'", messages, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Start_RoutePublicNotABoolean_ThrowsNamingValue()
     {
