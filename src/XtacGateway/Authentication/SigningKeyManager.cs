@@ -129,9 +129,11 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
 
             return changed;
         }
-        catch (Exception ex) when (ex is IOException or HttpRequestException or InvalidOperationException or TaskCanceledException or ArgumentException)
+        catch (Exception ex)
         {
-            // Keep the last good keys; try again later, backing off up to the normal interval.
+            // Whatever went wrong (unreachable, timed out, an answer that is not the issuer's JSON, as a captive portal's
+            // page is): keep the last good keys and try again later, backing off up to the normal interval. A type left
+            // out here would skip the back-off, and every request would fetch again.
             _failureBackoff = _failureBackoff == TimeSpan.Zero ? options.Value.MinimumRefreshInterval : TimeSpan.FromTicks(Math.Min(_failureBackoff.Ticks * 2, options.Value.RefreshInterval.Ticks));
             _lastFailedRefresh = time.GetUtcNow();
             _nextAutomaticRefresh = _lastFailedRefresh + _failureBackoff;

@@ -57,11 +57,14 @@ public sealed class SigningKeyIssuerTests
         Assert.Equal(HttpStatusCode.Unauthorized, after.StatusCode);
     }
 
-    [Fact]
-    public async Task ValidateToken_IssuerDownBeforeAnyKeyWasRead_503WithRetryAfterAndOneFetchPerInterval()
+    [Theory]
+    [InlineData("503")]
+    [InlineData("an HTML page")]
+    public async Task ValidateToken_IssuerDownBeforeAnyKeyWasRead_503WithRetryAfterAndOneFetchPerInterval(string answer)
     {
         await using var issuer = await LoopbackIssuer.StartAsync(boundTo: TestIds.AllowedPartner);
-        issuer.Down = true;
+        issuer.Down = answer == "503";
+        issuer.AnswersHtml = !issuer.Down;
         var interval = TimeSpan.FromSeconds(1);
         var elapsed = Stopwatch.StartNew();
         await using var gateway = await StartGatewayAsync(issuer, minimumRefreshInterval: interval.ToString("c"));
@@ -84,6 +87,7 @@ public sealed class SigningKeyIssuerTests
         Assert.True(fetches >= 1 && fetches <= mostFetches, $"{fetches} metadata fetches in {elapsed.Elapsed.TotalMilliseconds:F0} ms, at most {mostFetches} allowed");
 
         issuer.Down = false;
+        issuer.AnswersHtml = false;
         Assert.True(await Admin.AdminClient.EventuallyAsync(async () => (await gateway.GetAsync("/a", token)).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(10)),
             "the gateway did not recover once the issuer was back");
     }

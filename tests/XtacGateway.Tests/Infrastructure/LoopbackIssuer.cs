@@ -29,6 +29,9 @@ internal sealed class LoopbackIssuer : IAsyncDisposable
     /// <summary>While true, every endpoint answers 503, as an identity provider outage would.</summary>
     public bool Down { get; set; }
 
+    /// <summary>While true, every endpoint answers 200 with an HTML page, as a captive portal or an intercepting proxy would.</summary>
+    public bool AnswersHtml { get; set; }
+
     public int MetadataRequests => Volatile.Read(ref _metadataRequests);
 
     /// <summary>When set, key <c>any-tenant</c> is published bound to this tenant's issuer, under the same key ID.</summary>
@@ -47,7 +50,9 @@ internal sealed class LoopbackIssuer : IAsyncDisposable
                 Interlocked.Increment(ref issuer._metadataRequests);
             }
 
-            return issuer.Down ? Results.StatusCode(StatusCodes.Status503ServiceUnavailable).ExecuteAsync(context) : next(context);
+            return issuer.Down ? Results.StatusCode(StatusCodes.Status503ServiceUnavailable).ExecuteAsync(context)
+                : issuer.AnswersHtml ? Results.Content("<html><body>Sign in to continue</body></html>", "text/html").ExecuteAsync(context)
+                : next(context);
         });
         app.MapGet("/organizations/v2.0/.well-known/openid-configuration",
             () => Results.Json(new JsonObject { ["issuer"] = issuer.IssuerTemplate, ["jwks_uri"] = $"{issuer.BaseUrl}/discovery/v2.0/keys" }));
