@@ -55,6 +55,10 @@ internal static class GatewayApplication
         services.AddAuthorization();
         services.AddProblemDetails();
 
+        // A route's Timeout needs the request timeouts middleware; without it YARP fails each of the route's requests.
+        // RouteTimeoutMiddleware makes its expiry a 504.
+        services.AddRequestTimeouts();
+
         services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
             .AddConfigFilter<RouteRuleConfigFilter>();
@@ -69,12 +73,14 @@ internal static class GatewayApplication
         app.UseRouting();
         app.UseXtacAuthentication();
         app.UseXtacEndpointGate();
+        app.UseRequestTimeouts();
         app.MapXtacHealth();
         app.MapAdminApi();
         app.MapXtacMetrics();
         app.MapDevelopmentIssuer();
         app.MapReverseProxy(proxy =>
         {
+            proxy.UseMiddleware<RouteTimeoutMiddleware>();
             proxy.UseMiddleware<EnforcementMiddleware>();
             proxy.UseSessionAffinity();
             proxy.UseLoadBalancing();

@@ -131,11 +131,32 @@ internal sealed class RouteRuleConfigFilter : IProxyConfigFilter
 
     public ValueTask<RouteConfig> ConfigureRouteAsync(RouteConfig route, ClusterConfig? cluster, CancellationToken cancel)
     {
-        if (RouteRule.Parse(route, out var errors) is null)
+        RouteRule.Parse(route, out var errors);
+        AddUnservedSettings(route, errors);
+        if (errors.Count > 0)
         {
             throw new InvalidOperationException(string.Join(" ", errors));
         }
 
         return new(route);
+    }
+
+    /// <summary>
+    /// Settings YARP lets through that need a middleware the gateway does not run: the framework would fail each of
+    /// the route's requests with a 500 (CORS) or silently not apply them (rate limiting). YARP itself refuses a named
+    /// policy nobody registered.
+    /// </summary>
+    private static void AddUnservedSettings(RouteConfig route, List<string> errors)
+    {
+        if (route.CorsPolicy is { } cors && !cors.Equals("Disable", StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add($"Route '{route.RouteId}' sets 'CorsPolicy' to '{cors}', but the gateway runs no CORS middleware " +
+                "(and a browser's preflight carries no token, so the gateway would refuse it): remove it.");
+        }
+
+        if (route.RateLimiterPolicy is { } limiter && !limiter.Equals("Disable", StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add($"Route '{route.RouteId}' sets 'RateLimiterPolicy' to '{limiter}', but the gateway runs no rate limiter: remove it, and limit in front of the gateway.");
+        }
     }
 }

@@ -15,6 +15,9 @@ internal sealed class RecordingBackend : IAsyncDisposable
 
     public string Url => _app.Urls.First();
 
+    /// <summary>How long the backend takes before it answers (none by default).</summary>
+    public TimeSpan Delay { get; set; }
+
     public static async Task<RecordingBackend> StartAsync()
     {
         var app = LoopbackApp.Create();
@@ -23,6 +26,11 @@ internal sealed class RecordingBackend : IAsyncDisposable
         {
             var headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
             backend.Requests.Enqueue(new RecordedRequest(context.Request.Method, context.Request.Path, headers));
+            if (backend.Delay > TimeSpan.Zero)
+            {
+                await Task.Delay(backend.Delay, context.RequestAborted);
+            }
+
             context.Response.ContentType = "text/plain";
             await context.Response.WriteAsync("backend says hello");
         });
