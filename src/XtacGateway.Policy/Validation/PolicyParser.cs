@@ -37,6 +37,7 @@ public static class PolicyParser
     /// <param name="resourceTenantId">The organisation the policy protects; when given, no partner may name it.</param>
     public static PolicyParseResult Parse(ReadOnlyMemory<byte> utf8Json, Guid? resourceTenantId = null)
     {
+        utf8Json = WithoutByteOrderMark(utf8Json);
         var errors = Validate(utf8Json, resourceTenantId, out var valid);
         if (valid is null)
         {
@@ -72,6 +73,7 @@ public static class PolicyParser
         out ReadOnlyMemory<byte>? compactDocument)
     {
         compactDocument = null;
+        utf8Json = WithoutByteOrderMark(utf8Json);
         var errors = Validate(utf8Json, resourceTenantId, out var valid);
         if (valid is null)
         {
@@ -169,6 +171,13 @@ public static class PolicyParser
     /// <summary>Validates a document built in memory (for example by an admin change) by the same rules as a file.</summary>
     public static PolicyParseResult Validate(PolicyDocument document, Guid? resourceTenantId = null)
         => Parse(PolicyWriter.WriteUtf8(document), resourceTenantId);
+
+    /// <summary>
+    /// The bytes after a leading UTF-8 byte order mark, which editors on Windows write (PowerShell 5.1's
+    /// <c>-Encoding UTF8</c>, Notepad before 2019) and JSON parsers may ignore (RFC 8259 §8.1); System.Text.Json does not.
+    /// </summary>
+    public static ReadOnlyMemory<byte> WithoutByteOrderMark(ReadOnlyMemory<byte> bytes)
+        => bytes.Span.StartsWith(Encoding.UTF8.Preamble) ? bytes[Encoding.UTF8.Preamble.Length..] : bytes;
 
     /// <summary>
     /// The error for bytes that are not UTF-8, with the line and byte of the first bad sequence, or null when they are.

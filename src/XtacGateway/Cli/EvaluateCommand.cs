@@ -49,7 +49,7 @@ internal static class EvaluateCommand
         JsonDocument input;
         try
         {
-            input = JsonDocument.Parse(inputBytes);
+            input = JsonDocument.Parse(PolicyParser.WithoutByteOrderMark(inputBytes));
         }
         catch (JsonException ex)
         {

@@ -26,6 +26,22 @@ public sealed class PolicyCompilerFromBytesTests
     ];
 
     [Fact]
+    public void Compile_FileWithByteOrderMark_SameSnapshotAsWithout()
+    {
+        // As Windows PowerShell 5.1 writes a Graph export with '-Encoding UTF8'.
+        var json = Encoding.UTF8.GetBytes(MixedDocument().ToJsonString());
+        byte[] withMark = [.. Encoding.UTF8.Preamble, .. json];
+
+        var plain = PolicyCompiler.Compile(json, Ids.ResourceTenant, default, out _);
+        var marked = PolicyCompiler.Compile(withMark, Ids.ResourceTenant, default, out var errors);
+
+        Assert.Empty(errors);
+        Assert.Equal(plain!.ETag, marked!.ETag);
+        Assert.Equal(3, marked.PartnerCount);
+        Assert.True(PolicyParser.Parse(withMark, Ids.ResourceTenant).IsValid);
+    }
+
+    [Fact]
     public void Compile_FromBytes_SameDecisionsAndPartnerCountAsTypedDocument()
     {
         var json = Encoding.UTF8.GetBytes(MixedDocument().ToJsonString());

@@ -153,6 +153,19 @@ public sealed class EvaluateCommandTests
     }
 
     [Fact]
+    public async Task Evaluate_FilesWithByteOrderMark_ReadAsWithout()
+    {
+        using var policy = CliRunner.Write("policy.json", "\uFEFF" + File.ReadAllText(SamplePaths.Policy));
+        using var input = CliRunner.Write("requests.json", "\uFEFF" + File.ReadAllText(SamplePaths.EvaluateRequests));
+
+        var marked = await CliRunner.RunAsync("evaluate", "--policy", policy.Path, "--input", input.Path);
+        var plain = await CliRunner.RunAsync("evaluate", "--policy", SamplePaths.Policy, "--input", SamplePaths.EvaluateRequests);
+
+        Assert.True(marked.ExitCode == 0, marked.ToString());
+        Assert.Equal(plain.Stdout, marked.Stdout);
+    }
+
+    [Fact]
     public async Task Evaluate_InputNotUtf8_ExitsTwoNamingLineAndByte()
     {
         using var input = CliRunner.Write("request.json", "[\n  { \"application\": { \"appId\": \"x\" }, \"claims\": {} }\n]\n");
