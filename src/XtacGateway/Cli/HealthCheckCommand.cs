@@ -12,7 +12,8 @@ internal static class HealthCheckCommand
         }
 
         // Under the image's HEALTHCHECK --timeout (3 s), which also covers starting dotnet: the check reports, not Docker's kill.
-        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        // No proxy: HTTP_PROXY set for the gateway's calls to Entra and Graph would otherwise carry even 127.0.0.1.
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(2) };
         try
         {
             using var response = await client.GetAsync(uri);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using XtacGateway.Cli;
 using XtacGateway.Tests.Infrastructure;
 
@@ -27,6 +28,36 @@ public sealed class HealthCheckCommandTests
         var result = await CliRunner.RunAsync("healthcheck", new Uri(gateway.Client.BaseAddress!, "/healthz").ToString());
 
         Assert.Equal(CommandLine.Success, result.ExitCode);
+    }
+
+    [Fact]
+    public async Task RunAsync_ProxyInTheEnvironment_AsksTheGatewayDirectly()
+    {
+        // The image's HEALTHCHECK runs where HTTP_PROXY may be set for the gateway's own calls to Entra and Graph; .NET
+        // would send even 127.0.0.1 through it. A process of its own: the default proxy is read once per process.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        var proxy = $"http://127.0.0.1:{LoopbackPort.Free()}";
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "XtacGateway.dll"), "healthcheck", new Uri(gateway.Client.BaseAddress!, "/healthz").ToString() },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var name in new[] { "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy" })
+        {
+            start.Environment[name] = proxy;
+        }
+
+        start.Environment.Remove("NO_PROXY");
+        start.Environment.Remove("no_proxy");
+
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(deadline.Token);
+
+        Assert.True(process.ExitCode == CommandLine.Success, $"exit {process.ExitCode}: {await stderr}");
     }
 
     [Fact]
