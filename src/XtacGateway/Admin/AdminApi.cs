@@ -27,6 +27,8 @@ internal static class AdminApi
 
     /// <summary>One partner with thousands of user targets is well under this; a body of Kestrel's default 30 MB is not an admin change.</summary>
     private const long MaxBodyBytes = 4 * 1024 * 1024;
+    private const int AuditPageSize = 100;
+    private const int AuditMaxPageSize = 10_000;
     private const string Relative = "/policies/crossTenantAccessPolicy";
 
     /// <summary>Partners in one list response: 100,000 of them would be tens of MB in one answer.</summary>
@@ -362,17 +364,28 @@ internal static class AdminApi
             : NoPolicy();
     }
 
-    private static async Task<IResult> ReadAudit(IAuditLog audit, int? top, CancellationToken cancellationToken)
+    /// <summary>The newest entries, newest first: <c>$top</c> of them as Graph's directory audits take it (<c>top</c> too), 100 by default.</summary>
+    private static async Task<IResult> ReadAudit(HttpContext context, IAuditLog audit)
     {
+        var query = context.Request.Query;
+        var name = query.ContainsKey("$top") ? "$top" : "top";
+        var top = AuditPageSize;
+        if (query.TryGetValue(name, out var text)
+            && !(int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out top) && top is >= 1 and <= AuditMaxPageSize))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: $"Invalid {name}",
+                detail: $"'{name}' must be a whole number from 1 to {AuditMaxPageSize}, not '{text}'.");
+        }
+
         try
         {
-            var entries = await audit.ReadAsync(Math.Clamp(top ?? 100, 1, 10_000), cancellationToken);
+            var entries = await audit.ReadAsync(top, context.RequestAborted);
             return Results.Json(new AuditEntryList(entries), AdminJsonContext.Default.AuditEntryList);
         }
-        catch (Exception ex) when (RedisConnection.IsUnreachable(ex) || ex is RedisServerException)
+        catch (Exception ex) when (RedisConnection.IsUnreachable(ex) || ex is RedisServerException or IOException or UnauthorizedAccessException)
         {
-            // Unreachable, or answering but refusing (a key of another type under the stream's name): either way the
-            // log cannot be read now, which is not a fault of the gateway's.
+            // Unreachable, answering but refusing (a key of another type under the stream's name), or a file that
+            // cannot be read: either way the log cannot be read now, which is not a fault of the caller's.
             return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Audit log unavailable", detail: ex.Message);
         }
     }

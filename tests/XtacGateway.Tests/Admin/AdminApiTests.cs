@@ -357,6 +357,33 @@ public sealed class AdminApiTests
     }
 
     [Fact]
+    public async Task ReadAudit_TopAsGraphTakesIt_NewestThatMany()
+    {
+        await using var gateway = await StartAsync();
+        foreach (var accepted in new[] { "true", "false" })
+        {
+            using var change = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
+                $$"""{ "inboundTrust": { "isMfaAccepted": {{accepted}}, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }""");
+            Assert.Equal(HttpStatusCode.NoContent, change.StatusCode);
+        }
+
+        async Task<JsonArray> ReadAsync(string query) => (await (await gateway.AdminAsync(HttpMethod.Get, $"/admin/audit{query}")).JsonAsync())["value"]!.AsArray();
+
+        var newest = Assert.Single(await ReadAsync("?$top=1"));
+        Assert.Single(await ReadAsync("?top=1"));
+        Assert.Equal(2, (await ReadAsync(string.Empty)).Count);
+        Assert.Equal((long)(await ReadAsync(string.Empty))[0]!["policyVersion"]!, (long)newest!["policyVersion"]!);
+
+        foreach (var bad in new[] { "0", "10001", "-1", "ten" })
+        {
+            using var refused = await gateway.AdminAsync(HttpMethod.Get, $"/admin/audit?$top={bad}");
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+            Assert.Contains($"'$top' must be a whole number from 1 to 10000, not '{bad}'", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Patch_WeakIfMatchOfThePolicyInForce_Returns412AndChangesNothing()
     {
         // RFC 9110: If-Match compares strongly, so W/"<current etag>" names no representation the gateway holds.
