@@ -32,7 +32,7 @@ internal enum PolicyCommitStatus
     /// <summary>The source holds another version than the basis: reload and retry, or answer 412.</summary>
     Conflict,
 
-    /// <summary>The source cannot be reached; nothing changed.</summary>
+    /// <summary>The source cannot be reached; nothing changed, unless the detail says the outcome is unknown (a timeout after the change was sent).</summary>
     Unavailable,
 
     ReadOnly,

@@ -234,6 +234,13 @@ internal sealed class RedisPolicySource(
                 await RemoveReplacedDocumentAsync(etag);
                 throw;
             }
+            catch (RedisTimeoutException ex)
+            {
+                // The script was sent: Redis may yet run it, so neither "nothing changed" nor "done" is true, and the
+                // document stays (the pointer may come to name it). Every instance hears of the change if it lands.
+                return new PolicyCommitResult(PolicyCommitStatus.Unavailable,
+                    Detail: $"Redis did not answer the change in time, and may still apply it: read the policy before retrying. {ex.Message}");
+            }
         }
         while ((long)result[0] == 2 && ++attempts < 3);
 
