@@ -14,6 +14,12 @@ internal static class AtomicFile
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
+                if (!OperatingSystem.IsWindows() && File.Exists(path))
+                {
+                    // The replacement keeps the permissions someone chose for the file (0600 for a policy, say).
+                    File.SetUnixFileMode(stream.SafeFileHandle, File.GetUnixFileMode(path));
+                }
+
                 write(stream);
 
                 // Before the rename: otherwise a crash soon after it can leave the name on an empty or short file

@@ -66,11 +66,12 @@ internal sealed partial class FilePolicySource(
     {
         try
         {
-            if (!File.Exists(PolicyPath))
+            var file = TargetFile();
+            if (!file.Exists)
             {
                 Report(inForce: false, "the file does not exist");
             }
-            else if (HasChanged())
+            else if ((file.LastWriteTimeUtc, file.Length) != _lastStamp)
             {
                 await LoadAsync(cancellationToken);
             }
@@ -123,7 +124,8 @@ internal sealed partial class FilePolicySource(
             {
                 var bytes = PolicyWriter.WriteUtf8(document);
                 cancellationToken.ThrowIfCancellationRequested();
-                AtomicFile.Replace(PolicyPath, stream => stream.Write(bytes));
+                // Over the link's target, not the link: the path keeps naming the same file.
+                AtomicFile.Replace(TargetFile().FullName, stream => stream.Write(bytes));
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -157,26 +159,34 @@ internal sealed partial class FilePolicySource(
         }
     }
 
-    private bool HasChanged()
+    /// <summary>
+    /// The file the path names, through any symbolic links. A link's own time and length never change, and Kubernetes
+    /// mounts a ConfigMap's file as a link into a directory it swaps on update: stamping the link would never see a change.
+    /// </summary>
+    private FileInfo TargetFile()
     {
-        var info = new FileInfo(PolicyPath);
-        if (!info.Exists)
+        try
         {
-            return false;
+            return File.ResolveLinkTarget(PolicyPath, returnFinalTarget: true) as FileInfo ?? new FileInfo(PolicyPath);
         }
-
-        return (info.LastWriteTimeUtc, info.Length) != _lastStamp;
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // Nothing at the path (yet): the caller sees a file that does not exist.
+            return new FileInfo(PolicyPath);
+        }
     }
 
     /// <summary>Loads the file; returns null on success (or no change), otherwise the errors.</summary>
     private async Task<IReadOnlyList<string>?> LoadAsync(CancellationToken cancellationToken)
     {
-        var info = new FileInfo(PolicyPath);
-        var stamp = (info.LastWriteTimeUtc, info.Length);
+        (DateTime, long) stamp;
         byte[] bytes;
         try
         {
-            bytes = await File.ReadAllBytesAsync(PolicyPath, cancellationToken);
+            // Inside the try: a missing file (or directory) throws on its length, and must be an error, not a 500.
+            var file = TargetFile();
+            stamp = (file.LastWriteTimeUtc, file.Length);
+            bytes = await File.ReadAllBytesAsync(file.FullName, cancellationToken);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -146,6 +146,82 @@ public sealed class FilePolicySourceTests
     }
 
     [Fact]
+    public async Task Reload_ConfigMapStyleLinkSwapped_ChangesDecisionsAndAdminWritesKeepTheLink()
+    {
+        // As Kubernetes mounts a ConfigMap: policy.json -> ..data/policy.json, ..data -> a timestamped directory that an
+        // update replaces by swapping the ..data link. The link policy.json itself never changes.
+        using var volume = new TempDirectory("xtac-configmap-");
+        var mount = volume.Path;
+        void Publish(string generation, string policy)
+        {
+            Directory.CreateDirectory(Path.Combine(mount, generation));
+            File.WriteAllText(Path.Combine(mount, generation, "policy.json"), policy);
+            var swap = Path.Combine(mount, "..data_tmp");
+            File.CreateSymbolicLink(swap, generation);
+
+            // rename(2) of one link over the other, as the kubelet does it (.NET's moves refuse a link to a directory).
+            using var rename = System.Diagnostics.Process.Start("mv", ["-T", swap, Path.Combine(mount, "..data")]);
+            rename.WaitForExit();
+            Assert.Equal(0, rename.ExitCode);
+        }
+
+        Publish("..2026_11_29_a", TestPolicies.Standard());
+        var link = Path.Combine(mount, "policy.json");
+        File.CreateSymbolicLink(link, Path.Combine("..data", "policy.json"));
+        await using var mounted = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Policy:Path"] = link);
+        var token = mounted.Token(TestIds.AllowedPartner);
+        using (var before = await mounted.GetAsync("/orders", token))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        }
+
+        Publish("..2026_11_29_b", PartnerNowBlocked);
+
+        Assert.True(await mounted.EventuallyAnswersAsync("/orders", token, HttpStatusCode.Forbidden, ReloadDeadline),
+            $"the allowed partner was still let in {ReloadDeadline} after the mounted policy blocked it");
+
+        // A writable mount: the change lands in the file the link names, and the link stays a link.
+        using var change = await mounted.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.AllowedPartner}",
+            """{ "b2bDirectConnectInbound": { "usersAndGroups": { "accessType": "allowed", "targets": [ { "target": "AllUsers", "targetType": "user" } ] }, "applications": { "accessType": "allowed", "targets": [ { "target": "AllApplications", "targetType": "application" } ] } } }""");
+        Assert.Equal(HttpStatusCode.NoContent, change.StatusCode);
+        Assert.NotNull(new FileInfo(link).LinkTarget);
+        Assert.Contains("\"allowed\"", File.ReadAllText(Path.Combine(mount, "..2026_11_29_b", "policy.json")), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await mounted.GetAsync("/orders", token)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Commit_PolicyFileMissing_Answers503AndKeepsThePolicyInForce()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        var before = gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag;
+        File.Delete(gateway.PolicyPath);
+
+        using var change = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
+            """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }""");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, change.StatusCode);
+        Assert.Equal("application/problem+json", change.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("policy.json", await change.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(before, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
+        Assert.False(File.Exists(gateway.PolicyPath));
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Commit_PolicyFileWithOwnerOnlyPermissions_KeepsThem()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        File.SetUnixFileMode(gateway.PolicyPath, ownerOnly);
+
+        using var change = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
+            """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }""");
+
+        Assert.Equal(HttpStatusCode.NoContent, change.StatusCode);
+        Assert.Equal(ownerOnly, File.GetUnixFileMode(gateway.PolicyPath));
+    }
+
+    [Fact]
     public async Task Reload_MalformedJsonEdit_KeepsPolicyAndVersion()
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
