@@ -5,7 +5,7 @@ using XtacGateway.Policy.Claims;
 namespace XtacGateway;
 
 /// <summary>The gateway's own settings: the <c>Xtac</c> configuration section.</summary>
-internal sealed class GatewayOptions
+internal sealed class GatewayOptions : IValidatableObject
 {
     public const string Section = "Xtac";
 
@@ -26,6 +26,17 @@ internal sealed class GatewayOptions
     public DevelopmentIssuerOptions DevelopmentIssuer { get; set; } = new();
 
     public SampleAppOptions SampleApp { get; set; } = new();
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        // A template's placeholder: no token carries it, so no caller would be internal and no admin could sign in.
+        if (ResourceTenantId == Guid.Empty)
+        {
+            yield return new ValidationResult(
+                $"'{Section}:ResourceTenantId' is the empty GUID: set the tenant ID of the organisation whose apps the gateway protects.",
+                [nameof(ResourceTenantId)]);
+        }
+    }
 }
 
 internal sealed class PolicyOptions

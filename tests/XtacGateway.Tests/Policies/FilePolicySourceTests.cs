@@ -441,10 +441,12 @@ public sealed class FilePolicySourceTests
         Assert.Contains("xtac-missing-", ProblemAssert.AllMessages(exception), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Start_NoResourceTenant_ThrowsNamingSetting()
+    [Theory]
+    [InlineData(null)]
+    [InlineData("00000000-0000-0000-0000-000000000000")]
+    public async Task Start_NoResourceTenant_ThrowsNamingSetting(string? resourceTenant)
     {
-        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:ResourceTenantId"] = null));
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:ResourceTenantId"] = resourceTenant));
 
         Assert.Contains("ResourceTenantId", ProblemAssert.AllMessages(exception), StringComparison.Ordinal);
     }
