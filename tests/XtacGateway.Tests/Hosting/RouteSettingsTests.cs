@@ -9,7 +9,7 @@ public sealed class RouteSettingsTests
     [Fact]
     public async Task Proxy_RouteWithTimeout_ServedWithinItAnd504Beyond()
     {
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["ReverseProxy:Routes:open:Timeout"] = "00:00:01");
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["ReverseProxy:Routes:open:Timeout"] = "00:00:05");
 
         using (var quick = await gateway.GetAsync("/orders", gateway.Token()))
         {
