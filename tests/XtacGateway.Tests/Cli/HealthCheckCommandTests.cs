@@ -36,6 +36,8 @@ public sealed class HealthCheckCommandTests
         // The image's HEALTHCHECK runs where HTTP_PROXY may be set for the gateway's own calls to Entra and Graph; .NET
         // would send even 127.0.0.1 through it. A process of its own: the default proxy is read once per process.
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        // Warm: the command's own 2 s limit is for a running gateway, not for this one's first request.
+        (await gateway.Client.GetAsync("/healthz")).Dispose();
         var proxy = $"http://127.0.0.1:{LoopbackPort.Free()}";
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
