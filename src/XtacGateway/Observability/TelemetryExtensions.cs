@@ -44,7 +44,9 @@ internal static class TelemetryExtensions
             ?? new TelemetryOptions().TenantDimensionSeriesLimit;
 
         var otel = builder.Services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService(serviceName: builder.Configuration["OTEL_SERVICE_NAME"] ?? GatewayTelemetry.Name))
+            // The gateway's defaults first, then the standard variables: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
+            // (service.name, service.instance.id...) outrank them, and a blank one counts as unset.
+            .ConfigureResource(resource => resource.Clear().AddService(GatewayTelemetry.Name).AddTelemetrySdk().AddEnvironmentVariableDetector())
             .WithMetrics(metrics =>
             {
                 // ASP.NET Core's request and connection meters by name: AddAspNetCoreInstrumentation would also

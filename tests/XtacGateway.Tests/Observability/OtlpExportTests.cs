@@ -78,4 +78,31 @@ public sealed class OtlpExportTests
         Assert.Contains(collector.Received("/v1/logs"), l => l.Contains("InboundPolicyBlocked"));
         Assert.Contains(collector.Received("/v1/metrics"), m => m.Contains("xtac.decisions"));
     }
+
+    [Fact]
+    public async Task Export_ResourceVariablesSet_TheyNameTheServiceAndABlankNameIsUnset()
+    {
+        // OTEL_RESOURCE_ATTRIBUTES names the service and its instance, and outranks the gateway's defaults; a deployment
+        // template's empty OTEL_SERVICE_NAME is as good as unset, not a start-up failure.
+        await using var collector = await OtlpCollector.StartAsync();
+        await using (var gateway = await GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s =>
+            {
+                s["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Url;
+                s["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+                s["OTEL_SERVICE_NAME"] = "";
+                s["OTEL_RESOURCE_ATTRIBUTES"] = "service.name=xtac-eu-west,service.instance.id=pod-7f3a";
+            }))
+        {
+            using var response = await gateway.GetAsync("/orders", gateway.Token(TestIds.BlockedPartner));
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        }
+
+        var traces = collector.Received("/v1/traces");
+        Assert.NotEmpty(traces);
+        Assert.All(traces, t => Assert.Contains("xtac-eu-west", t));
+        Assert.All(traces, t => Assert.Contains("pod-7f3a", t));
+        Assert.All(collector.Received("/v1/metrics"), m => Assert.Contains("xtac-eu-west", m));
+    }
 }
