@@ -54,12 +54,17 @@ internal sealed class GatewayTelemetry
         _decisionDuration = meter.CreateHistogram<double>("xtac.decision.duration", "s", "Time the enforcement step took to decide.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.000_000_025, 0.000_000_05, 0.000_000_1, 0.000_000_25, 0.000_000_5, 0.000_001, 0.000_002, 0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.005, 0.01] });
         _reloads = meter.CreateCounter<long>("xtac.policy.reloads", "{reload}", "Policy loads, by result.");
+
         _tokenCacheLookups = meter.CreateObservableCounter("xtac.token_cache.lookups", ObserveTokenCache, "{lookup}", "Verified-token cache lookups, by result (hit or miss).");
         meter.CreateObservableGauge("xtac.policy.version", () => store.Current?.Version ?? 0, "{version}", "Version of the policy snapshot in force.");
         meter.CreateObservableGauge("xtac.policy.fingerprint", () => store.Current is { } s ? Fingerprint(s.ETag) : 0L, "{fingerprint}",
             "The content hash of the policy in force (its ETag's first 48 bits): equal on instances that hold the same document, whatever their version numbers.");
         meter.CreateObservableGauge("xtac.policy.partners", () => store.Current?.PartnerCount ?? 0, "{partner}", "Partner configurations in the policy in force.");
-        meter.CreateObservableGauge("xtac.policy.age", () => store.Current is { } s ? (time.GetUtcNow() - s.LoadedAt).TotalSeconds : double.NaN, "s", "Time since the policy in force was loaded.");
+        // Since the source last confirmed the policy, as /readyz measures it against Xtac:Policy:MaxAge: an unchanged
+        // policy is fresh while its source confirms it. No policy, no value (NaN would never cross an alert's bound).
+        meter.CreateObservableGauge("xtac.policy.age",
+            () => store.Current is null ? [] : (IEnumerable<Measurement<double>>)[new((time.GetUtcNow() - store.LastConfirmedAt).TotalSeconds)],
+            "s", "Time since the policy source last confirmed the policy in force (loaded it or found it unchanged).");
     }
 
     /// <summary>
@@ -104,6 +109,8 @@ internal sealed class GatewayTelemetry
     /// <summary>Counts a decision and, when <paramref name="startTimestamp"/> is not zero, records how long it took.</summary>
     public void RecordDecision(in Decision decision, int appSlot, string appTag, long startTimestamp)
     {
+        // Read before counting: the histogram times the decision, not the bookkeeping after it.
+        var elapsed = startTimestamp == 0 ? default : Stopwatch.GetElapsedTime(startTimestamp);
         if (_indexedDecisions is { Enabled: true })
         {
             DecisionsOf(appSlot, appTag).Increment(Cell(decision.Reason, decision.Source));
@@ -123,7 +130,7 @@ internal sealed class GatewayTelemetry
         if (startTimestamp != 0)
         {
             // No tags: OpenTelemetry keeps an untagged series without a tag-set lookup.
-            _decisionDuration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
+            _decisionDuration.Record(elapsed.TotalSeconds);
         }
     }
 
@@ -157,6 +164,19 @@ internal sealed class GatewayTelemetry
     }
 
     public void PolicyReloaded(string result) => _reloads.Add(1, new KeyValuePair<string, object?>("result", result));
+
+    /// <summary>
+    /// Records zero for every reload result, so that each series exists from the first scrape: Prometheus's increase()
+    /// cannot see the first event of a series born at one, and the first rejected policy is the one an alert must catch.
+    /// Called once the exporters listen (<see cref="TelemetryExtensions"/>); a measurement before that is lost.
+    /// </summary>
+    public void StartReloadSeriesAtZero()
+    {
+        foreach (var result in (string[])["success", "invalid", "failure"])
+        {
+            _reloads.Add(0, new KeyValuePair<string, object?>("result", result));
+        }
+    }
 
     public void TokenCacheLookup(bool hit)
     {

@@ -115,6 +115,38 @@ public sealed class GatewayTelemetryTests
     }
 
     [Fact]
+    public void PolicyAge_UnchangedPolicyConfirmedBySource_TimeSinceConfirmationAndNoValueWithoutPolicy()
+    {
+        // The age an alert on Xtac:Policy:MaxAge needs is /readyz's: since the source last confirmed the policy, not
+        // since it was loaded (an unchanged policy is loaded once), and no value at all while no policy is in force.
+        var time = new ManualTime { Now = new DateTimeOffset(2026, 11, 29, 10, 0, 0, TimeSpan.Zero) };
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = services.GetRequiredService<IMeterFactory>();
+        using var store = new PolicySnapshotStore(time);
+        _ = new GatewayTelemetry(meters, store, time, Microsoft.Extensions.Options.Options.Create(new TelemetryOptions()));
+        using var age = new MetricCollector<double>(meters, GatewayTelemetry.Name, "xtac.policy.age");
+
+        age.RecordObservableInstruments();
+        Assert.Empty(age.GetMeasurementSnapshot());
+
+        var document = XtacGateway.Policy.Validation.PolicyParser.Parse(TestPolicies.Standard()).Document!;
+        store.Swap(XtacGateway.Policy.Compilation.PolicyCompiler.Compile(document, TestIds.ResourceTenant));
+        time.Now += TimeSpan.FromHours(2);
+        store.Confirm();
+        time.Now += TimeSpan.FromSeconds(5);
+
+        age.RecordObservableInstruments();
+        Assert.Equal(5, age.LastMeasurement!.Value);
+    }
+
+    private sealed class ManualTime : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; }
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
+    [Fact]
     public async Task PolicyFingerprint_SameDocumentUnderDifferentVersions_EqualAcrossInstances()
     {
         // Two instances reading the same file, one of which loaded another edit first: versions differ, documents do not.

@@ -32,6 +32,21 @@ public sealed class PrometheusExportTests
     }
 
     [Fact]
+    public async Task Metrics_FirstScrape_EveryReloadResultHasItsSeriesAndTheFirstLoadIsCounted()
+    {
+        // A series born at one hides its first event from increase(): the first rejected policy must show.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+
+        var reloads = (await gateway.Management.GetStringAsync("/metrics")).Split('\n')
+            .Where(l => l.StartsWith("xtac_policy_reloads_total{", StringComparison.Ordinal))
+            .ToDictionary(l => l[(l.IndexOf("result=\"", StringComparison.Ordinal) + 8)..].Split('"')[0], l => double.Parse(l.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture));
+
+        Assert.Equal(0, reloads["invalid"]);
+        Assert.Equal(0, reloads["failure"]);
+        Assert.Equal(1, reloads["success"]);
+    }
+
+    [Fact]
     public async Task Metrics_DecisionDuration_BucketsResolveTheSubMicrosecondRange()
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Telemetry:DurationSampleInterval"] = "1");
@@ -47,6 +62,24 @@ public sealed class PrometheusExportTests
         // A decision takes tens of nanoseconds: with 1 us as the lowest bound every p50 and p99 would read as an
         // interpolation inside that one bucket, whatever the real latency.
         Assert.True(bounds.Count(b => b < 0.000_001) >= 4, "bucket bounds: " + string.Join(", ", bounds));
+    }
+
+    [Fact]
+    public async Task Metrics_RequestDuration_BucketsResolveTheMillisecondRange()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        (await gateway.GetAsync("/a", gateway.Token())).Dispose();
+
+        var bounds = (await gateway.Management.GetStringAsync("/metrics")).Split('\n')
+            .Where(l => l.StartsWith("http_server_request_duration_seconds_bucket{", StringComparison.Ordinal))
+            .Select(l => System.Text.RegularExpressions.Regex.Match(l, "le=\"([^\"]+)\"").Groups[1].Value)
+            .Where(le => le != "+Inf")
+            .Select(le => double.Parse(le, System.Globalization.CultureInfo.InvariantCulture))
+            .Distinct()
+            .ToArray();
+
+        // A proxied request takes about 2 ms: the dashboard's proxy p50 and p99 need bounds below ASP.NET Core's 5 ms.
+        Assert.True(bounds.Count(b => b < 0.005) >= 4, "bucket bounds: " + string.Join(", ", bounds));
     }
 
     [Fact]
