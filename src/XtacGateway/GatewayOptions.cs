@@ -49,6 +49,13 @@ internal sealed class PolicyOptions
     public TimeSpan FileCheckInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
+    /// How often the file is read and compared even when its time and length look unchanged: a replacement of the same
+    /// length written within one clock tick, or copied with its time kept, is seen within this.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan FileContentCheckInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
     /// Readiness fails when the source has not confirmed the policy in force for this long; at least twice the source's
     /// check interval (<see cref="PolicyFreshnessValidator"/>).
     /// </summary>

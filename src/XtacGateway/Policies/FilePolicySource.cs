@@ -28,6 +28,9 @@ internal sealed partial class FilePolicySource(
     /// <summary>The hash of the file content last put in force.</summary>
     private byte[]? _lastHash;
     private (DateTime Modified, long Length) _lastStamp;
+
+    /// <summary>When the file's content was last read, whatever its stamp said.</summary>
+    private DateTimeOffset _lastReadAt;
     private bool _fileInForce;
 
     public string PolicyPath { get; } = ResolvePath(options.Value.Policy.Path, environment.ContentRootPath);
@@ -71,8 +74,10 @@ internal sealed partial class FilePolicySource(
             {
                 Report(inForce: false, "the file does not exist");
             }
-            else if ((file.LastWriteTimeUtc, file.Length) != _lastStamp)
+            else if ((file.LastWriteTimeUtc, file.Length) != _lastStamp
+                || time.GetUtcNow() - _lastReadAt >= options.Value.Policy.FileContentCheckInterval)
             {
+                // A new stamp, or time to look at the content anyway: the stamp cannot tell every replacement apart.
                 await LoadAsync(cancellationToken);
             }
             else if (_fileInForce)
@@ -196,6 +201,7 @@ internal sealed partial class FilePolicySource(
         }
 
         _lastStamp = stamp;
+        _lastReadAt = time.GetUtcNow();
         var hash = SHA256.HashData(bytes);
         if (_lastHash is not null && hash.AsSpan().SequenceEqual(_lastHash))
         {

@@ -190,6 +190,31 @@ public sealed class FilePolicySourceTests
     }
 
     [Fact]
+    public async Task Reload_ReplacedBySameLengthAndTime_SeenWithinTheContentCheckInterval()
+    {
+        // A file written in the same clock tick, or copied with its time kept (cp -p, rsync -a), looks unchanged by its
+        // time and length: "allowed" and "blocked" are the same length.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Policy:FileContentCheckInterval"] = "00:00:01");
+        var token = gateway.Token(TestIds.AllowedPartner);
+        using (var before = await gateway.GetAsync("/orders", token))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        }
+
+        var blocked = TestPolicies.Document(
+            TestPolicies.Partner(TestIds.AllowedPartner, TestPolicies.BlockedAll, mfaAccepted: true),
+            TestPolicies.Partner(TestIds.BlockedPartner, TestPolicies.BlockedAll));
+        Assert.Equal(new FileInfo(gateway.PolicyPath).Length, System.Text.Encoding.UTF8.GetByteCount(blocked));
+        var replacement = gateway.PolicyPath + ".new";
+        await File.WriteAllTextAsync(replacement, blocked);
+        File.SetLastWriteTimeUtc(replacement, File.GetLastWriteTimeUtc(gateway.PolicyPath));
+        File.Move(replacement, gateway.PolicyPath, overwrite: true);
+
+        Assert.True(await gateway.EventuallyAnswersAsync("/orders", token, HttpStatusCode.Forbidden, TimeSpan.FromSeconds(5)),
+            "a replacement with the same length and time was not seen within the content check interval");
+    }
+
+    [Fact]
     public async Task Commit_PolicyFileMissing_Answers503AndKeepsThePolicyInForce()
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
