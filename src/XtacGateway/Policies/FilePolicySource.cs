@@ -31,6 +31,9 @@ internal sealed partial class FilePolicySource(
 
     /// <summary>When the file's content was last read, whatever its stamp said.</summary>
     private DateTimeOffset _lastReadAt;
+
+    /// <summary>The hash of the content last read, in force or rejected: a rejected edit read again is not rejected again.</summary>
+    private byte[]? _lastReadHash;
     private bool _fileInForce;
 
     public string PolicyPath { get; } = ResolvePath(options.Value.Policy.Path, environment.ContentRootPath);
@@ -74,11 +77,23 @@ internal sealed partial class FilePolicySource(
             {
                 Report(inForce: false, "the file does not exist");
             }
-            else if ((file.LastWriteTimeUtc, file.Length) != _lastStamp
-                || time.GetUtcNow() - _lastReadAt >= options.Value.Policy.FileContentCheckInterval)
+            else if ((file.LastWriteTimeUtc, file.Length) != _lastStamp)
             {
-                // A new stamp, or time to look at the content anyway: the stamp cannot tell every replacement apart.
                 await LoadAsync(cancellationToken);
+            }
+            else if (time.GetUtcNow() - _lastReadAt >= options.Value.Policy.FileContentCheckInterval)
+            {
+                // The stamp cannot tell every replacement apart (the same length in the same clock tick, cp -p): compare
+                // the content, streamed, so that an unchanged large policy costs no buffer of its size.
+                _lastReadAt = time.GetUtcNow();
+                if (!(await HashAsync(file, cancellationToken)).AsSpan().SequenceEqual(_lastReadHash))
+                {
+                    await LoadAsync(cancellationToken);
+                }
+                else if (_fileInForce)
+                {
+                    store.Confirm();
+                }
             }
             else if (_fileInForce)
             {
@@ -203,6 +218,7 @@ internal sealed partial class FilePolicySource(
         _lastStamp = stamp;
         _lastReadAt = time.GetUtcNow();
         var hash = SHA256.HashData(bytes);
+        _lastReadHash = hash;
         if (_lastHash is not null && hash.AsSpan().SequenceEqual(_lastHash))
         {
             Report(inForce: true);
@@ -231,6 +247,12 @@ internal sealed partial class FilePolicySource(
         Log.PolicyLoaded(logger, PolicyPath, snapshot.Version, snapshot.PartnerCount);
         telemetry.PolicyReloaded("success");
         return null;
+    }
+
+    private static async Task<byte[]> HashAsync(FileInfo file, CancellationToken cancellationToken)
+    {
+        await using var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        return await SHA256.HashDataAsync(stream, cancellationToken);
     }
 
     /// <summary>

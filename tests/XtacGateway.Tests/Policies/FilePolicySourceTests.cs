@@ -68,7 +68,8 @@ public sealed class FilePolicySourceTests
     [Fact]
     public async Task Reload_InvalidEdit_KeepsPolicyAndVersion()
     {
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        // Content checked every second: the unchanged invalid edit is read again, but not rejected (and counted) again.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Policy:FileContentCheckInterval"] = "00:00:01");
         using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
         var allowedToken = gateway.Token(TestIds.AllowedPartner);
         var blockedToken = gateway.Token(TestIds.BlockedPartner);
@@ -83,6 +84,7 @@ public sealed class FilePolicySourceTests
 
         Assert.Equal(versionBefore, await gateway.PolicyVersionAsync());
         Assert.DoesNotContain("success", reloads.Results);
+        Assert.Single(reloads.Results, r => r == "invalid");
         Assert.All(gateway.Backend.Requests, r => Assert.Equal(TestIds.AllowedPartner.ToString(), r.Headers["X-Xtac-Home-Tenant-Id"]));
     }
 
