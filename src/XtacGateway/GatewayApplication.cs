@@ -46,14 +46,11 @@ internal static class GatewayApplication
         services.TryAddSingleton<PolicySnapshotStore>();
         services.TryAddSingleton<GatewayTelemetry>();
         services.TryAddSingleton<CallerContextProvider>();
-
-        // Before the policy sources: hosted services start in order, and the exporters must listen before the first
-        // policy load is counted.
-        builder.AddXtacTelemetry();
         builder.AddXtacPolicySources();
         builder.AddXtacAdminApi();
 
         builder.AddXtacAuthentication();
+        builder.AddXtacTelemetry();
         services.AddXtacHealthChecks();
         services.AddAuthorization();
         services.AddProblemDetails();

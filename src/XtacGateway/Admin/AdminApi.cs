@@ -544,7 +544,7 @@ internal static class AdminApi
         }
     }
 
-    /// <summary>The whole request body (at most <see cref="MaxBodyBytes"/>), or the 400 or 413 to answer when it is not UTF-8 or too large.</summary>
+    /// <summary>The whole request body (at most <see cref="MaxBodyBytes"/>) without a byte order mark, or the 400 or 413 to answer when it is not UTF-8 or too large.</summary>
     private static async Task<(ReadOnlyMemory<byte> Body, IResult? Invalid)> ReadUtf8BodyAsync(HttpContext context)
     {
         var buffer = new MemoryStream();
@@ -557,7 +557,8 @@ internal static class AdminApi
             return (default, BodyTooLarge());
         }
 
-        var bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        // Without a leading byte order mark, as the stream parsers this replaced skipped it (PowerShell 5.1 writes one).
+        var bytes = PolicyParser.WithoutByteOrderMark(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
         return PolicyParser.NotUtf8Error(bytes.Span) is { } error ? (default, Validation([error])) : (bytes, null);
     }
 

@@ -10,15 +10,18 @@ namespace XtacGateway.Hosting;
 /// </summary>
 internal sealed class RouteTimeoutMiddleware(RequestDelegate next)
 {
-    public async Task Invoke(HttpContext context)
+    // Not async unless the route has a timeout: the middleware sets the feature only then, and every other request
+    // passes straight through without a state machine of its own.
+    public Task Invoke(HttpContext context)
+        => context.Features.Get<IHttpRequestTimeoutFeature>() is { } timeout ? InvokeAsync(context, timeout) : next(context);
+
+    private async Task InvokeAsync(HttpContext context, IHttpRequestTimeoutFeature timeout)
     {
         await next(context);
-
-        // The status is checked first: almost every request ends here, and only this cheap test.
-        if (context.Response.StatusCode == StatusCodes.Status400BadRequest
+        if (timeout.RequestTimeoutToken.IsCancellationRequested
+            && context.Response.StatusCode == StatusCodes.Status400BadRequest
             && !context.Response.HasStarted
-            && context.Features.Get<IForwarderErrorFeature>()?.Error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled
-            && context.Features.Get<IHttpRequestTimeoutFeature>() is { RequestTimeoutToken.IsCancellationRequested: true })
+            && context.Features.Get<IForwarderErrorFeature>()?.Error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled)
         {
             context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
         }

@@ -86,8 +86,8 @@ internal static class TelemetryExtensions
                 }
             });
 
-        // Registered after OpenTelemetry's own hosted service, which starts the exporters' listeners: started before
-        // it, the zeros would reach no exporter.
+        // A hosted service: OpenTelemetry puts its own, which starts the exporters' listeners, before every other one,
+        // so these zeros reach the exporters (recorded when GatewayTelemetry is built, they would reach none).
         builder.Services.AddHostedService<ReloadSeriesAtZero>();
 
         if (tracing)

@@ -237,7 +237,9 @@ internal sealed class RedisPolicySource(
             catch (RedisTimeoutException ex)
             {
                 // The script was sent: Redis may yet run it, so neither "nothing changed" nor "done" is true, and the
-                // document stays (the pointer may come to name it). Every instance hears of the change if it lands.
+                // document stays (the pointer may come to name it). Every instance hears of the change if it lands;
+                // this one also looks again at once, so that the read the answer asks for finds it.
+                _wake.Release();
                 return new PolicyCommitResult(PolicyCommitStatus.Unavailable,
                     Detail: $"Redis did not answer the change in time, and may still apply it: read the policy before retrying. {ex.Message}");
             }

@@ -314,6 +314,24 @@ public sealed class AdminApiTests
         Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
     }
 
+    [Fact]
+    public async Task PatchDefault_BodyWithByteOrderMark_Applied()
+    {
+        // As Windows PowerShell 5.1 writes a file with '-Encoding UTF8', sent with Invoke-RestMethod -InFile.
+        await using var gateway = await StartAsync();
+        byte[] body = [.. System.Text.Encoding.UTF8.Preamble, .. System.Text.Encoding.UTF8.GetBytes(
+            """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }""")];
+        using var request = new HttpRequestMessage(HttpMethod.Patch, $"{AdminClient.Base}/default") { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new("application/json");
+        request.Headers.Authorization = new("Bearer", gateway.AdminToken());
+
+        using var response = await gateway.Management.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        var current = await (await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/default")).JsonAsync();
+        Assert.True((bool)current["inboundTrust"]!["isMfaAccepted"]!);
+    }
+
     [Theory]
     [InlineData("PATCH", "/policies/crossTenantAccessPolicy/default")]
     [InlineData("POST", "/evaluate")]
