@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Trace;
 using XtacGateway.Tests.Infrastructure;
 
 namespace XtacGateway.Tests.Observability;
@@ -34,9 +35,10 @@ public sealed class OtlpExportTests
         {
             using var response = await gateway.GetAsync(deniedPath, gateway.Token(TestIds.BlockedPartner, c => c["oid"] = userObjectId));
             Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            await FlushUntilExportedAsync(gateway, collector, deniedPath);
         }
 
-        // Stopping the gateway flushed every signal's pending batch.
+        // Stopping the gateway flushed the metrics' and logs' pending batches.
         var traces = collector.Received("/v1/traces");
         Assert.Contains(traces, t => t.Contains(deniedPath) && t.Contains("xtac.decision") && t.Contains("InboundPolicyBlocked")
             && t.Contains(TestIds.BlockedPartner.ToString()) && t.Contains("xtac.policy.version"));
@@ -72,6 +74,7 @@ public sealed class OtlpExportTests
         {
             using var response = await gateway.GetAsync(deniedPath, gateway.Token(TestIds.BlockedPartner));
             Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            await FlushUntilExportedAsync(gateway, collector, deniedPath);
         }
 
         Assert.Contains(collector.Received("/v1/traces"), t => t.Contains(deniedPath) && t.Contains("InboundPolicyBlocked"));
@@ -97,6 +100,7 @@ public sealed class OtlpExportTests
         {
             using var response = await gateway.GetAsync("/orders", gateway.Token(TestIds.BlockedPartner));
             Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            await FlushUntilExportedAsync(gateway, collector, "/orders");
         }
 
         var traces = collector.Received("/v1/traces");
@@ -104,5 +108,21 @@ public sealed class OtlpExportTests
         Assert.All(traces, t => Assert.Contains("xtac-eu-west", t));
         Assert.All(traces, t => Assert.Contains("pod-7f3a", t));
         Assert.All(collector.Received("/v1/metrics"), m => Assert.Contains("xtac-eu-west", m));
+    }
+
+    /// <summary>
+    /// Flushes the gateway's traces until the request's server span, with its decision, has reached the collector. That
+    /// span ends just after its response is sent, so a test that stops the gateway at once races it against the final
+    /// flush; on a busy machine it can lose.
+    /// </summary>
+    private static async Task FlushUntilExportedAsync(GatewayHarness gateway, OtlpCollector collector, string path)
+    {
+        var traces = gateway.Service<TracerProvider>();
+        var exported = await Eventually.TrueAsync(() =>
+        {
+            traces.ForceFlush(5000);
+            return Task.FromResult(collector.Received("/v1/traces").Any(t => t.Contains(path) && t.Contains("xtac.decision")));
+        }, TimeSpan.FromSeconds(15));
+        Assert.True(exported, $"no exported span for {path} with its decision; traces received: {collector.Received("/v1/traces").Count}");
     }
 }
