@@ -37,7 +37,12 @@ public static class PolicyParser
     /// <param name="resourceTenantId">The organisation the policy protects; when given, no partner may name it.</param>
     public static PolicyParseResult Parse(ReadOnlyMemory<byte> utf8Json, Guid? resourceTenantId = null)
     {
-        utf8Json = WithoutByteOrderMark(utf8Json);
+        utf8Json = AsJsonText(utf8Json, out var notUtf8);
+        if (notUtf8 is not null)
+        {
+            return PolicyParseResult.Failure([notUtf8]);
+        }
+
         var errors = Validate(utf8Json, resourceTenantId, out var valid);
         if (valid is null)
         {
@@ -73,7 +78,12 @@ public static class PolicyParser
         out ReadOnlyMemory<byte>? compactDocument)
     {
         compactDocument = null;
-        utf8Json = WithoutByteOrderMark(utf8Json);
+        utf8Json = AsJsonText(utf8Json, out var notUtf8);
+        if (notUtf8 is not null)
+        {
+            return [notUtf8];
+        }
+
         var errors = Validate(utf8Json, resourceTenantId, out var valid);
         if (valid is null)
         {
@@ -126,11 +136,6 @@ public static class PolicyParser
     {
         valid = null;
         var json = utf8Json.Span;
-        if (NotUtf8Error(json) is { } notUtf8)
-        {
-            return [notUtf8];
-        }
-
         TopLevelLayout layout;
         try
         {
@@ -173,24 +178,25 @@ public static class PolicyParser
         => Parse(PolicyWriter.WriteUtf8(document), resourceTenantId);
 
     /// <summary>
-    /// The bytes after a leading UTF-8 byte order mark, which editors on Windows write (PowerShell 5.1's
-    /// <c>-Encoding UTF8</c>, Notepad before 2019) and JSON parsers may ignore (RFC 8259 §8.1); System.Text.Json does not.
+    /// JSON text as the parsers take it: the bytes after a leading UTF-8 byte order mark, which Windows editors write
+    /// (PowerShell 5.1's <c>-Encoding UTF8</c>) and JSON parsers may ignore (RFC 8259 §8.1), though System.Text.Json's
+    /// span parsers do not; and in <paramref name="notUtf8"/> the error, with the line and byte of the first bad
+    /// sequence, when they are not UTF-8. The reader looks at a string's bytes only when the string is read: without
+    /// this check a bad byte would surface later as an exception, not as an error of the document.
     /// </summary>
-    public static ReadOnlyMemory<byte> WithoutByteOrderMark(ReadOnlyMemory<byte> bytes)
-        => bytes.Span.StartsWith(Encoding.UTF8.Preamble) ? bytes[Encoding.UTF8.Preamble.Length..] : bytes;
-
-    /// <summary>
-    /// The error for bytes that are not UTF-8, with the line and byte of the first bad sequence, or null when they are.
-    /// JSON text must be UTF-8, and the reader looks at a string's bytes only when the string is read: without this a
-    /// bad byte would surface later as an exception, not as an error of the document.
-    /// </summary>
-    public static PolicyError? NotUtf8Error(ReadOnlySpan<byte> bytes)
+    public static ReadOnlyMemory<byte> AsJsonText(ReadOnlyMemory<byte> bytes, out PolicyError? notUtf8)
     {
-        if (Utf8.IsValid(bytes))
+        if (bytes.Span.StartsWith(Encoding.UTF8.Preamble))
         {
-            return null;
+            bytes = bytes[Encoding.UTF8.Preamble.Length..];
         }
 
+        notUtf8 = Utf8.IsValid(bytes.Span) ? null : NotUtf8Error(bytes.Span);
+        return bytes;
+    }
+
+    private static PolicyError NotUtf8Error(ReadOnlySpan<byte> bytes)
+    {
         var line = 1;
         var lineStart = 0;
         var at = 0;

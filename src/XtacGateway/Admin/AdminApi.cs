@@ -557,9 +557,8 @@ internal static class AdminApi
             return (default, BodyTooLarge());
         }
 
-        // Without a leading byte order mark, as the stream parsers this replaced skipped it (PowerShell 5.1 writes one).
-        var bytes = PolicyParser.WithoutByteOrderMark(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
-        return PolicyParser.NotUtf8Error(bytes.Span) is { } error ? (default, Validation([error])) : (bytes, null);
+        var bytes = PolicyParser.AsJsonText(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), out var notUtf8);
+        return notUtf8 is null ? (bytes, null) : (default, Validation([notUtf8]));
     }
 
     private static IResult BodyTooLarge()

@@ -40,7 +40,8 @@ internal static class EvaluateCommand
         // The caller is read as the gateway reads it: with the claim names of its Xtac:Claims settings.
         var claimNames = CommandLine.LoadConfiguration().GetSection($"{GatewayOptions.Section}:Claims").Get<ClaimNames>() ?? ClaimNames.Default;
 
-        if (PolicyParser.NotUtf8Error(inputBytes) is { } notUtf8)
+        var inputJson = PolicyParser.AsJsonText(inputBytes, out var notUtf8);
+        if (notUtf8 is not null)
         {
             await stderr.WriteLineAsync($"{inputPath}: {notUtf8.Message}");
             return CommandLine.UsageError;
@@ -49,7 +50,7 @@ internal static class EvaluateCommand
         JsonDocument input;
         try
         {
-            input = JsonDocument.Parse(PolicyParser.WithoutByteOrderMark(inputBytes));
+            input = JsonDocument.Parse(inputJson);
         }
         catch (JsonException ex)
         {

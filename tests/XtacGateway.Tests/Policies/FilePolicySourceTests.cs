@@ -203,12 +203,9 @@ public sealed class FilePolicySourceTests
             Assert.Equal(HttpStatusCode.OK, before.StatusCode);
         }
 
-        var blocked = TestPolicies.Document(
-            TestPolicies.Partner(TestIds.AllowedPartner, TestPolicies.BlockedAll, mfaAccepted: true),
-            TestPolicies.Partner(TestIds.BlockedPartner, TestPolicies.BlockedAll));
-        Assert.Equal(new FileInfo(gateway.PolicyPath).Length, System.Text.Encoding.UTF8.GetByteCount(blocked));
+        Assert.Equal(new FileInfo(gateway.PolicyPath).Length, System.Text.Encoding.UTF8.GetByteCount(PartnerNowBlocked));
         var replacement = gateway.PolicyPath + ".new";
-        await File.WriteAllTextAsync(replacement, blocked);
+        await File.WriteAllTextAsync(replacement, PartnerNowBlocked);
         File.SetLastWriteTimeUtc(replacement, File.GetLastWriteTimeUtc(gateway.PolicyPath));
         File.Move(replacement, gateway.PolicyPath, overwrite: true);
 
