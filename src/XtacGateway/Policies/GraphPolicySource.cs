@@ -92,68 +92,16 @@ internal sealed class GraphPolicySource(
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            var client = httpClientFactory.CreateClient(HttpClientName);
-            var defaults = await GetJsonAsync(client, new Uri(BaseUrl, "policies/crossTenantAccessPolicy/default"), cancellationToken);
-            var partners = new List<JsonNode?>();
-            Uri? next = new(BaseUrl, "policies/crossTenantAccessPolicy/partners");
-            var visited = new HashSet<Uri>();
-            while (next is not null)
+            using var deadline = new CancellationTokenSource(_options.PullTimeout, time);
+            using var pull = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+            try
             {
-                // Each request carries the Graph token: only to Graph's own address, and never round in a circle.
-                if (!BaseUrl.IsBaseOf(next) || !visited.Add(next))
-                {
-                    throw new InvalidDataException(
-                        $"Microsoft Graph's @odata.nextLink '{next}' is {(visited.Contains(next) ? "a page already read" : $"not under {BaseUrl}")}: not followed; the policy in force is unchanged.");
-                }
-
-                var page = await GetJsonAsync(client, next, cancellationToken);
-
-                // A page without its partners must not pass for an empty one: their tenants would fall to the default.
-                if (page["value"] is not JsonArray values)
-                {
-                    throw new InvalidDataException($"Microsoft Graph's page '{next}' has no 'value' array of partners; the policy in force is unchanged.");
-                }
-
-                foreach (var partner in values)
-                {
-                    partners.Add(partner?.DeepClone());
-                }
-
-                next = page["@odata.nextLink"] switch
-                {
-                    null => null,
-                    JsonValue link when link.TryGetValue<string>(out var text) => new Uri(BaseUrl, text),
-                    _ => throw new InvalidDataException($"Microsoft Graph's page '{next}' has an '@odata.nextLink' that is not a string; the policy in force is unchanged."),
-                };
+                await PullAsync(pull.Token);
             }
-
-            // In tenant order: Graph does not promise one, and the ETag (so the version, and the last known good file)
-            // should change when the policy does, not when the order of its pages does.
-            partners.Sort(static (a, b) => StringComparer.OrdinalIgnoreCase.Compare(TenantIdOf(a), TenantIdOf(b)));
-            var document = new JsonObject { ["default"] = defaults, ["partners"] = new JsonArray([.. partners]) };
-            // Compiled from the bytes, as the file and Redis sources do, and numbered only once it differs.
-            var compiled = PolicyCompiler.Compile(Encoding.UTF8.GetBytes(document.ToJsonString()), _resourceTenant, default, out var parseErrors);
-            if (compiled is null)
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                var errors = parseErrors.Select(e => e.ToString()).ToArray();
-                Log.PolicyRejected(logger, Name, errors.Length, string.Join(Environment.NewLine, errors));
-                telemetry.PolicyReloaded("invalid");
-                throw new PolicyRejectedException("The policy read from Microsoft Graph is invalid; the policy in force is unchanged.");
-            }
-
-            var etag = PolicyCompiler.ComputeETag(compiled.DocumentUtf8.Span);
-            if (store.Current is { } current && current.ETag == etag)
-            {
-                store.Confirm();
-                lastKnownGood.Confirmed(current);
-            }
-            else
-            {
-                var snapshot = compiled.WithVersion(new PolicyVersion(store.NextVersion(), etag, time.GetUtcNow()));
-                store.Swap(snapshot);
-                lastKnownGood.Save(snapshot);
-                Log.PolicyLoaded(logger, Name, snapshot.Version, snapshot.PartnerCount);
-                telemetry.PolicyReloaded("success");
+                throw new TimeoutException(
+                    $"Microsoft Graph did not deliver the whole policy within {_options.PullTimeout.TotalSeconds:F0} s ('{PolicySourceOptions.Section}:Graph:PullTimeout'); the policy in force is unchanged.");
             }
 
             _health.Succeeded();
@@ -161,6 +109,73 @@ internal sealed class GraphPolicySource(
         finally
         {
             _gate.Release();
+        }
+    }
+
+    private async Task PullAsync(CancellationToken cancellationToken)
+    {
+        var client = httpClientFactory.CreateClient(HttpClientName);
+        var defaults = await GetJsonAsync(client, new Uri(BaseUrl, "policies/crossTenantAccessPolicy/default"), cancellationToken);
+        var partners = new List<JsonNode?>();
+        Uri? next = new(BaseUrl, "policies/crossTenantAccessPolicy/partners");
+        var visited = new HashSet<Uri>();
+        while (next is not null)
+        {
+            // Each request carries the Graph token: only to Graph's own address, and never round in a circle.
+            if (!BaseUrl.IsBaseOf(next) || !visited.Add(next))
+            {
+                throw new InvalidDataException(
+                    $"Microsoft Graph's @odata.nextLink '{next}' is {(visited.Contains(next) ? "a page already read" : $"not under {BaseUrl}")}: not followed; the policy in force is unchanged.");
+            }
+
+            var page = await GetJsonAsync(client, next, cancellationToken);
+
+            // A page without its partners must not pass for an empty one: their tenants would fall to the default.
+            if (page["value"] is not JsonArray values)
+            {
+                throw new InvalidDataException($"Microsoft Graph's page '{next}' has no 'value' array of partners; the policy in force is unchanged.");
+            }
+
+            foreach (var partner in values)
+            {
+                partners.Add(partner?.DeepClone());
+            }
+
+            next = page["@odata.nextLink"] switch
+            {
+                null => null,
+                JsonValue link when link.TryGetValue<string>(out var text) => new Uri(BaseUrl, text),
+                _ => throw new InvalidDataException($"Microsoft Graph's page '{next}' has an '@odata.nextLink' that is not a string; the policy in force is unchanged."),
+            };
+        }
+
+        // In tenant order: Graph does not promise one, and the ETag (so the version, and the last known good file)
+        // should change when the policy does, not when the order of its pages does.
+        partners.Sort(static (a, b) => StringComparer.OrdinalIgnoreCase.Compare(TenantIdOf(a), TenantIdOf(b)));
+        var document = new JsonObject { ["default"] = defaults, ["partners"] = new JsonArray([.. partners]) };
+        // Compiled from the bytes, as the file and Redis sources do, and numbered only once it differs.
+        var compiled = PolicyCompiler.Compile(Encoding.UTF8.GetBytes(document.ToJsonString()), _resourceTenant, default, out var parseErrors);
+        if (compiled is null)
+        {
+            var errors = parseErrors.Select(e => e.ToString()).ToArray();
+            Log.PolicyRejected(logger, Name, errors.Length, string.Join(Environment.NewLine, errors));
+            telemetry.PolicyReloaded("invalid");
+            throw new PolicyRejectedException("The policy read from Microsoft Graph is invalid; the policy in force is unchanged.");
+        }
+
+        var etag = PolicyCompiler.ComputeETag(compiled.DocumentUtf8.Span);
+        if (store.Current is { } current && current.ETag == etag)
+        {
+            store.Confirm();
+            lastKnownGood.Confirmed(current);
+        }
+        else
+        {
+            var snapshot = compiled.WithVersion(new PolicyVersion(store.NextVersion(), etag, time.GetUtcNow()));
+            store.Swap(snapshot);
+            lastKnownGood.Save(snapshot);
+            Log.PolicyLoaded(logger, Name, snapshot.Version, snapshot.PartnerCount);
+            telemetry.PolicyReloaded("success");
         }
     }
 

@@ -139,6 +139,14 @@ internal sealed class GraphPolicySourceOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan StartupWait { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How long one whole pull may take, throttling waits included, before it is given up and counted as a failure (the
+    /// next comes with backoff). Without it, a Graph (or a proxy before it) that never stops linking to new pages would
+    /// hold the pull, and with it every reload, for ever, while no failure was ever reported.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan PullTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>The longest <c>Retry-After</c> honoured before giving up this pull (the next pull comes with backoff).</summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromSeconds(60);

@@ -114,6 +114,24 @@ public sealed class GraphPolicySourceTests
     }
 
     [Fact]
+    public async Task Reload_GraphLinksToNewPagesForEver_GivenUpAtThePullTimeoutAndPolicyKept()
+    {
+        // No throttling: the first pull, at start-up, must finish within the short timeout.
+        await using var graph = await FakeGraph.StartAsync(transientCount: 0);
+        await using var gateway = await StartGatewayAsync(graph, s => s["Xtac:Policy:Graph:PullTimeout"] = "00:00:03");
+        var version = gateway.Service<PolicySnapshotStore>().Current!.Version;
+
+        // Every page is new (no circle to notice), and none is the last.
+        graph.EndlessPages = true;
+        using var reload = await gateway.AdminAsync(HttpMethod.Post, "/admin/policies/reload");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, reload.StatusCode);
+        Assert.Contains("Xtac:Policy:Graph:PullTimeout", (string?)(await reload.JsonAsync())["detail"], StringComparison.Ordinal);
+        Assert.True(graph.Requests.Count(r => r.Query.Contains("endless", StringComparison.Ordinal)) > 1, "the fake Graph served no endless pages");
+        Assert.Equal(version, gateway.Service<PolicySnapshotStore>().Current!.Version);
+    }
+
+    [Fact]
     public async Task Reload_GraphListsTheSamePartnersInAnotherOrder_SameVersion()
     {
         await using var graph = await FakeGraph.StartAsync();
@@ -222,6 +240,7 @@ public sealed class GraphPolicySourceTests
     {
         private readonly WebApplication _app;
         private int _transientLeft;
+        private int _endlessPage;
 
         private FakeGraph(WebApplication app, int transientCount)
         {
@@ -240,6 +259,9 @@ public sealed class GraphPolicySourceTests
 
         /// <summary>When set, page two's body.</summary>
         public volatile string? SecondPage;
+
+        /// <summary>When set, page two and every page after it link to yet another page, for ever.</summary>
+        public volatile bool EndlessPages;
 
         /// <summary>When set, page two redirects here.</summary>
         public volatile string? SecondPageRedirect;
@@ -283,6 +305,12 @@ public sealed class GraphPolicySourceTests
                     }
 
                     return Results.StatusCode(transientStatus);
+                }
+
+                if (graph.EndlessPages)
+                {
+                    var link = $"{graph.Url}/v1.0/policies/crossTenantAccessPolicy/partners?$skiptoken=endless{Interlocked.Increment(ref graph._endlessPage)}";
+                    return Results.Text($$"""{ "value": [], "@odata.nextLink": "{{link}}" }""", "application/json");
                 }
 
                 if (graph.SecondPageRedirect is { } location)
