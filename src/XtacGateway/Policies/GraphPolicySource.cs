@@ -50,7 +50,7 @@ internal sealed class GraphPolicySource(
         startup.CancelAfter(_options.StartupWait);
         try
         {
-            await ReloadAsync(startup.Token);
+            await PullAsync(startup.Token);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -71,7 +71,7 @@ internal sealed class GraphPolicySource(
             try
             {
                 await Task.Delay(_health.NextDelay(_options.RefreshInterval), time, stoppingToken);
-                await ReloadAsync(stoppingToken);
+                await PullAsync(stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -89,6 +89,20 @@ internal sealed class GraphPolicySource(
     /// <summary>Pulls the whole policy from Graph now and swaps it in when it differs from the one in force.</summary>
     public async Task ReloadAsync(CancellationToken cancellationToken)
     {
+        try
+        {
+            await PullAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Counted and reported as the background pull's failures are: the source failed, whoever asked.
+            _health.Failed(ex);
+            throw;
+        }
+    }
+
+    private async Task PullAsync(CancellationToken cancellationToken)
+    {
         await _gate.WaitAsync(cancellationToken);
         try
         {
@@ -96,7 +110,7 @@ internal sealed class GraphPolicySource(
             using var pull = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
             try
             {
-                await PullAsync(pull.Token);
+                await ReadPolicyAsync(pull.Token);
             }
             catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
@@ -112,7 +126,7 @@ internal sealed class GraphPolicySource(
         }
     }
 
-    private async Task PullAsync(CancellationToken cancellationToken)
+    private async Task ReadPolicyAsync(CancellationToken cancellationToken)
     {
         var client = httpClientFactory.CreateClient(HttpClientName);
         var defaults = await GetJsonAsync(client, new Uri(BaseUrl, "policies/crossTenantAccessPolicy/default"), cancellationToken);

@@ -161,7 +161,17 @@ internal sealed class RedisPolicySource(
 
     public async Task ReloadAsync(CancellationToken cancellationToken)
     {
-        await SyncAsync(cancellationToken);
+        try
+        {
+            await SyncAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Counted and reported as the background check's failures are: the source failed, whoever asked.
+            _health.Failed(ex);
+            throw;
+        }
+
         _health.Succeeded();
     }
 

@@ -120,6 +120,7 @@ public sealed class GraphPolicySourceTests
         await using var graph = await FakeGraph.StartAsync(transientCount: 0);
         await using var gateway = await StartGatewayAsync(graph, s => s["Xtac:Policy:Graph:PullTimeout"] = "00:00:03");
         var version = gateway.Service<PolicySnapshotStore>().Current!.Version;
+        using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
 
         // Every page is new (no circle to notice), and none is the last.
         graph.EndlessPages = true;
@@ -129,6 +130,10 @@ public sealed class GraphPolicySourceTests
         Assert.Contains("Xtac:Policy:Graph:PullTimeout", (string?)(await reload.JsonAsync())["detail"], StringComparison.Ordinal);
         Assert.True(graph.Requests.Count(r => r.Query.Contains("endless", StringComparison.Ordinal)) > 1, "the fake Graph served no endless pages");
         Assert.Equal(version, gateway.Service<PolicySnapshotStore>().Current!.Version);
+
+        // An on-demand pull that fails is counted and reported as a background one is.
+        Assert.Contains("failure", reloads.Results);
+        Assert.Equal(PolicySourceState.Degraded, gateway.Service<PolicySnapshotStore>().SourceState);
     }
 
     [Fact]

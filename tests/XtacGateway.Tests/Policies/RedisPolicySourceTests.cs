@@ -297,6 +297,31 @@ public sealed class RedisPolicySourceTests
     }
 
     [SkippableFact]
+    public async Task Reload_PointerMalformed_CountedAndReportedWithoutWaitingForTheCheck()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
+        {
+            RedisSettings(redis.ConnectionString)(s);
+            // No background check during the test: only the on-demand reload can have seen the pointer.
+            s["Xtac:Policy:Redis:CheckInterval"] = "01:00:00";
+            s["Xtac:Policy:MaxAge"] = "02:00:00";
+        });
+        var store = gateway.Service<PolicySnapshotStore>();
+        using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        Assert.Equal(PolicySourceState.Healthy, store.SourceState);
+
+        await connection.GetDatabase().StringSetAsync("xtac:policy:current", "7");
+        using var reload = await gateway.AdminAsync(HttpMethod.Post, "/admin/policies/reload");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, reload.StatusCode);
+        Assert.Contains("failure", reloads.Results);
+        Assert.Equal(PolicySourceState.Degraded, store.SourceState);
+    }
+
+    [SkippableFact]
     public async Task Sync_RedisRestoredToAnOlderVersion_PolicyInForceWrittenBack()
     {
         RedisServer.SkipIfUnavailable();
