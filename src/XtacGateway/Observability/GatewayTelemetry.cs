@@ -37,7 +37,7 @@ internal sealed class GatewayTelemetry
     private AppDecisions?[] _apps = [];
     private BoxedVersion _versionTag = new(0);
 
-    public GatewayTelemetry(IMeterFactory meterFactory, PolicySnapshotStore store, TimeProvider time, IOptions<TelemetryOptions> options)
+    public GatewayTelemetry(IMeterFactory meterFactory, PolicySnapshotStore store, IOptions<TelemetryOptions> options)
     {
         var meter = meterFactory.Create(Name);
         _durationSampleInterval = options.Value.DurationSampleInterval;
@@ -63,7 +63,7 @@ internal sealed class GatewayTelemetry
         // Since the source last confirmed the policy, as /readyz measures it against Xtac:Policy:MaxAge: an unchanged
         // policy is fresh while its source confirms it. No policy, no value (NaN would never cross an alert's bound).
         meter.CreateObservableGauge("xtac.policy.age",
-            () => store.Current is null ? [] : (IEnumerable<Measurement<double>>)[new((time.GetUtcNow() - store.LastConfirmedAt).TotalSeconds)],
+            () => store.Current is null ? [] : (IEnumerable<Measurement<double>>)[new(store.ConfirmedAgo.TotalSeconds)],
             "s", "Time since the policy source last confirmed the policy in force (loaded it or found it unchanged).");
     }
 

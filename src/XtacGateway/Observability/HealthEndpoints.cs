@@ -85,7 +85,7 @@ internal static class HealthEndpoints
 }
 
 /// <summary>Ready when a snapshot is loaded and its source confirmed it recently (<c>Xtac:Policy:MaxAge</c>).</summary>
-internal sealed class PolicySnapshotHealthCheck(PolicySnapshotStore store, TimeProvider time, IOptions<GatewayOptions> options) : IHealthCheck
+internal sealed class PolicySnapshotHealthCheck(PolicySnapshotStore store, IOptions<GatewayOptions> options) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -94,7 +94,7 @@ internal sealed class PolicySnapshotHealthCheck(PolicySnapshotStore store, TimeP
             return Task.FromResult(HealthCheckResult.Unhealthy("No policy snapshot is loaded: cross-tenant requests are denied."));
         }
 
-        var age = time.GetUtcNow() - store.LastConfirmedAt;
+        var age = store.ConfirmedAgo;
         var maxAge = options.Value.Policy.MaxAge;
         var data = new Dictionary<string, object>
         {

@@ -143,8 +143,8 @@ internal sealed class LastKnownGoodStore(
 
         if (TryLoad(resourceTenant) is { } saved)
         {
-            var confirmedAt = new DateTimeOffset(File.GetLastWriteTimeUtc(Path), TimeSpan.Zero);
-            store.Swap(saved, confirmedAt < time.GetUtcNow() ? confirmedAt : time.GetUtcNow());
+            // Across a restart only the wall clock can say how long ago that was.
+            store.Swap(saved, confirmedAgo: time.GetUtcNow() - new DateTimeOffset(File.GetLastWriteTimeUtc(Path), TimeSpan.Zero));
             lock (_gate)
             {
                 Remember(saved.ETag);

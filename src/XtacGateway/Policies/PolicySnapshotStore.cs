@@ -18,7 +18,7 @@ internal sealed class PolicySnapshotStore : IDisposable
 
     private PolicySnapshot? _current;
     private long _lastVersion;
-    private long _confirmedAtTicks;
+    private long _confirmedTimestamp;
     private volatile PolicySourceState _sourceState = PolicySourceState.Healthy;
 
     public PolicySnapshotStore(TimeProvider time)
@@ -30,8 +30,12 @@ internal sealed class PolicySnapshotStore : IDisposable
     /// <summary>The snapshot in force, or null before the first successful load (requests then fail closed).</summary>
     public PolicySnapshot? Current => Volatile.Read(ref _current);
 
-    /// <summary>When the source last confirmed the snapshot in force is its newest (loaded or found unchanged).</summary>
-    public DateTimeOffset LastConfirmedAt => new(Interlocked.Read(ref _confirmedAtTicks), TimeSpan.Zero);
+    /// <summary>
+    /// How long ago the source last confirmed the snapshot in force is its newest (loaded or found unchanged). Measured on
+    /// the monotonic clock: a wall clock stepped forward (an NTP correction) would fail readiness on every instance at
+    /// once, and one stepped back would keep a stale policy ready.
+    /// </summary>
+    public TimeSpan ConfirmedAgo => _time.GetElapsedTime(Interlocked.Read(ref _confirmedTimestamp));
 
     /// <summary>How the policy source is doing; a degraded source leaves the last good snapshot in force.</summary>
     public PolicySourceState SourceState => _sourceState;
@@ -58,13 +62,16 @@ internal sealed class PolicySnapshotStore : IDisposable
         }
     }
 
-    /// <summary>Puts <paramref name="snapshot"/> in force, confirmed now or, for one restored from disk, when its source last confirmed it.</summary>
-    public void Swap(PolicySnapshot snapshot, DateTimeOffset? confirmedAt = null)
+    /// <summary>
+    /// Puts <paramref name="snapshot"/> in force, confirmed now or, for one restored from disk, <paramref name="confirmedAgo"/>
+    /// (when its source last confirmed it).
+    /// </summary>
+    public void Swap(PolicySnapshot snapshot, TimeSpan confirmedAgo = default)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         ObserveVersion(snapshot.Version);
         Volatile.Write(ref _current, snapshot);
-        Interlocked.Exchange(ref _confirmedAtTicks, (confirmedAt ?? _time.GetUtcNow()).UtcTicks);
+        Interlocked.Exchange(ref _confirmedTimestamp, TimestampAgo(confirmedAgo));
         Swapped?.Invoke(snapshot);
         if (snapshot.PartnerCount >= LargePolicyPartners)
         {
@@ -74,11 +81,14 @@ internal sealed class PolicySnapshotStore : IDisposable
         }
     }
 
-    public void Confirm() => Interlocked.Exchange(ref _confirmedAtTicks, _time.GetUtcNow().UtcTicks);
+    public void Confirm() => Interlocked.Exchange(ref _confirmedTimestamp, _time.GetTimestamp());
 
     public void ReportSource(PolicySourceState state) => _sourceState = state;
 
     public void Dispose() => _collectAfterLargeLoad.Dispose();
+
+    private long TimestampAgo(TimeSpan ago)
+        => _time.GetTimestamp() - (ago > TimeSpan.Zero ? (long)(ago.TotalSeconds * _time.TimestampFrequency) : 0);
 
     /// <summary>
     /// A large load leaves its transient memory (the document read, parse buffers, the replaced snapshot) committed to

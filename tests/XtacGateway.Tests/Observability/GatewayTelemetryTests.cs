@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
@@ -119,32 +120,54 @@ public sealed class GatewayTelemetryTests
     {
         // The age an alert on Xtac:Policy:MaxAge needs is /readyz's: since the source last confirmed the policy, not
         // since it was loaded (an unchanged policy is loaded once), and no value at all while no policy is in force.
-        var time = new ManualTime { Now = new DateTimeOffset(2026, 11, 29, 10, 0, 0, TimeSpan.Zero) };
+        var time = new ManualClock(new DateTimeOffset(2026, 11, 29, 10, 0, 0, TimeSpan.Zero));
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var meters = services.GetRequiredService<IMeterFactory>();
         using var store = new PolicySnapshotStore(time);
-        _ = new GatewayTelemetry(meters, store, time, Microsoft.Extensions.Options.Options.Create(new TelemetryOptions()));
+        _ = new GatewayTelemetry(meters, store, Microsoft.Extensions.Options.Options.Create(new TelemetryOptions()));
         using var age = new MetricCollector<double>(meters, GatewayTelemetry.Name, "xtac.policy.age");
 
         age.RecordObservableInstruments();
         Assert.Empty(age.GetMeasurementSnapshot());
 
-        var document = XtacGateway.Policy.Validation.PolicyParser.Parse(TestPolicies.Standard()).Document!;
-        store.Swap(XtacGateway.Policy.Compilation.PolicyCompiler.Compile(document, TestIds.ResourceTenant));
-        time.Now += TimeSpan.FromHours(2);
+        store.Swap(StandardSnapshot());
+        time.Advance(TimeSpan.FromHours(2));
         store.Confirm();
-        time.Now += TimeSpan.FromSeconds(5);
+        time.Advance(TimeSpan.FromSeconds(5));
 
         age.RecordObservableInstruments();
         Assert.Equal(5, age.LastMeasurement!.Value);
     }
 
-    private sealed class ManualTime : TimeProvider
+    [Fact]
+    public async Task PolicyAge_WallClockStepped_FollowsTheTimeThatPassedAndReadinessHolds()
     {
-        public DateTimeOffset Now { get; set; }
+        // An NTP step of an hour forward would otherwise fail readiness on every instance at once; one back would keep a
+        // policy its source stopped confirming ready for an hour longer.
+        var time = new ManualClock(new DateTimeOffset(2026, 11, 29, 10, 0, 0, TimeSpan.Zero));
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = services.GetRequiredService<IMeterFactory>();
+        using var store = new PolicySnapshotStore(time);
+        _ = new GatewayTelemetry(meters, store, Microsoft.Extensions.Options.Options.Create(new TelemetryOptions()));
+        using var age = new MetricCollector<double>(meters, GatewayTelemetry.Name, "xtac.policy.age");
+        var readiness = new PolicySnapshotHealthCheck(store, Microsoft.Extensions.Options.Options.Create(new GatewayOptions()));
+        store.Swap(StandardSnapshot());
 
-        public override DateTimeOffset GetUtcNow() => Now;
+        time.Advance(TimeSpan.FromSeconds(5));
+        time.StepWallClock(TimeSpan.FromHours(1));
+        age.RecordObservableInstruments();
+        Assert.Equal(5, age.LastMeasurement!.Value);
+        Assert.Equal(HealthStatus.Healthy, (await readiness.CheckHealthAsync(new HealthCheckContext())).Status);
+
+        time.StepWallClock(TimeSpan.FromHours(-3));
+        time.Advance(TimeSpan.FromMinutes(11));
+        age.RecordObservableInstruments();
+        Assert.Equal(665, age.LastMeasurement!.Value);
+        Assert.Equal(HealthStatus.Unhealthy, (await readiness.CheckHealthAsync(new HealthCheckContext())).Status);
     }
+
+    private static XtacGateway.Policy.Compilation.PolicySnapshot StandardSnapshot()
+        => XtacGateway.Policy.Compilation.PolicyCompiler.Compile(XtacGateway.Policy.Validation.PolicyParser.Parse(TestPolicies.Standard()).Document!, TestIds.ResourceTenant);
 
     [Fact]
     public async Task PolicyFingerprint_SameDocumentUnderDifferentVersions_EqualAcrossInstances()

@@ -178,9 +178,9 @@ public sealed class LastKnownGoodStoreTests : IDisposable
         => new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:redis"] = redis }).Build();
 
     /// <summary>A store on a hand-moved clock whose file was saved (and its time checked) an hour before the clock's now.</summary>
-    private (LastKnownGoodStore Store, ManualTime Time, PolicySnapshot Saved) SavedAnHourAgo()
+    private (LastKnownGoodStore Store, ManualClock Time, PolicySnapshot Saved) SavedAnHourAgo()
     {
-        var time = new ManualTime(new DateTimeOffset(2026, 11, 28, 9, 0, 0, TimeSpan.Zero));
+        var time = new ManualClock(new DateTimeOffset(2026, 11, 28, 9, 0, 0, TimeSpan.Zero));
         var store = CreateStore(time: time);
         var snapshot = Snapshot();
         store.Save(snapshot);
@@ -208,15 +208,5 @@ public sealed class LastKnownGoodStoreTests : IDisposable
         var gateway = Options.Create(new GatewayOptions { ResourceTenantId = TestIds.ResourceTenant });
         var environment = new HostingEnvironment { ContentRootPath = _directory };
         return new LastKnownGoodStore(options, gateway, Configuration(redis), environment, time ?? TimeProvider.System, NullLogger<LastKnownGoodStore>.Instance);
-    }
-
-    /// <summary>A clock the test moves by hand.</summary>
-    private sealed class ManualTime(DateTimeOffset start) : TimeProvider
-    {
-        private DateTimeOffset _now = start;
-
-        public override DateTimeOffset GetUtcNow() => _now;
-
-        public void Advance(TimeSpan by) => _now += by;
     }
 }
