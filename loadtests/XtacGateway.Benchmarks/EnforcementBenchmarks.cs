@@ -47,6 +47,7 @@ public class EnforcementBenchmarks
     private DefaultHttpContext _context = null!;
     private readonly ActivityFeature _activityFeature = new();
     private readonly Activity[] _activities = new Activity[Batch];
+    private MetricsTagsFeature? _metricsTags;
     private bool _tracing;
     private bool _everySpanRecorded;
 
@@ -136,6 +137,7 @@ public class EnforcementBenchmarks
         for (var i = 0; i < Batch; i++)
         {
             _activityFeature.Activity = _activities[i];
+            _metricsTags?.Tags.Clear();
             var task = _middleware.Invoke(_context);
             if (!task.IsCompletedSuccessfully)
             {
@@ -219,6 +221,11 @@ public class EnforcementBenchmarks
         _context.Request.Headers.Authorization = "Bearer eyJ.not-read-here.x";
         _context.Features.Set<IReverseProxyFeature>(new ProxyFeature(new RouteModel(route, cluster: null, HttpTransformer.Default)));
 
+        // ASP.NET Core's hosting layer gives each request this feature while http.server.request.duration is listened to;
+        // a denial adds its tag to it.
+        _metricsTags = metrics ? new MetricsTagsFeature() : null;
+        _context.Features.Set<IHttpMetricsTagsFeature>(_metricsTags);
+
         _tracing = tracing;
         _everySpanRecorded = tracing && spanRatio >= 1;
         _context.Features.Set<IHttpActivityFeature>(_activityFeature);
@@ -251,6 +258,13 @@ public class EnforcementBenchmarks
     {
         public const string Name = "XtacGateway.Benchmarks.Requests";
         public static readonly ActivitySource Source = new(Name);
+    }
+
+    private sealed class MetricsTagsFeature : IHttpMetricsTagsFeature
+    {
+        public ICollection<KeyValuePair<string, object?>> Tags { get; } = new List<KeyValuePair<string, object?>>();
+
+        public bool MetricsDisabled { get; set; }
     }
 
     private sealed class ActivityFeature : IHttpActivityFeature

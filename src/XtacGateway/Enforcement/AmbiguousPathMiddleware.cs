@@ -1,5 +1,6 @@
 using System.Buffers;
 using Microsoft.Extensions.Options;
+using XtacGateway.Observability;
 
 namespace XtacGateway.Enforcement;
 
@@ -32,6 +33,7 @@ internal sealed class AmbiguousPathMiddleware(RequestDelegate next)
             return next(context);
         }
 
+        GatewayTelemetry.MarkAnsweredByGateway(context);
         return Results.Problem(
             statusCode: StatusCodes.Status400BadRequest,
             title: "Ambiguous request path",

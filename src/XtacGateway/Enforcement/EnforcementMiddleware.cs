@@ -49,6 +49,7 @@ internal sealed class EnforcementMiddleware(
         if (context.User.Identity?.IsAuthenticated != true)
         {
             // JwtBearer writes RFC 6750's WWW-Authenticate, with error="invalid_token" when a token was sent.
+            GatewayTelemetry.MarkAnsweredByGateway(context);
             return context.ChallengeAsync(JwtBearerDefaults.AuthenticationScheme);
         }
 
@@ -81,6 +82,7 @@ internal sealed class EnforcementMiddleware(
         {
             var traceId = activity?.TraceId.ToHexString() ?? context.TraceIdentifier;
             Log.RequestDenied(logger, decision.ReasonName, decision.ErrorCode, app.AppId, decision.HomeTenantId, caller.LogUser, version, traceId);
+            GatewayTelemetry.MarkAnsweredByGateway(context);
             return DenialResponse.WriteAsync(context, decision, traceId);
         }
 

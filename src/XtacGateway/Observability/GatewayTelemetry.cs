@@ -18,6 +18,8 @@ internal sealed class GatewayTelemetry
 
     public static readonly ActivitySource ActivitySource = new(Name);
 
+    private static readonly KeyValuePair<string, object?> s_answeredByGateway = new("xtac.answered_by", "gateway");
+
     private static readonly int s_reasonCount = Enum.GetValues<DecisionReason>().Length;
     private static readonly int s_sourceCount = Enum.GetValues<SettingsSource>().Length;
     private static readonly Dictionary<string, int> s_appSlots = new(StringComparer.Ordinal);
@@ -71,6 +73,14 @@ internal sealed class GatewayTelemetry
     /// A small process-wide number for an app tag, taken once per route, by which the app's decision counts are
     /// found without a lookup. Apps come from route configuration, so the numbers stay few.
     /// </summary>
+    /// <summary>
+    /// Tags the request's <c>http.server.request.duration</c> as answered by the gateway itself (a challenge, a denial,
+    /// a refused path), so proxy latency can leave out answers that never reached an upstream. Called on those paths
+    /// only: an allowed request pays nothing for it.
+    /// </summary>
+    public static void MarkAnsweredByGateway(HttpContext context)
+        => context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMetricsTagsFeature>()?.Tags.Add(s_answeredByGateway);
+
     public static int AppSlot(string appTag)
     {
         lock (s_appSlots)
