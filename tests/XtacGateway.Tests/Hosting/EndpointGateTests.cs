@@ -48,7 +48,7 @@ public sealed class EndpointGateTests
     public async Task Invoke_ManagementListenerOnEveryAddress_AnswersOverIPv4AndIPv6(string host)
     {
         // As ASP.NET Core's 'urls' reads '+' and '*': a dual-mode socket, not IPv4 alone (IPv6-only clusters).
-        Skip.IfNot(Socket.OSSupportsIPv6, "This machine has no IPv6.");
+        Integration.SkipUnless(Socket.OSSupportsIPv6, "This machine has no IPv6.");
         var port = LoopbackPort.Free();
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Management:Urls"] = $"http://{host}:{port}");
 

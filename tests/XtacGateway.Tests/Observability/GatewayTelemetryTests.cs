@@ -250,6 +250,8 @@ public sealed class GatewayTelemetryTests
 
     [Theory]
     [InlineData("Production", null, true)]
+    // Deployment templates often pass an empty variable for an unset one: it starts, as if unset.
+    [InlineData("Production", "", true)]
     [InlineData("Production", "a-fleet-wide-key-of-32-characters", false)]
     [InlineData("Development", null, false)]
     public async Task Start_UserIdHashKeyUnset_WarnsOutsideDevelopment(string environment, string? key, bool warns)
