@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using XtacGateway.Admin;
 using XtacGateway.Tests.Infrastructure;
 
@@ -251,10 +253,11 @@ public sealed class AdminApiTests
             s["Xtac:Policy:FileCheckInterval"] = "00:10:00";
             s["Xtac:Policy:MaxAge"] = "00:30:00";
         });
-        var elsewhere = edit.Contains("lacks", StringComparison.Ordinal)
-            ? TestPolicies.Document(TestPolicies.Partner(TestIds.AllowedPartner, TestPolicies.AllowedAll, mfaAccepted: false), TestPolicies.Partner(TestIds.BlockedPartner, TestPolicies.BlockedAll), TestPolicies.Partner(TestIds.UnlistedTenant, TestPolicies.BlockedAll))
-            : TestPolicies.Standard(allowedPartnerTrustsMfa: false);
-        Assert.NotEqual(trusting, elsewhere);
+        // The other change turned MFA trust off for the allowed partner and added a partner: both must survive.
+        var elsewhere = TestPolicies.Document(
+            TestPolicies.Partner(TestIds.AllowedPartner, TestPolicies.AllowedAll, mfaAccepted: false),
+            TestPolicies.Partner(TestIds.BlockedPartner, TestPolicies.BlockedAll),
+            TestPolicies.Partner(TestIds.UnlistedTenant, TestPolicies.BlockedAll));
         await gateway.WritePolicyAsync(elsewhere);
 
         var target = edit.Contains("lacks", StringComparison.Ordinal) ? TestIds.UnlistedTenant : TestIds.AllowedPartner;
@@ -263,8 +266,14 @@ public sealed class AdminApiTests
 
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
         using var saved = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(gateway.PolicyPath));
-        var partner = saved.RootElement.GetProperty("partners").EnumerateArray().Single(p => p.GetProperty("tenantId").GetString() == target.ToString());
-        Assert.True(partner.GetProperty("inboundTrust").GetProperty("isMfaAccepted").GetBoolean());
+        var partners = saved.RootElement.GetProperty("partners").EnumerateArray().ToDictionary(p => p.GetProperty("tenantId").GetString()!);
+        Assert.True(partners[target.ToString()].GetProperty("inboundTrust").GetProperty("isMfaAccepted").GetBoolean());
+        // Applied to the newest policy, not to this instance's copy written back over it.
+        Assert.Equal(3, partners.Count);
+        if (target != TestIds.AllowedPartner)
+        {
+            Assert.False(partners[TestIds.AllowedPartner.ToString()].GetProperty("inboundTrust").GetProperty("isMfaAccepted").GetBoolean());
+        }
     }
 
     [Theory]
@@ -453,21 +462,23 @@ public sealed class AdminApiTests
     public async Task Patch_AuditStoreFailsAfterTheCommit_Returns204AndTheChangeIsInForce()
     {
         // The change is in force once the source took it; an audit store failing after that is logged, not answered.
-        await using var gateway = await GatewayHarness.StartAsync(PolicyWithServiceProvider(),
-            configureBuilder: b => b.Services.AddSingleton<IAuditLog, FailingAuditLog>());
+        await using var gateway = await GatewayHarness.StartAsync(PolicyWithServiceProvider(), s => s["Xtac:Admin:AuditPath"] = "blocked/audit.jsonl",
+            configureBuilder: b => FakeLogs.Enable(b));
+        // The real file audit log, whose directory is a file: every append fails as on a read-only or missing volume.
+        await File.WriteAllTextAsync(Path.Combine(gateway.Directory, "blocked"), string.Empty);
 
         using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}",
             $$"""{ "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""");
 
         Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await gateway.GetAsync("/", gateway.Token(TestIds.BlockedPartner))).StatusCode);
-    }
+        using (var admitted = await gateway.GetAsync("/", gateway.Token(TestIds.BlockedPartner)))
+        {
+            Assert.Equal(HttpStatusCode.OK, admitted.StatusCode);
+        }
 
-    private sealed class FailingAuditLog : IAuditLog
-    {
-        public Task AppendAsync(AuditEntry entry, CancellationToken cancellationToken) => throw new InvalidOperationException("The audit store refused the entry.");
-
-        public Task<IReadOnlyList<AuditEntry>> ReadAsync(int top, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<AuditEntry>>([]);
+        var critical = Assert.Single(gateway.App.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 3002);
+        Assert.Equal(LogLevel.Critical, critical.Level);
+        Assert.Contains($"policy version {patch.PolicyVersion()}", critical.Message, StringComparison.Ordinal);
     }
 
     [Fact]
