@@ -141,6 +141,10 @@ internal static class PolicyJson
     public static PolicySnapshot Compile(JsonNode document)
         => PolicyCompiler.Compile(ParseValid(document), Ids.ResourceTenant);
 
+    /// <summary>A policy whose default allows all, with the partner tenant's direct connect inbound setting.</summary>
+    public static PolicySnapshot PartnerSnapshot(JsonObject directConnectInbound)
+        => Compile(Document(Default(AllowAll()), Partner(Ids.PartnerTenant, directConnectInbound)));
+
     private static JsonNode? Copy(JsonNode? node) => node?.DeepClone();
 }
 

@@ -62,6 +62,8 @@ internal static class DecisionText
     public static string Describe(Decision d)
     {
         var tenant = d.HomeTenantId?.ToString() ?? "unknown";
+        // A grant control decided without settings is an internal caller's: only its own token counts, no trust applies.
+        string Shown() => d.Source == SettingsSource.None ? "none" : $"none that is trusted from home tenant {tenant}";
         return d.Reason switch
         {
             DecisionReason.Allowed => $"The {d.SourceName} cross-tenant access settings for home tenant {tenant} allow this user to reach application {d.AppId}.",
@@ -69,9 +71,9 @@ internal static class DecisionText
             // Not which settings (partner or default): denied callers read this, and whether their tenant has partner
             // settings is the resource tenant's business. The decision's source stays in logs, spans and metrics.
             DecisionReason.InboundPolicyBlocked => $"The inbound B2B direct connect settings for home tenant {tenant} block this user or application {d.AppId}.",
-            DecisionReason.MfaRequired => $"Application {d.AppId} requires multifactor authentication, and the token shows none that is trusted from home tenant {tenant}.",
-            DecisionReason.CompliantDeviceRequired => $"Application {d.AppId} requires a compliant device, and the token shows none that is trusted from home tenant {tenant}.",
-            DecisionReason.HybridJoinedDeviceRequired => $"Application {d.AppId} requires a hybrid Azure AD joined device, and the token shows none that is trusted from home tenant {tenant}.",
+            DecisionReason.MfaRequired => $"Application {d.AppId} requires multifactor authentication, and the token shows {Shown()}.",
+            DecisionReason.CompliantDeviceRequired => $"Application {d.AppId} requires a compliant device, and the token shows {Shown()}.",
+            DecisionReason.HybridJoinedDeviceRequired => $"Application {d.AppId} requires a hybrid Azure AD joined device, and the token shows {Shown()}.",
             DecisionReason.BlockedByGrantControls => $"The grant controls of application {d.AppId} block access.",
             // No more than the reason's name says: which settings, and whom they name, are the resource tenant's business.
             DecisionReason.GroupMembershipUnavailable => $"Access from home tenant {tenant} depends on group membership, and this token does not show the caller's groups in a form that can be checked (too many groups for the token, or groups not given by object ID).",

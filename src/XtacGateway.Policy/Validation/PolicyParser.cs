@@ -542,7 +542,7 @@ public static class PolicyParser
                 var inherited = _defaultHalves[setting];
                 var users = Effective(ValidateHalf(b2b, "usersAndGroups", settingPath, isUsers: true, defaultInbound: false, out var usersPresent), usersPresent, inherited.Users);
                 var apps = Effective(ValidateHalf(b2b, "applications", settingPath, isUsers: false, defaultInbound: false, out var appsPresent), appsPresent, inherited.Apps);
-                CheckConsistency(users, apps, setting.EndsWith("Inbound", StringComparison.Ordinal), settingPath);
+                CheckConsistency(users, apps, setting.EndsWith("Inbound", StringComparison.Ordinal), settingPath, usersPresent, appsPresent, "the default's");
             }
         }
 
@@ -576,7 +576,7 @@ public static class PolicyParser
                 var users = Effective(ValidateHalf(b2b, "usersAndGroups", settingPath, isUsers: true, defaultInbound: isInbound, out var usersPresent), usersPresent, service.Users);
                 var apps = Effective(ValidateHalf(b2b, "applications", settingPath, isUsers: false, defaultInbound: false, out var appsPresent), appsPresent, service.Apps);
                 _defaultHalves[setting] = (users, apps);
-                CheckConsistency(users, apps, isInbound, settingPath);
+                CheckConsistency(users, apps, isInbound, settingPath, usersPresent, appsPresent, "the service default's");
             }
         }
 
@@ -679,8 +679,8 @@ public static class PolicyParser
             if (!target.TryGetProperty("targetType", out var typeElement) || typeElement.ValueKind != JsonValueKind.String)
             {
                 Error($"{path}.targetType", isUsers
-                    ? $"'targetType' is required inside usersAndGroups: 'user' or 'group', not {Describe(typeElement)}."
-                    : $"'targetType' is required inside applications: 'application', not {Describe(typeElement)}.");
+                    ? $"'targetType' is required inside usersAndGroups: 'user' or 'group'{Instead(typeElement)}."
+                    : $"'targetType' is required inside applications: 'application'{Instead(typeElement)}.");
             }
             else
             {
@@ -699,7 +699,7 @@ public static class PolicyParser
 
             if (!target.TryGetProperty("target", out var valueElement) || valueElement.ValueKind != JsonValueKind.String)
             {
-                Error($"{path}.target", $"'target' is required: an object ID, an application ID or a keyword, not {Describe(valueElement)}.");
+                Error($"{path}.target", $"'target' is required: an object ID, an application ID or a keyword{Instead(valueElement)}.");
                 return TargetKind.Invalid;
             }
 
@@ -740,21 +740,29 @@ public static class PolicyParser
             }
         }
 
-        private void CheckConsistency(HalfSummary? users, HalfSummary? apps, bool inbound, string path)
+        private void CheckConsistency(HalfSummary? users, HalfSummary? apps, bool inbound, string path, bool usersPresent, bool appsPresent, string inheritedFrom)
         {
             if (users is not { } u || apps is not { } a)
             {
                 return;
             }
 
+            // A half left out here is inherited: saying so spares the reader a search for a property that is not there.
+            var inherited = (usersPresent, appsPresent) switch
+            {
+                (true, false) => $" 'applications' is not given here, so {inheritedFrom} applies.",
+                (false, true) => $" 'usersAndGroups' is not given here, so {inheritedFrom} applies.",
+                _ => string.Empty,
+            };
+
             if (inbound && !u.Allowed && u.TargetsAll && !(!a.Allowed && a.TargetsAll))
             {
-                Error(path, "Inbound 'usersAndGroups' blocked for 'AllUsers' requires 'applications' blocked for 'AllApplications'.");
+                Error(path, "Inbound 'usersAndGroups' blocked for 'AllUsers' requires 'applications' blocked for 'AllApplications'." + inherited);
             }
 
             if (!inbound && u.Allowed && !a.Allowed && a.TargetsAll)
             {
-                Error(path, "Outbound 'usersAndGroups' allowed cannot be combined with 'applications' blocked for 'AllApplications'.");
+                Error(path, "Outbound 'usersAndGroups' allowed cannot be combined with 'applications' blocked for 'AllApplications'." + inherited);
             }
         }
 
@@ -812,6 +820,9 @@ public static class PolicyParser
             JsonValueKind.Array => "an array",
             _ => "an object",
         };
+
+        /// <summary>", not the number 7" for a value of the wrong kind; nothing for a missing one (the message says it is required).</summary>
+        private static string Instead(JsonElement value) => value.ValueKind == JsonValueKind.Undefined ? string.Empty : $", not {Describe(value)}";
 
         private static string Truncate(string text) => text.Length <= 64 ? text : string.Concat(text.AsSpan(0, 61), "...");
 

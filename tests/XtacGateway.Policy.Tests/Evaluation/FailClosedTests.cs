@@ -195,8 +195,57 @@ public sealed class FailClosedTests
         Assert.Null(decision.ErrorCode);
     }
 
-    private static PolicySnapshot PartnerSnapshot(JsonObject directConnectInbound)
-        => Compile(Document(Default(AllowAll()), Partner(Ids.PartnerTenant, directConnectInbound)));
+    [Theory]
+    [InlineData("allowed", true)]
+    [InlineData("allowed", false)]
+    [InlineData("blocked", true)]
+    [InlineData("blocked", false)]
+    public void Decide_GroupOverageMeetsAllUsersBesideGroup_GroupMembershipUnavailable(string accessType, bool allUsersFirst)
+    {
+        var snapshot = PartnerSnapshot(Setting(AllUsersBeside(accessType, Group(Ids.G1), allUsersFirst), Half(accessType, AllApplications())));
+        var overage = Tokens.Read(Tokens.Member(Ids.PartnerTenant).With("_claim_names", new JsonObject { ["groups"] = "src1" }));
+        var readable = Tokens.Read(Tokens.Member(Ids.PartnerTenant).With("groups", Tokens.Groups(Ids.G2)));
+
+        AssertCannotTell(DecisionReason.GroupMembershipUnavailable, snapshot.Decide(overage, AppPolicy.Open(Ids.A1)));
+
+        // Groups that can be read leave AllUsers to decide: let in when allowed, kept out when blocked.
+        var decided = snapshot.Decide(readable, AppPolicy.Open(Ids.A1));
+        Assert.Equal(accessType == "allowed" ? DecisionReason.Allowed : DecisionReason.InboundPolicyBlocked, decided.Reason);
+    }
+
+    [Theory]
+    [InlineData("allowed", true)]
+    [InlineData("allowed", false)]
+    [InlineData("blocked", true)]
+    [InlineData("blocked", false)]
+    public void Decide_GuestMeetsAllUsersBesideGroup_HomeIdentityUnavailable(string accessType, bool allUsersFirst)
+    {
+        var snapshot = PartnerSnapshot(Setting(AllUsersBeside(accessType, Group(Ids.G1), allUsersFirst), Half(accessType, AllApplications())));
+        // The guest has home_oid, so only the group (whose membership a guest token cannot show) is left to fail on.
+        var guest = Tokens.Read(Tokens.Guest(Ids.ResourceTenant, Ids.PartnerTenant, homeObjectId: Ids.U1).With("groups", Tokens.Groups(Ids.G1)));
+
+        AssertCannotTell(DecisionReason.HomeIdentityUnavailable, snapshot.Decide(guest, AppPolicy.Open(Ids.A1)));
+    }
+
+    [Theory]
+    [InlineData("allowed", true)]
+    [InlineData("allowed", false)]
+    [InlineData("blocked", true)]
+    [InlineData("blocked", false)]
+    public void Decide_GuestWithoutHomeOidMeetsAllUsersBesideUser_HomeIdentityUnavailable(string accessType, bool allUsersFirst)
+    {
+        var snapshot = PartnerSnapshot(Setting(AllUsersBeside(accessType, User(Ids.U1), allUsersFirst), Half(accessType, AllApplications())));
+        var guest = Tokens.Read(Tokens.Guest(Ids.ResourceTenant, Ids.PartnerTenant, homeObjectId: null));
+
+        AssertCannotTell(DecisionReason.HomeIdentityUnavailable, snapshot.Decide(guest, AppPolicy.Open(Ids.A1)));
+    }
+
+    /// <summary>A usersAndGroups half listing AllUsers and <paramref name="specific"/>, in either order.</summary>
+    private static JsonObject AllUsersBeside(string accessType, JsonObject specific, bool allUsersFirst)
+    {
+        JsonObject[] targets = allUsersFirst ? [AllUsers(), specific] : [specific, AllUsers()];
+        return Half(accessType, targets);
+    }
 
     private static void AssertCannotTell(DecisionReason expected, Decision decision)
     {

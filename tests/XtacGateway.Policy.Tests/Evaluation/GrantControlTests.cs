@@ -22,6 +22,10 @@ public sealed class GrantControlTests
 
         Assert.Equal(expected, decision.Reason);
         Assert.Equal(expected == DecisionReason.Allowed ? null : "AADSTS50076", decision.ErrorCode);
+        if (expected != DecisionReason.Allowed)
+        {
+            Assert.EndsWith($"and the token shows none that is trusted from home tenant {Ids.PartnerTenant}.", decision.Detail, StringComparison.Ordinal);
+        }
     }
 
     [Theory]
@@ -165,6 +169,8 @@ public sealed class GrantControlTests
 
         Assert.Equal((DecisionReason.MfaRequired, SettingsSource.None), (decision.Reason, decision.Source));
         Assert.Equal("AADSTS50076", decision.ErrorCode);
+        // No trust was consulted, so the caller is not told about trust from its (own) tenant.
+        Assert.EndsWith("and the token shows none.", decision.Detail, StringComparison.Ordinal);
     }
 
     [Theory]

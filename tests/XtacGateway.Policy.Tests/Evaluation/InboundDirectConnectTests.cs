@@ -92,6 +92,41 @@ public sealed class InboundDirectConnectTests
         Assert.Equal(DecisionReason.Allowed, viaBlockList.Reason);
     }
 
+    [Theory]
+    //          usersAndGroups          applications                  u1+a1  u1+a2  other+a1 other+a2
+    [InlineData("blocked", "AllUsers", "blocked", "AllApplications", false, false, false, false)] // everyone blocked
+    [InlineData("allowed", "AllUsers", "allowed", "AllApplications", true, true, true, true)] // everyone allowed
+    [InlineData("allowed", "u1", "allowed", "AllApplications", true, true, false, false)] // u1, any app; others blocked
+    [InlineData("allowed", "AllUsers", "allowed", "a1", true, false, true, false)] // everyone, only a1
+    [InlineData("allowed", "u1", "blocked", "a1", false, true, false, false)] // u1, every app but a1; others blocked
+    [InlineData("blocked", "u1", "blocked", "AllApplications", false, false, true, true)] // u1 blocked from all; others allowed to all
+    [InlineData("blocked", "u1", "allowed", "a1", false, false, true, false)] // u1 blocked from all; others only a1
+    [InlineData("allowed", "u1", "allowed", "a1", true, false, false, false)] // only u1, only a1
+    [InlineData("blocked", "u1", "blocked", "a1", false, true, true, true)] // only the pair (u1, a1) is blocked
+    public void Decide_GraphInterpretationTableRowWithUserTarget_MatchesPublishedResult(
+        string usersAccess,
+        string usersTarget,
+        string appsAccess,
+        string appsTarget,
+        bool u1ToA1,
+        bool u1ToA2,
+        bool otherToA1,
+        bool otherToA2)
+    {
+        var users = Half(usersAccess, usersTarget == "u1" ? User(Ids.U1) : AllUsers());
+        var apps = Half(appsAccess, appsTarget == "a1" ? App(Ids.A1) : AllApplications());
+        var snapshot = Compile(Document(s_default, Partner(Ids.PartnerTenant, Setting(users, apps))));
+
+        // The other caller's groups claim carries u1's GUID: a user target matches the object ID, not a group.
+        var u1 = Tokens.Read(Tokens.Member(Ids.PartnerTenant, Ids.U1).With("groups", Tokens.Groups(Ids.G2)));
+        var other = Tokens.Read(Tokens.Member(Ids.PartnerTenant, Ids.U2).With("groups", Tokens.Groups(Ids.G2, Ids.U1)));
+
+        AssertInbound(u1ToA1, snapshot.Decide(u1, AppPolicy.Open(Ids.A1)));
+        AssertInbound(u1ToA2, snapshot.Decide(u1, AppPolicy.Open(Ids.A2)));
+        AssertInbound(otherToA1, snapshot.Decide(other, AppPolicy.Open(Ids.A1)));
+        AssertInbound(otherToA2, snapshot.Decide(other, AppPolicy.Open(Ids.A2)));
+    }
+
     private static void AssertInbound(bool expectAllowed, Decision decision)
     {
         Assert.Equal(expectAllowed ? DecisionReason.Allowed : DecisionReason.InboundPolicyBlocked, decision.Reason);

@@ -115,6 +115,8 @@ public sealed class PolicyParserTests
         Assert.Equal(
             ["$.partners[0].b2bDirectConnectInbound.usersAndGroups.targets[0].targetType", "$.partners[0].b2bDirectConnectInbound.usersAndGroups.targets[0].target"],
             errors.Select(e => e.Path));
+        // Missing, not "not missing".
+        Assert.Equal("'targetType' is required inside usersAndGroups: 'user' or 'group'.", errors[0].Message);
     }
 
     [Fact]
@@ -179,7 +181,9 @@ public sealed class PolicyParserTests
         var document = ValidDocument();
         document["partners"]![0]!["b2bDirectConnectInbound"] = Setting(Blocked(AllUsers()), applications: null);
 
-        AssertSingleError(document, "$.partners[0].b2bDirectConnectInbound");
+        var error = AssertSingleError(document, "$.partners[0].b2bDirectConnectInbound");
+        // The reader is told where the applications half came from, as the partner does not list one.
+        Assert.EndsWith("'applications' is not given here, so the default's applies.", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
