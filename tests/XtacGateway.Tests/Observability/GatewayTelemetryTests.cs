@@ -121,22 +121,16 @@ public sealed class GatewayTelemetryTests
         // The age an alert on Xtac:Policy:MaxAge needs is /readyz's: since the source last confirmed the policy, not
         // since it was loaded (an unchanged policy is loaded once), and no value at all while no policy is in force.
         var time = new ManualClock(new DateTimeOffset(2026, 11, 29, 10, 0, 0, TimeSpan.Zero));
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var meters = services.GetRequiredService<IMeterFactory>();
-        using var store = new PolicySnapshotStore(time);
-        _ = new GatewayTelemetry(meters, store, Microsoft.Extensions.Options.Options.Create(new TelemetryOptions()));
-        using var age = new MetricCollector<double>(meters, GatewayTelemetry.Name, "xtac.policy.age");
+        using var gauge = new PolicyAgeGauge(time);
 
-        age.RecordObservableInstruments();
-        Assert.Empty(age.GetMeasurementSnapshot());
+        Assert.Null(gauge.Read());
 
-        store.Swap(StandardSnapshot());
+        gauge.Store.Swap(StandardSnapshot());
         time.Advance(TimeSpan.FromHours(2));
-        store.Confirm();
+        gauge.Store.Confirm();
         time.Advance(TimeSpan.FromSeconds(5));
 
-        age.RecordObservableInstruments();
-        Assert.Equal(5, age.LastMeasurement!.Value);
+        Assert.Equal(5, gauge.Read());
     }
 
     [Fact]
@@ -145,25 +139,51 @@ public sealed class GatewayTelemetryTests
         // An NTP step of an hour forward would otherwise fail readiness on every instance at once; one back would keep a
         // policy its source stopped confirming ready for an hour longer.
         var time = new ManualClock(new DateTimeOffset(2026, 11, 29, 10, 0, 0, TimeSpan.Zero));
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var meters = services.GetRequiredService<IMeterFactory>();
-        using var store = new PolicySnapshotStore(time);
-        _ = new GatewayTelemetry(meters, store, Microsoft.Extensions.Options.Options.Create(new TelemetryOptions()));
-        using var age = new MetricCollector<double>(meters, GatewayTelemetry.Name, "xtac.policy.age");
-        var readiness = new PolicySnapshotHealthCheck(store, Microsoft.Extensions.Options.Options.Create(new GatewayOptions()));
-        store.Swap(StandardSnapshot());
+        using var gauge = new PolicyAgeGauge(time);
+        var readiness = new PolicySnapshotHealthCheck(gauge.Store, Microsoft.Extensions.Options.Options.Create(new GatewayOptions()));
+        gauge.Store.Swap(StandardSnapshot());
 
         time.Advance(TimeSpan.FromSeconds(5));
         time.StepWallClock(TimeSpan.FromHours(1));
-        age.RecordObservableInstruments();
-        Assert.Equal(5, age.LastMeasurement!.Value);
+        Assert.Equal(5, gauge.Read());
         Assert.Equal(HealthStatus.Healthy, (await readiness.CheckHealthAsync(new HealthCheckContext())).Status);
 
         time.StepWallClock(TimeSpan.FromHours(-3));
         time.Advance(TimeSpan.FromMinutes(11));
-        age.RecordObservableInstruments();
-        Assert.Equal(665, age.LastMeasurement!.Value);
+        Assert.Equal(665, gauge.Read());
         Assert.Equal(HealthStatus.Unhealthy, (await readiness.CheckHealthAsync(new HealthCheckContext())).Status);
+    }
+
+    /// <summary>A snapshot store on a given clock, and the <c>xtac.policy.age</c> gauge the gateway's telemetry reports for it.</summary>
+    private sealed class PolicyAgeGauge : IDisposable
+    {
+        private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        private readonly MetricCollector<double> _age;
+
+        public PolicyAgeGauge(TimeProvider time)
+        {
+            var meters = _services.GetRequiredService<IMeterFactory>();
+            Store = new PolicySnapshotStore(time);
+            _ = new GatewayTelemetry(meters, Store, Microsoft.Extensions.Options.Options.Create(new TelemetryOptions()));
+            _age = new MetricCollector<double>(meters, GatewayTelemetry.Name, "xtac.policy.age");
+        }
+
+        public PolicySnapshotStore Store { get; }
+
+        /// <summary>The gauge's value now, or null when it reports none.</summary>
+        public double? Read()
+        {
+            _age.Clear();
+            _age.RecordObservableInstruments();
+            return _age.LastMeasurement?.Value;
+        }
+
+        public void Dispose()
+        {
+            _age.Dispose();
+            Store.Dispose();
+            _services.Dispose();
+        }
     }
 
     private static XtacGateway.Policy.Compilation.PolicySnapshot StandardSnapshot()
