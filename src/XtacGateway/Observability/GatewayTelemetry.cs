@@ -70,10 +70,6 @@ internal sealed class GatewayTelemetry
     }
 
     /// <summary>
-    /// A small process-wide number for an app tag, taken once per route, by which the app's decision counts are
-    /// found without a lookup. Apps come from route configuration, so the numbers stay few.
-    /// </summary>
-    /// <summary>
     /// Tags the request's <c>http.server.request.duration</c> as answered by the gateway itself (a challenge, a denial,
     /// a refused path), so proxy latency can leave out answers that never reached an upstream. Called on those paths
     /// only: an allowed request pays nothing for it.
@@ -81,6 +77,10 @@ internal sealed class GatewayTelemetry
     public static void MarkAnsweredByGateway(HttpContext context)
         => context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMetricsTagsFeature>()?.Tags.Add(s_answeredByGateway);
 
+    /// <summary>
+    /// A small process-wide number for an app tag, taken once per route, by which the app's decision counts are
+    /// found without a lookup. Apps come from route configuration, so the numbers stay few.
+    /// </summary>
     public static int AppSlot(string appTag)
     {
         lock (s_appSlots)

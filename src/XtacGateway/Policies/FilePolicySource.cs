@@ -29,8 +29,8 @@ internal sealed partial class FilePolicySource(
     private byte[]? _lastHash;
     private (DateTime Modified, long Length) _lastStamp;
 
-    /// <summary>When the file's content was last read, whatever its stamp said.</summary>
-    private DateTimeOffset _lastReadAt;
+    /// <summary>When the file's content was last read, whatever its stamp said (a monotonic timestamp).</summary>
+    private long _lastReadAt;
 
     /// <summary>The hash of the content last read, in force or rejected: a rejected edit read again is not rejected again.</summary>
     private byte[]? _lastReadHash;
@@ -81,11 +81,11 @@ internal sealed partial class FilePolicySource(
             {
                 await LoadAsync(cancellationToken);
             }
-            else if (time.GetUtcNow() - _lastReadAt >= options.Value.Policy.FileContentCheckInterval)
+            else if (time.GetElapsedTime(_lastReadAt) >= options.Value.Policy.FileContentCheckInterval)
             {
                 // The stamp cannot tell every replacement apart (the same length in the same clock tick, cp -p): compare
                 // the content, streamed, so that an unchanged large policy costs no buffer of its size.
-                _lastReadAt = time.GetUtcNow();
+                _lastReadAt = time.GetTimestamp();
                 if (!(await HashAsync(file, cancellationToken)).AsSpan().SequenceEqual(_lastReadHash))
                 {
                     await LoadAsync(cancellationToken);
@@ -216,7 +216,7 @@ internal sealed partial class FilePolicySource(
         }
 
         _lastStamp = stamp;
-        _lastReadAt = time.GetUtcNow();
+        _lastReadAt = time.GetTimestamp();
         var hash = SHA256.HashData(bytes);
         _lastReadHash = hash;
         if (_lastHash is not null && hash.AsSpan().SequenceEqual(_lastHash))

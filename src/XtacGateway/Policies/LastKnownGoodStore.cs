@@ -141,10 +141,10 @@ internal sealed class LastKnownGoodStore(
             return;
         }
 
-        if (TryLoad(resourceTenant) is { } saved)
+        if (TryLoad(resourceTenant, out var confirmedAt) is { } saved)
         {
             // Across a restart only the wall clock can say how long ago that was.
-            store.Swap(saved, confirmedAgo: time.GetUtcNow() - new DateTimeOffset(File.GetLastWriteTimeUtc(Path), TimeSpan.Zero));
+            store.Swap(saved, confirmedAgo: time.GetUtcNow() - confirmedAt);
             lock (_gate)
             {
                 Remember(saved.ETag);
@@ -158,8 +158,15 @@ internal sealed class LastKnownGoodStore(
     }
 
     /// <summary>The saved snapshot, or null when there is none or it is unreadable or invalid.</summary>
-    public PolicySnapshot? TryLoad(Guid resourceTenant)
+    public PolicySnapshot? TryLoad(Guid resourceTenant) => TryLoad(resourceTenant, out _);
+
+    /// <summary>
+    /// The saved snapshot and the file's last-write time (when the source last confirmed it), both read from one open
+    /// file: another instance replacing the file in between must not date this policy with the newer file's time.
+    /// </summary>
+    private PolicySnapshot? TryLoad(Guid resourceTenant, out DateTimeOffset confirmedAt)
     {
+        confirmedAt = default;
         if (!File.Exists(Path))
         {
             return null;
@@ -167,7 +174,14 @@ internal sealed class LastKnownGoodStore(
 
         try
         {
-            var bytes = File.ReadAllBytes(Path);
+            byte[] bytes;
+            using (var file = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+            {
+                confirmedAt = new DateTimeOffset(File.GetLastWriteTimeUtc(file.SafeFileHandle), TimeSpan.Zero);
+                bytes = new byte[file.Length];
+                file.ReadExactly(bytes);
+            }
+
             var (origin, savedTenant, version, etag, loadedAt, document) = ReadEnvelope(bytes);
             if ((origin is not null && origin != _origin) || (savedTenant is not null && savedTenant != resourceTenant))
             {

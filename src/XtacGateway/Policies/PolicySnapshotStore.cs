@@ -13,6 +13,9 @@ internal sealed class PolicySnapshotStore : IDisposable
     /// <summary>Long enough for the loader to return and drop its buffers, short enough that the memory comes back soon after.</summary>
     private static readonly TimeSpan LargeLoadSettleTime = TimeSpan.FromSeconds(1);
 
+    /// <summary>Older than any freshness bound (<c>Xtac:Policy:MaxAge</c> is at most 30 days), small enough for any clock's ticks.</summary>
+    private static readonly TimeSpan MaxRestoredAge = TimeSpan.FromDays(365);
+
     private readonly TimeProvider _time;
     private readonly ITimer _collectAfterLargeLoad;
 
@@ -70,8 +73,9 @@ internal sealed class PolicySnapshotStore : IDisposable
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         ObserveVersion(snapshot.Version);
-        Volatile.Write(ref _current, snapshot);
+        // The time first: a reader that sees the new snapshot must not pair it with the time of none (the first swap).
         Interlocked.Exchange(ref _confirmedTimestamp, TimestampAgo(confirmedAgo));
+        Volatile.Write(ref _current, snapshot);
         Swapped?.Invoke(snapshot);
         if (snapshot.PartnerCount >= LargePolicyPartners)
         {
@@ -87,8 +91,15 @@ internal sealed class PolicySnapshotStore : IDisposable
 
     public void Dispose() => _collectAfterLargeLoad.Dispose();
 
+    /// <summary>
+    /// The timestamp <paramref name="ago"/> before now. At most a year back: a file time of 1601 (a file gone between
+    /// read and stat) would otherwise overflow the subtraction, wrap the age negative and report a stale policy fresh.
+    /// </summary>
     private long TimestampAgo(TimeSpan ago)
-        => _time.GetTimestamp() - (ago > TimeSpan.Zero ? (long)(ago.TotalSeconds * _time.TimestampFrequency) : 0);
+    {
+        var seconds = Math.Clamp(ago.TotalSeconds, 0, MaxRestoredAge.TotalSeconds);
+        return _time.GetTimestamp() - (long)(seconds * _time.TimestampFrequency);
+    }
 
     /// <summary>
     /// A large load leaves its transient memory (the document read, parse buffers, the replaced snapshot) committed to

@@ -9,38 +9,54 @@ namespace XtacGateway.Policies;
 /// </summary>
 internal sealed class SourceHealth(string source, PolicySnapshotStore store, PolicySourceOptions options, GatewayTelemetry telemetry, ILogger logger)
 {
+    // The background check and on-demand reloads (admin calls) report at the same time: the count, the wait and the
+    // state the store is told change together.
+    private readonly Lock _lock = new();
     private int _failures;
     private TimeSpan _retryDelay;
 
     /// <summary>How long to wait before the next attempt: the source's own interval while healthy, else the backoff.</summary>
-    public TimeSpan NextDelay(TimeSpan healthyInterval) => Volatile.Read(ref _failures) == 0 ? healthyInterval : _retryDelay;
+    public TimeSpan NextDelay(TimeSpan healthyInterval)
+    {
+        lock (_lock)
+        {
+            return _failures == 0 ? healthyInterval : _retryDelay;
+        }
+    }
 
     /// <summary>The source could not be reached at start-up: start degraded, from the last known good policy if there is one.</summary>
     public void FailedAtStart(LastKnownGoodStore lastKnownGood, Guid resourceTenant, Exception exception)
     {
-        Record(1, exception);
-        PolicySourceLog.SourceUnreachable(logger, source, store.Current?.Version ?? 0, _retryDelay.TotalMilliseconds, exception.Message);
+        var retryDelay = Record(exception);
+        PolicySourceLog.SourceUnreachable(logger, source, store.Current?.Version ?? 0, retryDelay.TotalMilliseconds, exception.Message);
         lastKnownGood.RestoreIfEmpty(store, resourceTenant, source);
     }
 
     /// <summary>An attempt failed: the policy in force stays, and the next attempt waits longer.</summary>
     public void Failed(Exception exception)
     {
-        Record(Volatile.Read(ref _failures) + 1, exception);
-        PolicySourceLog.SourceUnreachable(logger, source, store.Current?.Version ?? 0, _retryDelay.TotalMilliseconds, exception.Message);
+        var retryDelay = Record(exception);
+        PolicySourceLog.SourceUnreachable(logger, source, store.Current?.Version ?? 0, retryDelay.TotalMilliseconds, exception.Message);
     }
 
     public void Succeeded()
     {
-        if (Interlocked.Exchange(ref _failures, 0) > 0)
+        bool recovered;
+        lock (_lock)
+        {
+            recovered = _failures > 0;
+            _failures = 0;
+            store.ReportSource(PolicySourceState.Healthy);
+        }
+
+        if (recovered)
         {
             PolicySourceLog.SourceRecovered(logger, source);
         }
-
-        store.ReportSource(PolicySourceState.Healthy);
     }
 
-    private void Record(int failures, Exception exception)
+    /// <summary>Counts the failure and returns the wait it earns (drawn once, so the wait that is logged is the wait that happens).</summary>
+    private TimeSpan Record(Exception exception)
     {
         // A policy the source holds but that does not validate was counted as invalid where it was rejected.
         if (exception is not PolicyRejectedException)
@@ -48,10 +64,13 @@ internal sealed class SourceHealth(string source, PolicySnapshotStore store, Pol
             telemetry.PolicyReloaded("failure");
         }
 
-        // Drawn once, so the wait that is logged is the wait that happens.
-        _retryDelay = Backoff.Delay(failures, options.RetryMinDelay, options.RetryMaxDelay);
-        Volatile.Write(ref _failures, failures);
-        store.ReportSource(PolicySourceState.Degraded);
+        lock (_lock)
+        {
+            _failures++;
+            _retryDelay = Backoff.Delay(_failures, options.RetryMinDelay, options.RetryMaxDelay);
+            store.ReportSource(PolicySourceState.Degraded);
+            return _retryDelay;
+        }
     }
 }
 

@@ -154,6 +154,20 @@ public sealed class GatewayTelemetryTests
         Assert.Equal(HealthStatus.Unhealthy, (await readiness.CheckHealthAsync(new HealthCheckContext())).Status);
     }
 
+    [Fact]
+    public async Task PolicyAge_RestoredFileDatedCenturiesAgo_StaleNotNegative()
+    {
+        // A last-known-good file gone between read and stat reads as written in 1601. On the real clock (10^9 ticks a
+        // second) that age overflowed the timestamp arithmetic and came out negative: a stale policy reported fresh.
+        using var gauge = new PolicyAgeGauge(TimeProvider.System);
+        var readiness = new PolicySnapshotHealthCheck(gauge.Store, Microsoft.Extensions.Options.Options.Create(new GatewayOptions()));
+
+        gauge.Store.Swap(StandardSnapshot(), confirmedAgo: DateTimeOffset.UtcNow - DateTimeOffset.FromFileTime(0));
+
+        Assert.True(gauge.Read() > TimeSpan.FromDays(30).TotalSeconds, $"age {gauge.Read()} s");
+        Assert.Equal(HealthStatus.Unhealthy, (await readiness.CheckHealthAsync(new HealthCheckContext())).Status);
+    }
+
     /// <summary>A snapshot store on a given clock, and the <c>xtac.policy.age</c> gauge the gateway's telemetry reports for it.</summary>
     private sealed class PolicyAgeGauge : IDisposable
     {
