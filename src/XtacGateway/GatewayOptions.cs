@@ -27,8 +27,20 @@ internal sealed class GatewayOptions : IValidatableObject
 
     public SampleAppOptions SampleApp { get; set; } = new();
 
+    [ValidateObjectMembers]
+    public TokenValidationOptions Authentication { get; set; } = new();
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        // An empty name matches no claim, or an empty value: "device_trust_type": "" would pass for hybrid joined.
+        foreach (var claim in typeof(ClaimNames).GetProperties().Where(p => p.PropertyType == typeof(string) && p.CanWrite))
+        {
+            if (string.IsNullOrWhiteSpace((string?)claim.GetValue(Claims)))
+            {
+                yield return new ValidationResult($"'{Section}:Claims:{claim.Name}' is empty: give a claim name (or value) or leave it unset for the default.", [nameof(Claims)]);
+            }
+        }
+
         // A template's placeholder: no token carries it, so no caller would be internal and no admin could sign in.
         if (ResourceTenantId == Guid.Empty)
         {
@@ -37,6 +49,16 @@ internal sealed class GatewayOptions : IValidatableObject
                 [nameof(ResourceTenantId)]);
         }
     }
+}
+
+internal sealed class TokenValidationOptions
+{
+    /// <summary>
+    /// The leeway on a token's <c>nbf</c> and <c>exp</c>; unset, JwtBearer's 5 minutes. Bounded: a day of leeway would
+    /// accept tokens a day after they expired.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan? ClockSkew { get; set; }
 }
 
 internal sealed class PolicyOptions

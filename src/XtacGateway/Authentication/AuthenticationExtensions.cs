@@ -42,12 +42,11 @@ internal static class AuthenticationExtensions
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
             .AddMicrosoftIdentityWebApi(builder.Configuration.GetSection("AzureAd"));
 
-        var clockSkew = builder.Configuration.GetValue<TimeSpan?>($"{GatewayOptions.Section}:Authentication:ClockSkew");
-        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).PostConfigure<VerifiedTokenCache, SigningKeyManager>((options, cache, keys) =>
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).PostConfigure<VerifiedTokenCache, SigningKeyManager, IOptions<GatewayOptions>>((options, cache, keys, gateway) =>
         {
             // Caller facts read raw claim names (tid, oid, amr...), never the WS-Federation URIs.
             options.MapInboundClaims = false;
-            if (clockSkew is { } skew)
+            if (gateway.Value.Authentication.ClockSkew is { } skew)
             {
                 options.TokenValidationParameters.ClockSkew = skew;
             }

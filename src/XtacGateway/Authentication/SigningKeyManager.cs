@@ -183,7 +183,7 @@ internal sealed class SigningKeyOptions
     [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromHours(1);
 
-    /// <summary>At most one refresh for unknown keys in this interval, however many such tokens arrive.</summary>
-    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    /// <summary>At most one refresh for unknown keys in this interval, however many such tokens arrive (zero would be none).</summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan MinimumRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
 }

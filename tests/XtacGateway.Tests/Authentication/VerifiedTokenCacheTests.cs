@@ -244,7 +244,7 @@ public sealed class VerifiedTokenCacheTests
     [Fact]
     public async Task ValidateToken_IssuerUnreachable_KnownKeysKeepWorking()
     {
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:SigningKeys:MinimumRefreshInterval"] = "00:00:00");
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:SigningKeys:MinimumRefreshInterval"] = "00:00:01");
         using (var warmUp = await gateway.GetAsync("/a", gateway.Token()))
         {
             Assert.Equal(HttpStatusCode.OK, warmUp.StatusCode);

@@ -17,6 +17,13 @@ public sealed class SettingsValidationTests
     [InlineData("Xtac:Telemetry:UserIdHashKey", "too-short-a-key", "UserIdHashKey must be at least 32 characters")]
     [InlineData("Xtac:SigningKeys:RefreshInterval", "00:00:00", "RefreshInterval")]
     [InlineData("Xtac:SigningKeys:MinimumRefreshInterval", "-00:00:01", "MinimumRefreshInterval")]
+    // Zero would let every token naming an unknown key fetch the issuer's keys again.
+    [InlineData("Xtac:SigningKeys:MinimumRefreshInterval", "00:00:00", "MinimumRefreshInterval")]
+    // A day of leeway would accept tokens a day after they expired.
+    [InlineData("Xtac:Authentication:ClockSkew", "1.00:00:00", "'GatewayOptions.Authentication' members: 'ClockSkew'")]
+    [InlineData("Xtac:Authentication:ClockSkew", "-00:05:00", "'GatewayOptions.Authentication' members: 'ClockSkew'")]
+    [InlineData("Xtac:Claims:TenantId", "", "'Xtac:Claims:TenantId' is empty")]
+    [InlineData("Xtac:Claims:HybridJoinedTrustType", " ", "'Xtac:Claims:HybridJoinedTrustType' is empty")]
     [InlineData("Xtac:TokenCache:MaxEntries", "0", "MaxEntries")]
     [InlineData("Xtac:TokenCache:MaxBytes", "-1", "MaxBytes")]
     [InlineData("Xtac:TokenCache:MaxLifetime", "00:00:00", "MaxLifetime")]
