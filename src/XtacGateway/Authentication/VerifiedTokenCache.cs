@@ -86,7 +86,7 @@ internal sealed class VerifiedTokenCache : IDisposable
             return;
         }
 
-        var entry = new Entry(identity, expiresAt.UtcTicks, token.Kid, EntrySize(raw));
+        var entry = new Entry(identity, expiresAt.UtcTicks, token.Kid, EntrySize(raw), token.TryGetPayloadValue<string>("tid", out var tenant) ? tenant : null);
         if (!_entries.TryAdd(raw, entry))
         {
             return;
@@ -126,18 +126,27 @@ internal sealed class VerifiedTokenCache : IDisposable
                 return;
             }
 
-            // Full of live tokens: drop those nearest their end (the oldest, mostly) down to nine tenths of each limit,
-            // so that the next additions do not each pay for a sweep.
+            // Full of live tokens: drop some down to nine tenths of each limit, so that the next additions do not each
+            // pay for a sweep. The tenant holding the most entries gives up one first (its nearest its end), then
+            // whichever holds the most after that: any Entra tenant can mint valid tokens for a multi-tenant app, and
+            // one that sends token after token must evict its own entries, not every other tenant's callers.
             var entries = Math.Max(1, _options.MaxEntries - (_options.MaxEntries / 10));
             var bytes = _options.MaxBytes - (_options.MaxBytes / 10);
-            foreach (var (token, entry) in _entries.ToArray().OrderBy(e => e.Value.ExpiresAtTicks))
+            var largestFirst = new PriorityQueue<Queue<KeyValuePair<string, Entry>>, int>();
+            foreach (var tenant in _entries.ToArray().GroupBy(e => e.Value.Tenant, StringComparer.Ordinal))
             {
-                if (_entries.Count <= entries && Interlocked.Read(ref _bytes) <= bytes)
-                {
-                    break;
-                }
+                var nearestEndFirst = new Queue<KeyValuePair<string, Entry>>(tenant.OrderBy(e => e.Value.ExpiresAtTicks));
+                largestFirst.Enqueue(nearestEndFirst, -nearestEndFirst.Count);
+            }
 
+            while ((_entries.Count > entries || Interlocked.Read(ref _bytes) > bytes) && largestFirst.TryDequeue(out var held, out _))
+            {
+                var (token, entry) = held.Dequeue();
                 Remove(token, entry);
+                if (held.Count > 0)
+                {
+                    largestFirst.Enqueue(held, -held.Count);
+                }
             }
         }
     }
@@ -190,7 +199,7 @@ internal sealed class VerifiedTokenCache : IDisposable
     private static long EntrySize(string token) => (token.Length * 14L) + 1024;
 
     // A class, not a record: removal compares entries by reference.
-    private sealed class Entry(ClaimsIdentity identity, long expiresAtTicks, string? keyId, long size)
+    private sealed class Entry(ClaimsIdentity identity, long expiresAtTicks, string? keyId, long size, string? tenant)
     {
         public ClaimsIdentity Identity { get; } = identity;
 
@@ -199,6 +208,9 @@ internal sealed class VerifiedTokenCache : IDisposable
         public string? KeyId { get; } = keyId;
 
         public long Size { get; } = size;
+
+        /// <summary>The token's <c>tid</c>: entries are given up tenant by tenant, the largest holder first.</summary>
+        public string? Tenant { get; } = tenant;
     }
 
     /// <summary>

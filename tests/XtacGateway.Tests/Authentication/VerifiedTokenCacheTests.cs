@@ -195,6 +195,31 @@ public sealed class VerifiedTokenCacheTests
     }
 
     [Fact]
+    public async Task Add_OneTenantSendsTokenAfterToken_EvictsItsOwnEntriesNotOtherTenants()
+    {
+        // Any Entra tenant can mint valid tokens for a multi-tenant app; a flood from one (even a blocked one: tokens
+        // are cached when authenticated, before the policy decides) must not push every other tenant's callers out.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:TokenCache:MaxEntries"] = "10");
+        var cache = gateway.Service<VerifiedTokenCache>();
+        var settled = Enumerable.Range(0, 4).Select(_ => gateway.Token(TestIds.AllowedPartner, c => c["jti"] = Guid.NewGuid().ToString())).ToArray();
+        foreach (var token in settled)
+        {
+            using var response = await gateway.GetAsync("/a", token);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        for (var i = 0; i < 30; i++)
+        {
+            using var response = await gateway.GetAsync("/a", gateway.Token(TestIds.BlockedPartner, c => c["jti"] = Guid.NewGuid().ToString()));
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            Assert.InRange(cache.Count, 1, 10);
+        }
+
+        // The older entries, nearest their end, would have gone first without regard to who holds the most.
+        Assert.All(settled, token => Assert.True(cache.TryGet(token, out _), "a settled tenant's token was evicted by another tenant's flood"));
+    }
+
+    [Fact]
     public async Task Add_MoreBytesThanMaxBytes_KeepsTheNewestWithinTheLimit()
     {
         const long maxBytes = 20_000;
