@@ -127,25 +127,28 @@ internal sealed class VerifiedTokenCache : IDisposable
             }
 
             // Full of live tokens: drop some down to nine tenths of each limit, so that the next additions do not each
-            // pay for a sweep. The tenant holding the most entries gives up one first (its nearest its end), then
-            // whichever holds the most after that: any Entra tenant can mint valid tokens for a multi-tenant app, and
-            // one that sends token after token must evict its own entries, not every other tenant's callers.
+            // pay for a sweep. The tenant holding the most (entries, or bytes when those are over) gives up one first,
+            // its nearest its end, then whichever holds the most after that. Any Entra tenant can mint valid tokens for
+            // a multi-tenant app: one that sends token after token takes at most an equal share from the largest
+            // holders instead of pushing everyone else out. Grouped by 'tid', the claim the issuer check binds to
+            // 'iss', whatever 'Xtac:Claims:TenantId' names.
             var entries = Math.Max(1, _options.MaxEntries - (_options.MaxEntries / 10));
             var bytes = _options.MaxBytes - (_options.MaxBytes / 10);
-            var largestFirst = new PriorityQueue<Queue<KeyValuePair<string, Entry>>, int>();
+            var byBytes = Interlocked.Read(ref _bytes) > _options.MaxBytes;
+            var largestFirst = new PriorityQueue<TenantHolding, long>();
             foreach (var tenant in _entries.ToArray().GroupBy(e => e.Value.Tenant, StringComparer.Ordinal))
             {
-                var nearestEndFirst = new Queue<KeyValuePair<string, Entry>>(tenant.OrderBy(e => e.Value.ExpiresAtTicks));
-                largestFirst.Enqueue(nearestEndFirst, -nearestEndFirst.Count);
+                var holding = new TenantHolding([.. tenant.OrderBy(e => e.Value.ExpiresAtTicks)]);
+                largestFirst.Enqueue(holding, -holding.Weight(byBytes));
             }
 
-            while ((_entries.Count > entries || Interlocked.Read(ref _bytes) > bytes) && largestFirst.TryDequeue(out var held, out _))
+            while ((_entries.Count > entries || Interlocked.Read(ref _bytes) > bytes) && largestFirst.TryDequeue(out var holding, out _))
             {
-                var (token, entry) = held.Dequeue();
+                var (token, entry) = holding.GiveUpOne();
                 Remove(token, entry);
-                if (held.Count > 0)
+                if (holding.Count > 0)
                 {
-                    largestFirst.Enqueue(held, -held.Count);
+                    largestFirst.Enqueue(holding, -holding.Weight(byBytes));
                 }
             }
         }
@@ -197,6 +200,24 @@ internal sealed class VerifiedTokenCache : IDisposable
     // and the caller's facts read from them. Measured at ~13 bytes per token character plus ~0.3 KB, from 850-character
     // tokens to 8,700-character ones with 150 groups (VerifiedTokenCacheMemoryTests); counted a little above that.
     private static long EntrySize(string token) => (token.Length * 14L) + 1024;
+
+    /// <summary>One tenant's entries during a trim, nearest their end first, with what they hold.</summary>
+    private sealed class TenantHolding(KeyValuePair<string, Entry>[] nearestEndFirst)
+    {
+        private readonly Queue<KeyValuePair<string, Entry>> _entries = new(nearestEndFirst);
+        private long _bytes = nearestEndFirst.Sum(e => e.Value.Size);
+
+        public int Count => _entries.Count;
+
+        public long Weight(bool byBytes) => byBytes ? _bytes : _entries.Count;
+
+        public KeyValuePair<string, Entry> GiveUpOne()
+        {
+            var given = _entries.Dequeue();
+            _bytes -= given.Value.Size;
+            return given;
+        }
+    }
 
     // A class, not a record: removal compares entries by reference.
     private sealed class Entry(ClaimsIdentity identity, long expiresAtTicks, string? keyId, long size, string? tenant)

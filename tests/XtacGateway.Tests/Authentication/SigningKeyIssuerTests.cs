@@ -39,15 +39,17 @@ public sealed class SigningKeyIssuerTests
     public async Task ValidateToken_KeyReboundToOneTenantUnderItsKeyId_CachedTokensOfOtherTenantsDropped()
     {
         await using var issuer = await LoopbackIssuer.StartAsync(boundTo: TestIds.BlockedPartner);
-        await using var gateway = await StartGatewayAsync(issuer, minimumRefreshInterval: "00:00:00");
+        await using var gateway = await StartGatewayAsync(issuer, minimumRefreshInterval: "00:00:01");
         var token = issuer.Mint("any-tenant", TestIds.AllowedPartner);
         using (var cached = await gateway.GetAsync("/a", token))
         {
             Assert.Equal(HttpStatusCode.OK, cached.StatusCode);
         }
 
-        // Same key ID, now bound to another tenant; a token naming an unpublished key makes the gateway read the keys.
+        // Same key ID, now bound to another tenant; a token naming an unpublished key makes the gateway read the keys
+        // (once the shortest interval between such reads, 1 s, has passed since the first).
         issuer.AnyTenantKeyBoundTo = TestIds.BlockedPartner;
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
         using (var unknownKey = await gateway.GetAsync("/a", issuer.Mint("not-published", TestIds.AllowedPartner)))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, unknownKey.StatusCode);

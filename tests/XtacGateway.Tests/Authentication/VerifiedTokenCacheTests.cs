@@ -194,14 +194,17 @@ public sealed class VerifiedTokenCacheTests
         await PresentTokensAsync(gateway, cache => Assert.InRange(cache.Count, 1, maxEntries));
     }
 
-    [Fact]
-    public async Task Add_OneTenantSendsTokenAfterToken_EvictsItsOwnEntriesNotOtherTenants()
+    [Theory]
+    [InlineData(4, 4)]
+    [InlineData(8, 4)]
+    public async Task Add_OneTenantSendsTokenAfterToken_TakesAtMostAnEqualShare(int settledTokens, int kept)
     {
         // Any Entra tenant can mint valid tokens for a multi-tenant app; a flood from one (even a blocked one: tokens
         // are cached when authenticated, before the policy decides) must not push every other tenant's callers out.
+        // Trims go down to 9 of 10 entries: a tenant holding fewer than the flooder keeps all, a larger one half.
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:TokenCache:MaxEntries"] = "10");
         var cache = gateway.Service<VerifiedTokenCache>();
-        var settled = Enumerable.Range(0, 4).Select(_ => gateway.Token(TestIds.AllowedPartner, c => c["jti"] = Guid.NewGuid().ToString())).ToArray();
+        var settled = Enumerable.Range(0, settledTokens).Select(_ => gateway.Token(TestIds.AllowedPartner, c => c["jti"] = Guid.NewGuid().ToString())).ToArray();
         foreach (var token in settled)
         {
             using var response = await gateway.GetAsync("/a", token);
@@ -216,7 +219,7 @@ public sealed class VerifiedTokenCacheTests
         }
 
         // The older entries, nearest their end, would have gone first without regard to who holds the most.
-        Assert.All(settled, token => Assert.True(cache.TryGet(token, out _), "a settled tenant's token was evicted by another tenant's flood"));
+        Assert.True(settled.Count(token => cache.TryGet(token, out _)) >= kept, "another tenant's flood took more than an equal share");
     }
 
     [Fact]

@@ -348,10 +348,11 @@ public sealed class RedisPolicySourceTests
         await db.StringSetAsync("xtac:policy:current", oldPointer);
         await connection.GetSubscriber().PublishAsync(RedisChannel.Literal("xtac:policy:changes"), oldPointer);
 
-        Assert.True(await AdminClient.EventuallyAsync(async () => (string?)await db.StringGetAsync("xtac:policy:current") is { } pointer && pointer.EndsWith(changed.ETag, StringComparison.Ordinal), Deadline),
-            "the acknowledged change was not written back to Redis");
+        // Redis is written first, then the instance takes the new version: wait for both.
+        Assert.True(await AdminClient.EventuallyAsync(async () => (string?)await db.StringGetAsync("xtac:policy:current") is { } pointer && pointer.EndsWith(changed.ETag, StringComparison.Ordinal)
+            && store.Current!.Version > changed.Version, Deadline),
+            "the acknowledged change was not written back to Redis under a new version");
         Assert.Equal(changed.ETag, store.Current!.ETag);
-        Assert.True(store.Current.Version > changed.Version);
         Assert.Equal(HttpStatusCode.OK, await DecideAsync(gateway, TestIds.BlockedPartner));
     }
 
