@@ -30,6 +30,9 @@ internal sealed class GraphPolicySource(
     public const string HttpClientName = "xtac-graph";
 
     private readonly SemaphoreSlim _gate = new(1, 1);
+
+    /// <summary>Cancels the background loop's current wait, so that it is taken again with the delay now due.</summary>
+    private CancellationTokenSource? _rescheduleWait;
     private readonly GraphPolicySourceOptions _options = sourceOptions.Value.Graph;
     private readonly Guid _resourceTenant = gatewayOptions.Value.ResourceTenantId!.Value;
     private readonly SourceHealth _health = new("graph", store, sourceOptions.Value, telemetry, logger);
@@ -68,9 +71,21 @@ internal sealed class GraphPolicySource(
     {
         while (!stoppingToken.IsCancellationRequested)
         {
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            Volatile.Write(ref _rescheduleWait, wait);
             try
             {
-                await Task.Delay(_health.NextDelay(_options.RefreshInterval), time, stoppingToken);
+                try
+                {
+                    await Task.Delay(_health.NextDelay(_options.RefreshInterval), time, wait.Token);
+                }
+                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+                {
+                    // An on-demand pull failed while this one waited out the healthy interval: wait the backoff instead,
+                    // so the source is found healthy again soon after Graph recovers, not minutes later.
+                    continue;
+                }
+
                 await PullAsync(stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -97,7 +112,20 @@ internal sealed class GraphPolicySource(
         {
             // Counted and reported as the background pull's failures are: the source failed, whoever asked.
             _health.Failed(ex);
+            RescheduleBackgroundPull();
             throw;
+        }
+    }
+
+    private void RescheduleBackgroundPull()
+    {
+        try
+        {
+            Volatile.Read(ref _rescheduleWait)?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // That wait has ended already; the next one starts from the new backoff anyway.
         }
     }
 

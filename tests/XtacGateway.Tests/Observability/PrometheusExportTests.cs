@@ -103,11 +103,17 @@ public sealed class PrometheusExportTests
         Assert.All(answers, a => Assert.Equal(a.Key, a.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
         // The scrape holds every in-process server's series (the backend's too): the gateway's proxy route, and the
-        // refused path, which is answered before routing.
-        var counts = (await gateway.Management.GetStringAsync("/metrics")).Split('\n')
-            .Where(l => l.StartsWith("http_server_request_duration_seconds_count{", StringComparison.Ordinal)
-                && (l.Contains("http_route=\"/{**catch-all}\"", StringComparison.Ordinal) || l.Contains("http_response_status_code=\"400\"", StringComparison.Ordinal)))
-            .ToArray();
+        // refused path, which is answered before routing. A request's duration is recorded after its response is sent,
+        // so the scrape is repeated until all four are in.
+        var counts = Array.Empty<string>();
+        await Eventually.TrueAsync(async () =>
+        {
+            counts = (await gateway.Management.GetStringAsync("/metrics")).Split('\n')
+                .Where(l => l.StartsWith("http_server_request_duration_seconds_count{", StringComparison.Ordinal)
+                    && (l.Contains("http_route=\"/{**catch-all}\"", StringComparison.Ordinal) || l.Contains("http_response_status_code=\"400\"", StringComparison.Ordinal)))
+                .ToArray();
+            return answers.Keys.All(status => counts.Any(l => l.Contains($"http_response_status_code=\"{status}\"", StringComparison.Ordinal)));
+        }, TimeSpan.FromSeconds(10));
 
         foreach (var status in answers.Keys)
         {

@@ -137,6 +137,28 @@ public sealed class GraphPolicySourceTests
     }
 
     [Fact]
+    public async Task Reload_FailsThenGraphRecovers_HealthyAgainWithoutWaitingForTheRefreshInterval()
+    {
+        // The background pull waits out the 5-minute refresh interval; a failed on-demand pull moves it to the backoff,
+        // so the degraded state it reported does not outlast Graph's recovery by minutes.
+        await using var graph = await FakeGraph.StartAsync(transientCount: 0);
+        await using var gateway = await StartGatewayAsync(graph);
+        var store = gateway.Service<PolicySnapshotStore>();
+
+        graph.SecondPage = """{ }""";
+        using (var reload = await gateway.AdminAsync(HttpMethod.Post, "/admin/policies/reload"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, reload.StatusCode);
+        }
+
+        Assert.Equal(PolicySourceState.Degraded, store.SourceState);
+        graph.SecondPage = null;
+
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(store.SourceState == PolicySourceState.Healthy), TimeSpan.FromSeconds(30)),
+            "the source stayed degraded after Graph recovered");
+    }
+
+    [Fact]
     public async Task Reload_GraphListsTheSamePartnersInAnotherOrder_SameVersion()
     {
         await using var graph = await FakeGraph.StartAsync();
