@@ -140,9 +140,11 @@ internal sealed partial class FilePolicySource(
                 return new PolicyCommitResult(PolicyCommitStatus.Conflict, Detail: "The policy file changed since this change was prepared.");
             }
 
+            string written;
             try
             {
                 var bytes = PolicyWriter.WriteUtf8(document);
+                written = ETagOf(SHA256.HashData(bytes));
                 cancellationToken.ThrowIfCancellationRequested();
                 // Over the link's target, not the link: the path keeps naming the same file.
                 AtomicFile.Replace(TargetFile().FullName, stream => stream.Write(bytes));
@@ -156,6 +158,13 @@ internal sealed partial class FilePolicySource(
             if (await LoadAsync(CancellationToken.None) is { } errors)
             {
                 return new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail: string.Join(Environment.NewLine, errors));
+            }
+
+            // Another process replaced the file between this write and its read: what is in force is theirs, and the
+            // audit entry must not give this change their version.
+            if (store.Current?.ETag != written)
+            {
+                return new PolicyCommitResult(PolicyCommitStatus.Conflict, Detail: "The policy file was replaced by another writer just after this change was written.");
             }
 
             return new PolicyCommitResult(PolicyCommitStatus.Committed, store.Current);
