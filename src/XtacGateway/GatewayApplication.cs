@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using XtacGateway.Admin;
 using XtacGateway.Authentication;
@@ -53,6 +54,7 @@ internal static class GatewayApplication
         builder.AddXtacTelemetry();
         services.AddXtacHealthChecks();
         services.AddAuthorization();
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, AnsweredByGatewayAuthorization>();
         services.AddProblemDetails();
 
         // A route's Timeout needs the request timeouts middleware; without it YARP fails each of the route's requests.

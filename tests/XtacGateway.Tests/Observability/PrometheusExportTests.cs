@@ -124,6 +124,36 @@ public sealed class PrometheusExportTests
     }
 
     [Fact]
+    public async Task Metrics_RequestDuration_RouteAuthorizationPolicyRefusalIsMarked()
+    {
+        // A route's own YARP AuthorizationPolicy is answered by ASP.NET Core's authorization middleware, not the
+        // enforcement step: its 401 never reached an upstream either.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["ReverseProxy:Routes:public:AuthorizationPolicy"] = "default");
+        using (var refused = await gateway.GetAsync("/public/status", token: null))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        using (var forwarded = await gateway.GetAsync("/public/status", gateway.Token()))
+        {
+            Assert.Equal(HttpStatusCode.OK, forwarded.StatusCode);
+        }
+
+        var series = Array.Empty<string>();
+        await Eventually.TrueAsync(async () =>
+        {
+            series = (await gateway.Management.GetStringAsync("/metrics")).Split('\n')
+                .Where(l => l.StartsWith("http_server_request_duration_seconds_count{", StringComparison.Ordinal) && l.Contains("http_route=\"/public/{**catch-all}\"", StringComparison.Ordinal))
+                .ToArray();
+            return series.Length == 2;
+        }, TimeSpan.FromSeconds(10));
+
+        Assert.True(series.Length == 2, string.Join("\n", series));
+        Assert.Contains("xtac_answered_by=\"gateway\"", Assert.Single(series, l => l.Contains("http_response_status_code=\"401\"", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.DoesNotContain("xtac_answered_by", Assert.Single(series, l => l.Contains("http_response_status_code=\"200\"", StringComparison.Ordinal)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Metrics_TenantDimensionWithManyPartners_EveryTenantKeepsItsOwnSeries()
     {
         // More tenants than OpenTelemetry's default 2,000 series per instrument.
