@@ -31,11 +31,9 @@ internal sealed class GraphPolicySource(
 
     private readonly SemaphoreSlim _gate = new(1, 1);
 
-    /// <summary>Cancels the background loop's current wait, so that it is taken again with the delay now due.</summary>
-    private CancellationTokenSource? _rescheduleWait;
     private readonly GraphPolicySourceOptions _options = sourceOptions.Value.Graph;
     private readonly Guid _resourceTenant = gatewayOptions.Value.ResourceTenantId!.Value;
-    private readonly SourceHealth _health = new("graph", store, sourceOptions.Value, telemetry, logger);
+    private readonly SourceHealth _health = new("graph", store, sourceOptions.Value, telemetry, time, logger);
 
     public string Name => "graph";
 
@@ -71,22 +69,13 @@ internal sealed class GraphPolicySource(
     {
         while (!stoppingToken.IsCancellationRequested)
         {
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            Volatile.Write(ref _rescheduleWait, wait);
             try
             {
-                try
+                if (await _health.WaitAsync(_options.RefreshInterval, stoppingToken))
                 {
-                    await Task.Delay(_health.NextDelay(_options.RefreshInterval), time, wait.Token);
+                    await PullAsync(stoppingToken);
+                    _health.Succeeded();
                 }
-                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
-                {
-                    // An on-demand pull failed while this one waited out the healthy interval: wait the backoff instead,
-                    // so the source is found healthy again soon after Graph recovers, not minutes later.
-                    continue;
-                }
-
-                await PullAsync(stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -102,32 +91,7 @@ internal sealed class GraphPolicySource(
     }
 
     /// <summary>Pulls the whole policy from Graph now and swaps it in when it differs from the one in force.</summary>
-    public async Task ReloadAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await PullAsync(cancellationToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            // Counted and reported as the background pull's failures are: the source failed, whoever asked.
-            _health.Failed(ex);
-            RescheduleBackgroundPull();
-            throw;
-        }
-    }
-
-    private void RescheduleBackgroundPull()
-    {
-        try
-        {
-            Volatile.Read(ref _rescheduleWait)?.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // That wait has ended already; the next one starts from the new backoff anyway.
-        }
-    }
+    public Task ReloadAsync(CancellationToken cancellationToken) => _health.ReportAsync(PullAsync(cancellationToken), cancellationToken);
 
     private async Task PullAsync(CancellationToken cancellationToken)
     {
@@ -145,8 +109,6 @@ internal sealed class GraphPolicySource(
                 throw new TimeoutException(
                     $"Microsoft Graph did not deliver the whole policy within {_options.PullTimeout.TotalSeconds:F0} s ('{PolicySourceOptions.Section}:Graph:PullTimeout'); the policy in force is unchanged.");
             }
-
-            _health.Succeeded();
         }
         finally
         {

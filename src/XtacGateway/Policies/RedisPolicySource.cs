@@ -83,7 +83,7 @@ internal sealed class RedisPolicySource(
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly RedisPolicySourceOptions _options = sourceOptions.Value.Redis;
     private readonly Guid _resourceTenant = gatewayOptions.Value.ResourceTenantId!.Value;
-    private readonly SourceHealth _health = new("redis", store, sourceOptions.Value, telemetry, logger);
+    private readonly SourceHealth _health = new("redis", store, sourceOptions.Value, telemetry, time, logger);
     private bool _subscribed;
 
     public string Name => "redis";
@@ -159,21 +159,7 @@ internal sealed class RedisPolicySource(
         }
     }
 
-    public async Task ReloadAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await SyncAsync(cancellationToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            // Counted and reported as the background check's failures are: the source failed, whoever asked.
-            _health.Failed(ex);
-            throw;
-        }
-
-        _health.Succeeded();
-    }
+    public Task ReloadAsync(CancellationToken cancellationToken) => _health.ReportAsync(SyncAsync(cancellationToken), cancellationToken);
 
     public async Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, AuditEntry audit, CancellationToken cancellationToken)
     {

@@ -7,13 +7,16 @@ namespace XtacGateway.Policies;
 /// attempt, and what the store and the log are told when that changes. One place, so both sources degrade, back off
 /// and recover alike. Each failed attempt counts as a <c>failure</c> in <c>xtac.policy.reloads</c>.
 /// </summary>
-internal sealed class SourceHealth(string source, PolicySnapshotStore store, PolicySourceOptions options, GatewayTelemetry telemetry, ILogger logger)
+internal sealed class SourceHealth(string source, PolicySnapshotStore store, PolicySourceOptions options, GatewayTelemetry telemetry, TimeProvider time, ILogger logger)
 {
     // The background check and on-demand reloads (admin calls) report at the same time: the count, the wait and the
     // state the store is told change together.
     private readonly Lock _lock = new();
     private int _failures;
     private TimeSpan _retryDelay;
+
+    /// <summary>The background loop's current <see cref="WaitAsync"/>, which a failure reported meanwhile ends early.</summary>
+    private CancellationTokenSource? _wait;
 
     /// <summary>How long to wait before the next attempt: the source's own interval while healthy, else the backoff.</summary>
     public TimeSpan NextDelay(TimeSpan healthyInterval)
@@ -22,6 +25,49 @@ internal sealed class SourceHealth(string source, PolicySnapshotStore store, Pol
         {
             return _failures == 0 ? healthyInterval : _retryDelay;
         }
+    }
+
+    /// <summary>
+    /// Waits until the background loop's next attempt is due: <paramref name="healthyInterval"/>, or the backoff once a
+    /// failure was reported. False when a failure reported meanwhile (an on-demand attempt) ended the wait: the caller
+    /// waits again, with the backoff, so a recovered source is found healthy soon rather than a long interval later.
+    /// </summary>
+    public async Task<bool> WaitAsync(TimeSpan healthyInterval, CancellationToken stoppingToken)
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        Volatile.Write(ref _wait, wait);
+        try
+        {
+            await Task.Delay(NextDelay(healthyInterval), time, wait.Token);
+            return true;
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            return false;
+        }
+        finally
+        {
+            Interlocked.CompareExchange(ref _wait, null, wait);
+        }
+    }
+
+    /// <summary>
+    /// An on-demand attempt (an admin reload, or an admin change re-reading the source), counted and reported as the
+    /// background ones are: the source failed, whoever asked. The caller's own cancellation is not a failure.
+    /// </summary>
+    public async Task ReportAsync(Task attempt, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await attempt;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Failed(ex);
+            throw;
+        }
+
+        Succeeded();
     }
 
     /// <summary>The source could not be reached at start-up: start degraded, from the last known good policy if there is one.</summary>
@@ -37,6 +83,14 @@ internal sealed class SourceHealth(string source, PolicySnapshotStore store, Pol
     {
         var retryDelay = Record(exception);
         PolicySourceLog.SourceUnreachable(logger, source, store.Current?.Version ?? 0, retryDelay.TotalMilliseconds, exception.Message);
+        try
+        {
+            Volatile.Read(ref _wait)?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // That wait has just ended; the next one is timed from this failure anyway.
+        }
     }
 
     public void Succeeded()
