@@ -81,19 +81,9 @@ internal sealed partial class FilePolicySource(
             {
                 await LoadAsync(cancellationToken);
             }
-            else if (time.GetElapsedTime(_lastReadAt) >= options.Value.Policy.FileContentCheckInterval)
+            else if (time.GetElapsedTime(_lastReadAt) >= options.Value.Policy.FileContentCheckInterval && await ContentChangedAsync(file, cancellationToken))
             {
-                // The stamp cannot tell every replacement apart (the same length in the same clock tick, cp -p): compare
-                // the content, streamed, so that an unchanged large policy costs no buffer of its size.
-                _lastReadAt = time.GetTimestamp();
-                if (!(await HashAsync(file, cancellationToken)).AsSpan().SequenceEqual(_lastReadHash))
-                {
-                    await LoadAsync(cancellationToken);
-                }
-                else if (_fileInForce)
-                {
-                    store.Confirm();
-                }
+                await LoadAsync(cancellationToken);
             }
             else if (_fileInForce)
             {
@@ -258,10 +248,16 @@ internal sealed partial class FilePolicySource(
         return null;
     }
 
-    private static async Task<byte[]> HashAsync(FileInfo file, CancellationToken cancellationToken)
+    /// <summary>
+    /// Whether the content differs from what was last read. The stamp cannot tell every replacement apart (the same
+    /// length in the same clock tick, cp -p): the content is compared, streamed, so that an unchanged large policy costs
+    /// no buffer of its size.
+    /// </summary>
+    private async Task<bool> ContentChangedAsync(FileInfo file, CancellationToken cancellationToken)
     {
+        _lastReadAt = time.GetTimestamp();
         await using var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        return await SHA256.HashDataAsync(stream, cancellationToken);
+        return !(await SHA256.HashDataAsync(stream, cancellationToken)).AsSpan().SequenceEqual(_lastReadHash);
     }
 
     /// <summary>
