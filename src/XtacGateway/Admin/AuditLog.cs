@@ -93,7 +93,9 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
+            var directory = System.IO.Path.GetDirectoryName(Path)!;
+            Directory.CreateDirectory(directory);
+            var created = !File.Exists(Path);
             await using var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
             if (stream.Length > 0 && LastByte(Path, stream.Length) != (byte)'\n')
             {
@@ -105,6 +107,11 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
             await stream.WriteAsync(line, cancellationToken);
             await stream.FlushAsync(cancellationToken);
             stream.Flush(flushToDisk: true);
+            if (created)
+            {
+                // The first entry's file name must reach the disk too, or a power cut loses the whole log.
+                AtomicFile.FlushDirectory(directory);
+            }
         }
         finally
         {
