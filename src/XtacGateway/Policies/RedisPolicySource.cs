@@ -260,6 +260,19 @@ internal sealed class RedisPolicySource(
         return new PolicyCommitResult(PolicyCommitStatus.Committed, snapshot, AuditRecorded: audit is not null);
     }
 
+    /// <summary>
+    /// The gateway's own change, audited like an admin's: the stored policy moves to a new version no admin call made,
+    /// and the entries of the changes it puts back may have been lost with Redis's data.
+    /// </summary>
+    private AuditEntry WriteBackAudit(long redisVersion, long inForceVersion) => new()
+    {
+        Id = Guid.NewGuid().ToString(),
+        ActivityDateTime = time.GetUtcNow(),
+        ActivityDisplayName = "Restore the cross-tenant access setting lost by the policy store",
+        InitiatedBy = new AuditActor(ObjectId: null, TenantId: _resourceTenant.ToString(), AppId: null, Roles: []),
+        ModifiedProperties = [new AuditModifiedProperty("policyVersion", redisVersion, inForceVersion)],
+    };
+
     /// <summary>The bytes as an array, without a copy when the memory is a whole array (as a snapshot's document is).</summary>
     private static byte[] AsArray(ReadOnlyMemory<byte> bytes)
         => MemoryMarshal.TryGetArray(bytes, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
@@ -352,7 +365,7 @@ internal sealed class RedisPolicySource(
                     // Redis went back in time (a failover to a stale replica, a restore from a backup, an instance with an
                     // old last known good policy reseeding it). The policy in force holds changes that were acknowledged:
                     // put it back rather than silently revert them.
-                    var reasserted = await CompareAndSetAsync(newer, etag, newer.Version);
+                    var reasserted = await CompareAndSetAsync(newer, etag, newer.Version, WriteBackAudit(version, newer.Version));
                     if (reasserted.Status == PolicyCommitStatus.Committed)
                     {
                         PolicySourceLog.Reasserted(logger, version, newer.Version, reasserted.Snapshot!.Version);

@@ -354,6 +354,20 @@ public sealed class RedisPolicySourceTests
             "the acknowledged change was not written back to Redis under a new version");
         Assert.Equal(changed.ETag, store.Current!.ETag);
         Assert.Equal(HttpStatusCode.OK, await DecideAsync(gateway, TestIds.BlockedPartner));
+
+        // The write-back is a change no admin made: audited, newest first, by the gateway for the resource tenant.
+        var audit = (await (await gateway.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray();
+        Assert.Equal(2, audit.Count);
+        var restored = audit[0]!;
+        Assert.Equal("Restore the cross-tenant access setting lost by the policy store", (string?)restored["activityDisplayName"]);
+        Assert.Equal(store.Current!.Version, (long)restored["policyVersion"]!);
+        Assert.Equal(changed.ETag, (string?)restored["policyETag"]);
+        Assert.Null(restored["initiatedBy"]!["objectId"]);
+        Assert.Equal(TestIds.ResourceTenant.ToString(), (string?)restored["initiatedBy"]!["tenantId"]);
+        var property = Assert.Single(restored["modifiedProperties"]!.AsArray())!;
+        Assert.Equal("policyVersion", (string?)property["displayName"]);
+        Assert.Equal(long.Parse(oldPointer.Split(' ')[0], CultureInfo.InvariantCulture), (long)property["oldValue"]!);
+        Assert.Equal(changed.Version, (long)property["newValue"]!);
     }
 
     [SkippableFact]
