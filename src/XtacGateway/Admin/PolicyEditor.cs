@@ -152,6 +152,18 @@ internal sealed class PolicyEditor(
                         [.. outcome.BodyErrors, .. parsed.Errors.Select(e => RelativeTo(e, outcome.EditedPath))]);
                 }
 
+                if (basis.DocumentUtf8.Span.SequenceEqual(PolicyWriter.WriteUtf8(parsed.Document!, indented: false)))
+                {
+                    // The body differed only in how it spelled the same settings (a null for an absent property, another
+                    // order): the document would be written as the same bytes, so there is no version to make or change to audit.
+                    if (await CopyIsStaleAsync(basis))
+                    {
+                        continue;
+                    }
+
+                    return new EditResult(EditResultKind.Unchanged, basis, Edited: Edited(root, outcome));
+                }
+
                 var entry = new AuditEntry
                 {
                     Id = Guid.NewGuid().ToString(),

@@ -57,6 +57,26 @@ public sealed class AdminApiTests
         Assert.True(DateTimeOffset.Parse((string)entry["activityDateTime"]!) > DateTimeOffset.UtcNow.AddMinutes(-1));
     }
 
+    [Theory]
+    [InlineData("""{ "isMfaAccepted": true }""", """{ "isMfaAccepted": true, "isCompliantDeviceAccepted": null, "isHybridAzureADJoinedDeviceAccepted": null }""")]
+    [InlineData("""{ "isMfaAccepted": true, "isCompliantDeviceAccepted": null, "isHybridAzureADJoinedDeviceAccepted": null }""", """{ "isMfaAccepted": true }""")]
+    [InlineData("""{ "isMfaAccepted": true, "isCompliantDeviceAccepted": false }""", """{ "isCompliantDeviceAccepted": false, "isMfaAccepted": true }""")]
+    public async Task PatchPartner_SameSettingsWrittenDifferently_Returns204WithoutNewVersionOrAudit(string first, string again)
+    {
+        await using var gateway = await StartAsync();
+        var path = $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}";
+        using var changed = await gateway.AdminAsync(HttpMethod.Patch, path, $$"""{ "inboundTrust": {{first}} }""");
+        Assert.Equal(HttpStatusCode.NoContent, changed.StatusCode);
+
+        // Graph's SDKs leave unset properties out, others send them as null: either way the partner's settings are the same.
+        using var repeated = await gateway.AdminAsync(HttpMethod.Patch, path, $$"""{ "inboundTrust": {{again}} }""");
+
+        Assert.Equal(HttpStatusCode.NoContent, repeated.StatusCode);
+        Assert.Equal(changed.ETag(), repeated.ETag());
+        Assert.Equal(changed.PolicyVersion(), repeated.PolicyVersion());
+        Assert.Single((await (await gateway.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray());
+    }
+
     private static Guid NumberedPartner(int i) => new($"bbbbbbbb-1111-4000-8000-{i:D12}");
 
     private static Task<GatewayHarness> StartWithPartnersAsync(int count)
