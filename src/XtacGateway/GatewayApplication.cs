@@ -91,6 +91,14 @@ internal static class GatewayApplication
         return app;
     }
 
+    /// <summary>
+    /// The process's exit code once the gateway has stopped: 1 when a background service (a policy source's loop) failed
+    /// and so stopped it. On .NET 10 the host stops for such a failure and <c>RunAsync</c> returns as for a
+    /// requested stop, so without this a restart policy of "on failure" would leave the gateway down.
+    /// </summary>
+    public static int ExitCode(IHost app)
+        => app.Services.GetServices<IHostedService>().OfType<BackgroundService>().Any(s => s.ExecuteTask is { IsFaulted: true }) ? 1 : 0;
+
     private static string ResolveContentRoot()
     {
         var current = Directory.GetCurrentDirectory();

@@ -8,4 +8,4 @@ if (CommandLine.IsCommand(args))
 
 var app = GatewayApplication.Create(args);
 await app.RunAsync();
-return 0;
+return GatewayApplication.ExitCode(app);

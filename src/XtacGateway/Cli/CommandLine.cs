@@ -35,8 +35,13 @@ internal static class CommandLine
         }
     }
 
+    /// <summary>
+    /// Whether the arguments name a command rather than the gateway's settings. A first word that is neither a setting
+    /// (<c>--key value</c>, <c>/key value</c>, <c>key=value</c>) nor a command is a mistyped command, answered with a usage
+    /// error: run as the gateway it would bind the ports and keep a script waiting.
+    /// </summary>
     public static bool IsCommand(string[] args)
-        => args.Length > 0 && args[0] is "validate" or "evaluate" or "token" or "healthcheck" or "help" or "--help" or "-h";
+        => args.Length > 0 && (args[0] is "--help" or "-h" || !(args[0].StartsWith('-') || args[0].StartsWith('/') || args[0].Contains('=')));
 
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -49,7 +54,8 @@ internal static class CommandLine
                 "evaluate" => await EvaluateCommand.RunAsync(rest, stdout, stderr),
                 "token" => TokenCommand.Run(rest, stdout, stderr),
                 "healthcheck" => await HealthCheckCommand.RunAsync(rest, stderr),
-                _ => Help(stdout),
+                "help" or "--help" or "-h" => Help(stdout),
+                _ => throw new UsageException($"unknown command; the commands are validate, evaluate, token, healthcheck and help, and settings are given as --Section:Key=value."),
             };
         }
         catch (UsageException ex)
