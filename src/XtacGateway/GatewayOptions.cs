@@ -90,7 +90,10 @@ internal sealed class IdentityHeaderOptions
     /// <summary>Remove the caller's <c>Authorization</c> header before forwarding.</summary>
     public bool StripAuthorization { get; set; }
 
-    /// <summary>Further incoming identity headers removed before forwarding (every <c>X-Xtac-*</c> header always is).</summary>
+    /// <summary>
+    /// Further incoming identity headers removed before forwarding (every <c>X-Xtac-*</c> header always is). Configured
+    /// names are appended to these defaults by the configuration binder, so App Service's headers always go.
+    /// </summary>
     public string[] Remove { get; set; } = ["X-MS-CLIENT-PRINCIPAL", "X-MS-CLIENT-PRINCIPAL-ID", "X-MS-CLIENT-PRINCIPAL-NAME", "X-MS-CLIENT-PRINCIPAL-IDP"];
 }
 

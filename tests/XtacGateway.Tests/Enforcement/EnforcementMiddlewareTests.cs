@@ -37,6 +37,27 @@ public sealed class EnforcementMiddlewareTests
     }
 
     [Fact]
+    public async Task Invoke_HeadersToRemoveConfigured_DropsThemAndStillTheDefaults()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Headers:Remove:0"] = "X-Forwarded-User");
+
+        using var response = await gateway.GetAsync("/orders", gateway.Token(), r =>
+        {
+            r.Headers.Add("X-Forwarded-User", "attacker");
+            r.Headers.Add("X_Forwarded_User", "attacker");
+            r.Headers.Add("X-MS-CLIENT-PRINCIPAL-NAME", "attacker");
+            r.Headers.Add("X-Other", "kept");
+        });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var seen = Assert.Single(gateway.Backend.Requests);
+        Assert.False(seen.Headers.ContainsKey("X-Forwarded-User"));
+        Assert.False(seen.Headers.ContainsKey("X_Forwarded_User"));
+        Assert.False(seen.Headers.ContainsKey("X-MS-CLIENT-PRINCIPAL-NAME"));
+        Assert.Equal("kept", seen.Headers["X-Other"]);
+    }
+
+    [Fact]
     public async Task Invoke_BlockedPartner_Returns403ProblemAndNeverCallsBackend()
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
