@@ -20,15 +20,17 @@ internal static class Listeners
 
     public static void ConfigureListeners(this WebApplicationBuilder builder)
     {
-        var proxyUrls = Split(builder.Configuration[WebHostDefaults.ServerUrlsKey] ?? "http://localhost:5000");
+        var proxyUrls = ProxyUrls(builder.Configuration);
         var managementUrls = Split(builder.Configuration[ManagementUrlsSetting] ?? DefaultManagementUrls);
 
         var endpoints = new ListenerEndpoints();
         builder.Services.AddSingleton(endpoints);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());
 
-        // Explicit endpoints replace the 'urls' setting; clear it so Kestrel does not warn about overriding it.
+        // Explicit endpoints replace these settings; clear them so Kestrel does not warn about overriding them.
         builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, string.Empty);
+        builder.WebHost.UseSetting(WebHostDefaults.HttpPortsKey, string.Empty);
+        builder.WebHost.UseSetting(WebHostDefaults.HttpsPortsKey, string.Empty);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             endpoints.Clear();
@@ -91,6 +93,26 @@ internal static class Listeners
         }
 
         return (uri.Scheme, () => bound);
+    }
+
+    /// <summary>
+    /// The proxy listener's URLs as ASP.NET Core reads them: <c>urls</c>, else the <c>http_ports</c> and <c>https_ports</c>
+    /// port lists on every address (<c>ASPNETCORE_HTTP_PORTS</c>, which the .NET container images set to 8080), else
+    /// <c>http://localhost:5000</c>.
+    /// </summary>
+    internal static string[] ProxyUrls(IConfiguration configuration)
+    {
+        if (configuration[WebHostDefaults.ServerUrlsKey] is { Length: > 0 } urls)
+        {
+            return Split(urls);
+        }
+
+        string[] fromPorts =
+        [
+            .. Split(configuration[WebHostDefaults.HttpPortsKey] ?? "").Select(port => $"http://*:{port}"),
+            .. Split(configuration[WebHostDefaults.HttpsPortsKey] ?? "").Select(port => $"https://*:{port}"),
+        ];
+        return fromPorts.Length > 0 ? fromPorts : ["http://localhost:5000"];
     }
 
     private static string[] Split(string urls) => urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
