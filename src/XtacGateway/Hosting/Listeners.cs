@@ -27,7 +27,8 @@ internal static class Listeners
         builder.Services.AddSingleton(endpoints);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());
 
-        // Explicit endpoints replace these settings; clear them so Kestrel does not warn about overriding them.
+        // Explicit endpoints replace these settings. Cleared, the port lists no longer draw Kestrel's "Overriding
+        // address(es)" warning; 'urls' still does (once, at start), since the web host has read it before this runs.
         builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, string.Empty);
         builder.WebHost.UseSetting(WebHostDefaults.HttpPortsKey, string.Empty);
         builder.WebHost.UseSetting(WebHostDefaults.HttpsPortsKey, string.Empty);
