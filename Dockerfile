@@ -20,7 +20,8 @@ RUN mkdir -p /var/lib/xtac \
     && chown -R "$APP_UID" /var/lib/xtac
 VOLUME /var/lib/xtac
 # The published app reads appsettings.json from its content root (/app); the policy path there is relative to the
-# repository, so the image names its own.
+# repository, so the image names its own. The identity and routes there are the repository's samples: the gateway
+# refuses the sample AzureAd:ClientId outside Development, so a run must give its own (README, "Container").
 ENV ASPNETCORE_ENVIRONMENT=Production \
     ASPNETCORE_URLS=http://+:8080 \
     XDG_DATA_HOME=/var/lib/xtac \
@@ -29,6 +30,8 @@ ENV ASPNETCORE_ENVIRONMENT=Production \
     Xtac__SampleApp__Enabled=false
 EXPOSE 8080 5081
 USER $APP_UID
-HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+# The start period covers a policy source's wait at start-up (StartupWait: Graph's 60 s, Redis's 5 s by default),
+# during which nothing listens yet.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=90s --retries=3 \
   CMD ["dotnet", "/app/XtacGateway.dll", "healthcheck", "http://127.0.0.1:8080/healthz"]
 ENTRYPOINT ["dotnet", "/app/XtacGateway.dll"]

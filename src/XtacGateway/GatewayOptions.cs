@@ -10,7 +10,7 @@ internal sealed class GatewayOptions : IValidatableObject
     public const string Section = "Xtac";
 
     /// <summary>The organisation whose apps the gateway protects; its users are internal callers.</summary>
-    [Required]
+    [Required(ErrorMessage = $"'{Section}:ResourceTenantId' is not set: set the tenant ID of the organisation whose apps the gateway protects.")]
     public Guid? ResourceTenantId { get; set; }
 
     [ValidateObjectMembers]

@@ -33,6 +33,15 @@ internal static class AuthenticationExtensions
             services.AddSingleton<IPostConfigureOptions<JwtBearerOptions>, DevelopmentIssuerJwtBearerOptions>();
         }
 
+        // Microsoft.Identity.Web checks the client ID only when the first request is authenticated, and then every
+        // request fails with a 500: refused at start-up instead, by name.
+        services.AddOptions<AudienceSettings>().BindConfiguration(AudienceSettings.Section)
+            .Validate(a => !string.IsNullOrWhiteSpace(a.ClientId) || !string.IsNullOrWhiteSpace(a.Audience),
+                $"'{AudienceSettings.Section}:ClientId' is empty: set the client ID of the app registration that callers' tokens are issued for (or '{AudienceSettings.Section}:Audience').")
+            .Validate(a => builder.Environment.IsDevelopment() || a.ClientId != AudienceSettings.SampleClientId,
+                $"'{AudienceSettings.Section}:ClientId' is the sample app registration of the repository's appsettings.json " +
+                $"({AudienceSettings.SampleClientId}), which no Entra tenant issues tokens for: outside Development, set your own.")
+            .ValidateOnStart();
         services.AddOptions<SigningKeyOptions>().BindConfiguration(SigningKeyOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<TokenCacheOptions>().BindConfiguration(TokenCacheOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<SigningKeyManager>();
@@ -195,4 +204,17 @@ internal static class AuthenticationExtensions
             options.TokenValidationParameters.ValidIssuers = [DevelopmentIssuer.IssuerTemplateV2, DevelopmentIssuer.IssuerTemplateV1];
         }
     }
+}
+
+/// <summary>The <c>AzureAd</c> settings that name the audience; Microsoft.Identity.Web reads the section itself.</summary>
+internal sealed class AudienceSettings
+{
+    public const string Section = "AzureAd";
+
+    /// <summary>The client ID in the repository's appsettings.json, for the development issuer's tokens.</summary>
+    public const string SampleClientId = "5e1f7c3a-0000-4000-8000-00000000a11d";
+
+    public string? ClientId { get; set; }
+
+    public string? Audience { get; set; }
 }

@@ -24,14 +24,41 @@ public sealed class SettingsValidationTests
     [InlineData("Xtac:Authentication:ClockSkew", "-00:05:00", "'GatewayOptions.Authentication' members: 'ClockSkew'")]
     [InlineData("Xtac:Claims:TenantId", "", "'Xtac:Claims:TenantId' is empty")]
     [InlineData("Xtac:Claims:HybridJoinedTrustType", " ", "'Xtac:Claims:HybridJoinedTrustType' is empty")]
+    [InlineData("Xtac:ResourceTenantId", "", "'Xtac:ResourceTenantId' is not set")]
+    [InlineData("Xtac:ResourceTenantId", "00000000-0000-0000-0000-000000000000", "'Xtac:ResourceTenantId' is the empty GUID")]
+    // Microsoft.Identity.Web would fail every request with a 500 instead.
+    [InlineData("AzureAd:ClientId", "", "'AzureAd:ClientId' is empty")]
+    [InlineData("AzureAd:ClientId", null, "'AzureAd:ClientId' is empty")]
     [InlineData("Xtac:TokenCache:MaxEntries", "0", "MaxEntries")]
     [InlineData("Xtac:TokenCache:MaxBytes", "-1", "MaxBytes")]
     [InlineData("Xtac:TokenCache:MaxLifetime", "00:00:00", "MaxLifetime")]
-    public async Task Start_SettingOutOfRange_ThrowsNamingIt(string key, string value, string named)
+    public async Task Start_SettingOutOfRange_ThrowsNamingIt(string key, string? value, string named)
     {
         var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(TestPolicies.Standard(), s => s[key] = value));
 
         Assert.Contains(named, ProblemAssert.AllMessages(exception), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Production", false)]
+    [InlineData("Staging", false)]
+    [InlineData("Development", true)]
+    public async Task Start_SampleClientIdFromAppsettings_RefusedOutsideDevelopment(string environment, bool starts)
+    {
+        var sample = (string?)System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(RepositoryPaths.Combine("appsettings.json")))!["AzureAd"]!["ClientId"];
+        Task<GatewayHarness> start() => GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["AzureAd:ClientId"] = sample, environment);
+
+        if (starts)
+        {
+            await using var gateway = await start();
+            Assert.NotNull(gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current);
+        }
+        else
+        {
+            var exception = await Assert.ThrowsAnyAsync<Exception>(start);
+            Assert.Contains($"'AzureAd:ClientId' is the sample app registration of the repository's appsettings.json ({sample})",
+                ProblemAssert.AllMessages(exception), StringComparison.Ordinal);
+        }
     }
 
     [Fact]

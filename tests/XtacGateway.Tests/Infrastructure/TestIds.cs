@@ -10,5 +10,6 @@ internal static class TestIds
     public static readonly Guid OpenApp = new("dddddddd-0000-4000-8000-000000000010");
     public static readonly Guid MfaApp = new("dddddddd-0000-4000-8000-000000000011");
     public static readonly Guid PartnerGroup = new("99999999-0000-4000-8000-000000000001");
-    public const string Audience = "5e1f7c3a-0000-4000-8000-00000000a11d";
+    // Not appsettings.json's sample, which a gateway outside Development refuses.
+    public const string Audience = "5e1f7c3a-0000-4000-8000-0000000a11d2";
 }
