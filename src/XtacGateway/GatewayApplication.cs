@@ -52,6 +52,8 @@ internal static class GatewayApplication
 
         builder.AddXtacAuthentication();
         builder.AddXtacTelemetry();
+        services.AddSingleton<ShutdownDrain>();
+        services.AddHostedService(sp => sp.GetRequiredService<ShutdownDrain>());
         services.AddXtacHealthChecks();
         services.AddAuthorization();
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, AnsweredByGatewayAuthorization>();

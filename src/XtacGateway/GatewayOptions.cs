@@ -30,6 +30,9 @@ internal sealed class GatewayOptions : IValidatableObject
     [ValidateObjectMembers]
     public TokenValidationOptions Authentication { get; set; } = new();
 
+    [ValidateObjectMembers]
+    public ShutdownOptions Shutdown { get; set; } = new();
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         // An empty name matches no claim, or an empty value: "device_trust_type": "" would pass for hybrid joined.
@@ -95,6 +98,16 @@ internal sealed class IdentityHeaderOptions
     /// names are appended to these defaults by the configuration binder, so App Service's headers always go.
     /// </summary>
     public string[] Remove { get; set; } = ["X-MS-CLIENT-PRINCIPAL", "X-MS-CLIENT-PRINCIPAL-ID", "X-MS-CLIENT-PRINCIPAL-NAME", "X-MS-CLIENT-PRINCIPAL-IDP"];
+}
+
+internal sealed class ShutdownOptions
+{
+    /// <summary>
+    /// How long a stopping gateway keeps serving with readiness failed, before its listeners close. Zero closes them at
+    /// once; behind a load balancer, give it at least the balancer's probe interval times its failure threshold.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
+    public TimeSpan DrainDelay { get; set; }
 }
 
 internal sealed class PathOptions

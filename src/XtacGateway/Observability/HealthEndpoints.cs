@@ -17,7 +17,8 @@ internal static class HealthEndpoints
     {
         services.AddHealthChecks()
             .AddCheck("process", () => HealthCheckResult.Healthy("alive"), tags: [LiveTag])
-            .AddCheck<PolicySnapshotHealthCheck>("policy", tags: [ReadyTag]);
+            .AddCheck<PolicySnapshotHealthCheck>("policy", tags: [ReadyTag])
+            .AddCheck<ShutdownDrain>("shutdown", tags: [ReadyTag]);
     }
 
     public static void MapXtacHealth(this IEndpointRouteBuilder endpoints)

@@ -1,0 +1,42 @@
+using System.Net;
+using XtacGateway.Tests.Admin;
+using XtacGateway.Tests.Infrastructure;
+
+namespace XtacGateway.Tests.Hosting;
+
+public sealed class ShutdownDrainTests
+{
+    [Fact]
+    public async Task Stop_DrainDelaySet_ReadinessFailsWhileRequestsAreStillServed()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Shutdown:DrainDelay"] = "00:00:05");
+        using (var ready = await gateway.GetAsync("/readyz", token: null))
+        {
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        }
+
+        var stopping = gateway.App.StopAsync();
+
+        Assert.True(await AdminClient.EventuallyAsync(async () =>
+        {
+            using var ready = await gateway.GetAsync("/readyz", token: null);
+            return ready.StatusCode == HttpStatusCode.ServiceUnavailable;
+        }, TimeSpan.FromSeconds(5)), "/readyz did not fail once the gateway was stopping");
+        using (var response = await gateway.GetAsync("/orders", gateway.Token()))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.False(stopping.IsCompleted, "the gateway stopped before its drain delay ran out");
+        await stopping.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task Stop_NoDrainDelay_StopsAtOnce()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+
+        // No delay by default: the stop is not held for a load balancer that may not exist.
+        await gateway.App.StopAsync().WaitAsync(TimeSpan.FromSeconds(4));
+    }
+}
