@@ -443,9 +443,6 @@ public static class PolicyParser
         private static readonly string[] s_b2bSettings =
             ["b2bDirectConnectInbound", "b2bDirectConnectOutbound", "b2bCollaborationInbound", "b2bCollaborationOutbound"];
 
-        // The default's halves, after falling back to the service default, used to check partners' inherited halves.
-        private readonly Dictionary<string, (HalfSummary? Users, HalfSummary? Apps)> _defaultHalves = new(StringComparer.Ordinal);
-
         // Each partner tenant seen so far, with the index of the partner that named it first.
         private readonly Dictionary<Guid, string> _seenTenants = [];
 
@@ -469,14 +466,6 @@ public static class PolicyParser
             else
             {
                 Error("$.default", $"'default' must be an object, not {Describe(defaults)}.");
-            }
-
-            foreach (var setting in s_b2bSettings)
-            {
-                if (!_defaultHalves.ContainsKey(setting))
-                {
-                    _defaultHalves[setting] = ServiceDefaultHalves(setting);
-                }
             }
         }
 
@@ -538,11 +527,9 @@ public static class PolicyParser
                     continue;
                 }
 
-                // A half left out is inherited from the default, so consistency is judged on the effective pair.
-                var inherited = _defaultHalves[setting];
-                var users = Effective(ValidateHalf(b2b, "usersAndGroups", settingPath, isUsers: true, defaultInbound: false, out var usersPresent), usersPresent, inherited.Users);
-                var apps = Effective(ValidateHalf(b2b, "applications", settingPath, isUsers: false, defaultInbound: false, out var appsPresent), appsPresent, inherited.Apps);
-                CheckConsistency(users, apps, setting.EndsWith("Inbound", StringComparison.Ordinal), settingPath, usersPresent, appsPresent, "the default's");
+                var users = ValidateHalf(b2b, "usersAndGroups", settingPath, isUsers: true, defaultInbound: false);
+                var apps = ValidateHalf(b2b, "applications", settingPath, isUsers: false, defaultInbound: false);
+                CheckConsistency(users, apps, setting.EndsWith("Inbound", StringComparison.Ordinal), settingPath);
             }
         }
 
@@ -565,18 +552,15 @@ public static class PolicyParser
             foreach (var setting in s_b2bSettings)
             {
                 var settingPath = $"{path}.{setting}";
-                var service = ServiceDefaultHalves(setting);
                 if (!TryGetObject(element, setting, path, out var b2b))
                 {
-                    _defaultHalves[setting] = service;
                     continue;
                 }
 
                 var isInbound = setting.EndsWith("Inbound", StringComparison.Ordinal);
-                var users = Effective(ValidateHalf(b2b, "usersAndGroups", settingPath, isUsers: true, defaultInbound: isInbound, out var usersPresent), usersPresent, service.Users);
-                var apps = Effective(ValidateHalf(b2b, "applications", settingPath, isUsers: false, defaultInbound: false, out var appsPresent), appsPresent, service.Apps);
-                _defaultHalves[setting] = (users, apps);
-                CheckConsistency(users, apps, isInbound, settingPath, usersPresent, appsPresent, "the service default's");
+                var users = ValidateHalf(b2b, "usersAndGroups", settingPath, isUsers: true, defaultInbound: isInbound);
+                var apps = ValidateHalf(b2b, "applications", settingPath, isUsers: false, defaultInbound: false);
+                CheckConsistency(users, apps, isInbound, settingPath);
             }
         }
 
@@ -591,13 +575,9 @@ public static class PolicyParser
             }
         }
 
-        /// <summary>A half left out is inherited; a half given but invalid is unknown (null), so no rule is judged on a guess.</summary>
-        private static HalfSummary? Effective(HalfSummary? given, bool present, HalfSummary? inherited) => present ? given : inherited;
-
-        /// <summary>Validates one half of a B2B setting; returns its summary, or null when it is absent or invalid (<paramref name="present"/> tells which).</summary>
-        private HalfSummary? ValidateHalf(JsonElement setting, string name, string settingPath, bool isUsers, bool defaultInbound, out bool present)
+        /// <summary>Validates one half of a B2B setting; returns its summary, or null when it is absent or invalid.</summary>
+        private HalfSummary? ValidateHalf(JsonElement setting, string name, string settingPath, bool isUsers, bool defaultInbound)
         {
-            present = setting.TryGetProperty(name, out var given) && given.ValueKind != JsonValueKind.Null;
             if (!TryGetObject(setting, name, settingPath, out var half))
             {
                 return null;
@@ -740,36 +720,29 @@ public static class PolicyParser
             }
         }
 
-        private void CheckConsistency(HalfSummary? users, HalfSummary? apps, bool inbound, string path, bool usersPresent, bool appsPresent, string inheritedFrom)
+        /// <summary>
+        /// Judged on the two halves given together in one setting; a half left out (inherited) or invalid (unknown, null)
+        /// is not judged. Graph itself accepts a setting that gives one half, whatever the half it inherits: its own
+        /// example of creating a partner gives inbound 'applications' alone, under a default that blocks 'AllUsers', and
+        /// an export holding such a partner must load. The decision reads the effective pair and fails closed on it.
+        /// </summary>
+        private void CheckConsistency(HalfSummary? users, HalfSummary? apps, bool inbound, string path)
         {
             if (users is not { } u || apps is not { } a)
             {
                 return;
             }
 
-            // A half left out here is inherited: saying so spares the reader a search for a property that is not there.
-            var inherited = (usersPresent, appsPresent) switch
-            {
-                (true, false) => $" 'applications' is not given here, so {inheritedFrom} applies.",
-                (false, true) => $" 'usersAndGroups' is not given here, so {inheritedFrom} applies.",
-                _ => string.Empty,
-            };
-
             if (inbound && !u.Allowed && u.TargetsAll && !(!a.Allowed && a.TargetsAll))
             {
-                Error(path, "Inbound 'usersAndGroups' blocked for 'AllUsers' requires 'applications' blocked for 'AllApplications'." + inherited);
+                Error(path, "Inbound 'usersAndGroups' blocked for 'AllUsers' requires 'applications' blocked for 'AllApplications'.");
             }
 
             if (!inbound && u.Allowed && !a.Allowed && a.TargetsAll)
             {
-                Error(path, "Outbound 'usersAndGroups' allowed cannot be combined with 'applications' blocked for 'AllApplications'." + inherited);
+                Error(path, "Outbound 'usersAndGroups' allowed cannot be combined with 'applications' blocked for 'AllApplications'.");
             }
         }
-
-        private static (HalfSummary? Users, HalfSummary? Apps) ServiceDefaultHalves(string setting)
-            => setting.StartsWith("b2bDirectConnect", StringComparison.Ordinal)
-                ? (new HalfSummary(false, true), new HalfSummary(false, true))
-                : (new HalfSummary(true, true), new HalfSummary(true, true));
 
         private bool? ExpectBoolean(JsonElement parent, string name, string path)
         {

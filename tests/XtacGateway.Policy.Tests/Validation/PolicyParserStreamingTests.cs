@@ -11,22 +11,6 @@ public sealed class PolicyParserStreamingTests
     private const string EnvelopeContext = "https://graph.microsoft.com/v1.0/$metadata#policies/crossTenantAccessPolicy/partners";
 
     [Fact]
-    public void Parse_DefaultAfterPartners_PartnersJudgedAgainstThatDefault()
-    {
-        // The partner inherits 'applications' from the default, which allows AllApplications: blocking AllUsers then conflicts.
-        // Judged against the service default instead (blocked AllApplications), the partner would wrongly pass.
-        var document = new JsonObject
-        {
-            ["partners"] = new JsonArray(Partner(Ids.PartnerTenant, Setting(Blocked(AllUsers()), applications: null))),
-            ["default"] = Default(AllowAll()),
-        };
-
-        var result = Parse(document);
-
-        Assert.Equal(["$.partners[0].b2bDirectConnectInbound"], result.Errors.Select(e => e.Path));
-    }
-
-    [Fact]
     public void Parse_DefaultAndUnknownPropertiesAfterPartners_AllMaterialized()
     {
         var document = new JsonObject

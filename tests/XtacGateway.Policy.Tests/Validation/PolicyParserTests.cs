@@ -174,16 +174,44 @@ public sealed class PolicyParserTests
         AssertSingleError(document, "$.default.b2bCollaborationInbound");
     }
 
-    [Fact]
-    public void Parse_PartnerHalfBlockingAllUsersWhileDefaultAllowsAllApps_ErrorAtSetting()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Parse_PartnerGivingOneHalf_ConsistencyNotJudgedWithTheInheritedHalf(bool defaultAllowsAll)
     {
-        // The partner's applications half is inherited from the default (allowed AllApplications).
+        // Against a default allowing AllApplications, blocking AllUsers alone would conflict with the inherited half, and
+        // against the service default (blocked for all), allowing an app alone would; Graph accepts both as given.
         var document = ValidDocument();
-        document["partners"]![0]!["b2bDirectConnectInbound"] = Setting(Blocked(AllUsers()), applications: null);
+        document["default"] = defaultAllowsAll ? Default(AllowAll()) : Default(BlockAll());
+        document["partners"]![0]!["b2bDirectConnectInbound"] = defaultAllowsAll
+            ? Setting(Blocked(AllUsers()), applications: null)
+            : Setting(usersAndGroups: null, Allowed(App(Ids.A1)));
 
-        var error = AssertSingleError(document, "$.partners[0].b2bDirectConnectInbound");
-        // The reader is told where the applications half came from, as the partner does not list one.
-        Assert.EndsWith("'applications' is not given here, so the default's applies.", error.Message, StringComparison.Ordinal);
+        ParseValid(document);
+    }
+
+    [Fact]
+    public void Parse_GraphCreatePartnerExample_Valid()
+    {
+        // The body of Graph's own example of POST /policies/crossTenantAccessPolicy/partners, under the service default.
+        var document = JsonNode.Parse("""
+            {
+              "default": { "isServiceDefault": true },
+              "partners": [
+                {
+                  "tenantId": "3d0f5dec-5d3d-455c-8016-e2af1ae4d31a",
+                  "b2bDirectConnectOutbound": {
+                    "usersAndGroups": { "accessType": "allowed", "targets": [ { "target": "6f546279-4da5-4b53-a095-09ea0cef9971", "targetType": "group" } ] }
+                  },
+                  "b2bDirectConnectInbound": {
+                    "applications": { "accessType": "allowed", "targets": [ { "target": "Office365", "targetType": "application" } ] }
+                  }
+                }
+              ]
+            }
+            """)!.AsObject();
+
+        ParseValid(document);
     }
 
     [Fact]
