@@ -105,7 +105,9 @@ internal sealed class PolicyEditor(
                 return new EditResult(EditResultKind.ReadOnly, store.Current, readOnlyReason);
             }
 
-            for (var attempt = 1; ; attempt++)
+            // Commits tried, not loop turns: the one re-read that confirms this instance's copy must not use one up.
+            var commits = 0;
+            while (true)
             {
                 if (store.Current is not { } basis)
                 {
@@ -173,6 +175,7 @@ internal sealed class PolicyEditor(
                     TargetTenantId = outcome.TargetTenant?.ToString(),
                     ModifiedProperties = outcome.Changes,
                 };
+                commits++;
                 var commit = await source.CommitAsync(parsed.Document!, basis.ETag, entry, cancellationToken);
                 switch (commit.Status)
                 {
@@ -180,7 +183,7 @@ internal sealed class PolicyEditor(
                         var snapshot = commit.Snapshot!;
                         await RecordAsync(entry with { PolicyVersion = snapshot.Version, PolicyETag = snapshot.ETag }, commit.AuditRecorded);
                         return new EditResult(EditResultKind.Committed, snapshot, Edited: Edited(root, outcome));
-                    case PolicyCommitStatus.Conflict when ifMatch is null && attempt < Attempts:
+                    case PolicyCommitStatus.Conflict when ifMatch is null && commits < Attempts:
                         // Another instance changed the policy first: take its version and apply this change on top.
                         await source.ReloadAsync(cancellationToken);
                         continue;
