@@ -126,6 +126,22 @@ finish() { # finish N NAME PID [EXTRA_JSON]: writes scenario N's file with its r
   echo "   scenario $n: $(grep -o '"rps":[0-9.]*' "$work/scenario-$n.rounds" | cut -d: -f2 | paste -sd' ') requests/s per round"
 }
 
+gc_counts() { # gc_counts MANAGEMENT_PORT: the runtime's GC pause seconds and gen0/gen1/gen2 collections so far, from /metrics
+  curl -s -m 5 "http://127.0.0.1:$1/metrics" | awk '
+    /^dotnet_gc_pause_time_seconds_total/ { pause = $NF }
+    /^dotnet_gc_collections_total.*gen0/ { g0 = $NF } /^dotnet_gc_collections_total.*gen1/ { g1 = $NF }
+    /^dotnet_gc_collections_total.*gen2/ { g2 = $NF }
+    END { printf "%s %d %d %d\n", pause + 0, g0, g1, g2 }'
+}
+
+gc_since() { # gc_since MANAGEMENT_PORT "BEFORE": what the GC did since gc_counts gave BEFORE, as a JSON member
+  local before=($2) after
+  read -ra after <<<"$(gc_counts "$1")"
+  awk -v p0="${before[0]}" -v p1="${after[0]}" -v a0="${before[1]}" -v a1="${after[1]}" -v b0="${before[2]}" -v b1="${after[2]}" \
+    -v c0="${before[3]}" -v c1="${after[3]}" \
+    'BEGIN { printf "\"gc\":{\"pause_ms\":%.1f,\"gen0\":%d,\"gen1\":%d,\"gen2\":%d}", (p1 - p0) * 1000, a1 - a0, b1 - b0, c1 - c0 }'
+}
+
 gateway() { # gateway NAME POLICY [EXTRA ARGS...]: starts XtacGateway from its build output; sets $gw_pid $gw_port $mg_port
   local name=$1 policy=$2; shift 2
   gw_port=$(free_port 18100); mg_port=$(free_port $((gw_port + 1)))
@@ -152,14 +168,16 @@ plain_pid=$started; wait_status "http://127.0.0.1:$plain_port/" 200
 jwt_port=$(free_port $((plain_port + 1)))
 start jwt-yarp "$root" "${hosts[@]}" jwt-yarp --urls "http://127.0.0.1:$jwt_port" --backend "http://127.0.0.1:$backend_port/" --key "$key"
 jwt_pid=$started; wait_status "http://127.0.0.1:$jwt_port/" 401; wait_status "http://127.0.0.1:$jwt_port/" 200 "$(token_of blocked)"
-gateway xtac "$work/policy-a.json"; xtac_pid=$gw_pid; xtac_port=$gw_port
-gateway xtac-100k "$work/policy-100k.json"; big_pid=$gw_pid; big_port=$gw_port
+gateway xtac "$work/policy-a.json"; xtac_pid=$gw_pid; xtac_port=$gw_port; xtac_mg=$mg_port
+gateway xtac-100k "$work/policy-100k.json"; big_pid=$gw_pid; big_port=$gw_port; big_mg=$mg_port
 
 urls=([1]="http://127.0.0.1:$backend_port" [2]="http://127.0.0.1:$plain_port" [3]="http://127.0.0.1:$jwt_port"
       [4]="http://127.0.0.1:$xtac_port" [6]="http://127.0.0.1:$big_port")
 order=(1 2 3 4 6)
 echo "-- warming up"
 for n in "${order[@]}"; do warm "${urls[$n]}"; done
+# The gateways' GC work over the measured rounds (they idle while other scenarios run, so nearly all of it is theirs).
+xtac_gc=$(gc_counts "$xtac_mg"); big_gc=$(gc_counts "$big_mg")
 for ((round = 0; round < rounds; round++)); do
   # A fresh random order each round: a rotating order kept every scenario behind the same predecessor (4 always
   # ran right after 3), and whatever a predecessor leaves behind then falls on one scenario in every round.
@@ -173,8 +191,8 @@ done
 finish 1 "backend directly" "$backend_pid"
 finish 2 "plain YARP" "$plain_pid"
 finish 3 "YARP + JwtBearer per request" "$jwt_pid"
-finish 4 "XtacGateway" "$xtac_pid"
-finish 6 "XtacGateway, 100k partners" "$big_pid"
+finish 4 "XtacGateway" "$xtac_pid" "$(gc_since "$xtac_mg" "$xtac_gc")"
+finish 6 "XtacGateway, 100k partners" "$big_pid" "$(gc_since "$big_mg" "$big_gc")"
 stop "$plain_pid"; stop "$jwt_pid"; stop "$xtac_pid"; stop "$big_pid"
 
 echo "-- 5 XtacGateway, policy rewritten 10x/s"
@@ -203,9 +221,10 @@ stop_rewriter() {
   printf '"policy_rewrites":%d,"policy_reloads":%d' "$(cat "$work/rewrites")" $(($(reloads) - reloads_before))
 }
 warm "http://127.0.0.1:$gw_port"
+reload_gc=$(gc_counts "$mg_port")
 start_rewriter
 for ((round = 0; round < rounds; round++)); do measure 5 "http://127.0.0.1:$gw_port"; done
-finish 5 "XtacGateway, policy reloaded 10x/s" "$gw_pid" "$(stop_rewriter)"
+finish 5 "XtacGateway, policy reloaded 10x/s" "$gw_pid" "$(stop_rewriter),$(gc_since "$mg_port" "$reload_gc")"
 stop "$gw_pid"
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -88,8 +88,8 @@ internal static class Report
         md.AppendLine(CultureInfo.InvariantCulture, $"Run: {result["date"]}, {result["mode"]} mode; machine: {result["machine"]}; .NET SDK {result["dotnet"]}; gateway built from {result["source"]}.");
         md.AppendLine(CultureInfo.InvariantCulture, $"wrk: {result["wrk"]!["threads"]} threads, {result["wrk"]!["connections"]} connections, {result["wrk"]!["rounds"]} interleaved rounds of {result["wrk"]!["duration_s"]} s per scenario after a warm-up (scenario 5 on its own afterwards), everything on 127.0.0.1 of the same machine. Requests/s is over all rounds; p50/p99 are the median of the rounds' values, max the largest. Load average (1/5/15 min) before: {result["load_average_before"]}, after: {result["load_average_after"]}.");
         md.AppendLine();
-        md.AppendLine("| # | Scenario | Requests/s | p50 ms | p99 ms | max ms | Statuses | 403 reasons | Transport errors | Unexpected | Peak RSS MB |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|");
+        md.AppendLine("| # | Scenario | Requests/s | p50 ms | p99 ms | max ms | Statuses | 403 reasons | Transport errors | Unexpected | Peak RSS MB | GC pauses (gen0/1/2) |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|---|");
         foreach (var s in scenarios)
         {
             var w = s["wrk"]!;
@@ -101,7 +101,7 @@ internal static class Report
             }
 
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {s["scenario"]} | {name} | {(double)w["rps"]!:N0} | {(double)lat["p50"]! / 1000:0.00} | {(double)lat["p99"]! / 1000:0.00} | {(double)lat["max"]! / 1000:0.0} | {Map(w["statuses"])} | {Map(w["reasons"])} | {s["checks"]!["transport_errors"]} | {s["checks"]!["unexpected"]} | {RssMb(s):0} |");
+                $"| {s["scenario"]} | {name} | {(double)w["rps"]!:N0} | {(double)lat["p50"]! / 1000:0.00} | {(double)lat["p99"]! / 1000:0.00} | {(double)lat["max"]! / 1000:0.0} | {Map(w["statuses"])} | {Map(w["reasons"])} | {s["checks"]!["transport_errors"]} | {s["checks"]!["unexpected"]} | {RssMb(s):0} | {GcPauses(s)} |");
         }
 
         md.AppendLine();
@@ -205,6 +205,22 @@ internal static class Report
 
     private static Dictionary<string, long> Counts(JsonNode? node)
         => node is JsonObject o ? o.ToDictionary(p => p.Key, p => (long)p.Value!) : [];
+
+    /// <summary>
+    /// The gateway's stop-the-world GC time over the measured rounds, as a share of the time it was loaded (its rounds'
+    /// wrk time), with the collections per generation; "-" for the processes that are not the gateway.
+    /// </summary>
+    private static string GcPauses(JsonObject s)
+    {
+        if (s["gc"] is not JsonObject gc)
+        {
+            return "-";
+        }
+
+        var pauseMs = (double)gc["pause_ms"]!;
+        var loadedMs = (double)s["wrk"]!["duration_us"]! / 1000;
+        return FormattableString.Invariant($"{pauseMs:0} ms, {pauseMs / loadedMs:P2} of loaded time ({gc["gen0"]}/{gc["gen1"]}/{gc["gen2"]})");
+    }
 
     private static string Map(JsonNode? node)
         => node is JsonObject o && o.Count > 0 ? string.Join(", ", o.Select(p => $"{p.Key}: {(long)p.Value!:N0}")) : "-";
