@@ -94,12 +94,17 @@ internal static class GatewayApplication
     }
 
     /// <summary>
-    /// The process's exit code once the gateway has stopped: 1 when a background service (a policy source's loop) failed
-    /// and so stopped it. On .NET 10 the host stops for such a failure and <c>RunAsync</c> returns as for a
-    /// requested stop, so without this a restart policy of "on failure" would leave the gateway down.
+    /// Runs the gateway until it stops; returns the process's exit code: 1 when a background service (a policy source's
+    /// loop) failed and so stopped it, else 0. On .NET 10 the host stops for such a failure and <c>RunAsync</c> returns
+    /// as for a requested stop, so without this a restart policy of "on failure" would leave the gateway down.
     /// </summary>
-    public static int ExitCode(IHost app)
-        => app.Services.GetServices<IHostedService>().OfType<BackgroundService>().Any(s => s.ExecuteTask is { IsFaulted: true }) ? 1 : 0;
+    public static async Task<int> RunAsync(WebApplication app)
+    {
+        // Found before the run: RunAsync disposes the host, and its services with it, when it returns.
+        var loops = app.Services.GetServices<IHostedService>().OfType<BackgroundService>().ToArray();
+        await app.RunAsync();
+        return loops.Any(s => s.ExecuteTask is { IsFaulted: true }) ? 1 : 0;
+    }
 
     private static string ResolveContentRoot()
     {

@@ -6,6 +6,4 @@ if (CommandLine.IsCommand(args))
     return await CommandLine.RunAsync(args, Console.Out, Console.Error);
 }
 
-var app = GatewayApplication.Create(args);
-await app.RunAsync();
-return GatewayApplication.ExitCode(app);
+return await GatewayApplication.RunAsync(GatewayApplication.Create(args));

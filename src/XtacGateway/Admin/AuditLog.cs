@@ -94,7 +94,12 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
         try
         {
             var directory = System.IO.Path.GetDirectoryName(Path)!;
-            Directory.CreateDirectory(directory);
+            if (!Directory.Exists(directory))
+            {
+                Directory.CreateDirectory(directory);
+                AtomicFile.FlushDirectory(System.IO.Path.GetDirectoryName(directory) ?? directory);
+            }
+
             var created = !File.Exists(Path);
             await using var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
             if (stream.Length > 0 && LastByte(Path, stream.Length) != (byte)'\n')

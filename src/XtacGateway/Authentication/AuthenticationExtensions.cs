@@ -38,7 +38,7 @@ internal static class AuthenticationExtensions
         services.AddOptions<AudienceSettings>().BindConfiguration(AudienceSettings.Section)
             .Validate(a => !string.IsNullOrWhiteSpace(a.ClientId) || !string.IsNullOrWhiteSpace(a.Audience),
                 $"'{AudienceSettings.Section}:ClientId' is empty: set the client ID of the app registration that callers' tokens are issued for (or '{AudienceSettings.Section}:Audience').")
-            .Validate(a => builder.Environment.IsDevelopment() || a.ClientId != AudienceSettings.SampleClientId,
+            .Validate(a => builder.Environment.IsDevelopment() || !string.Equals(a.ClientId?.Trim(), AudienceSettings.SampleClientId, StringComparison.OrdinalIgnoreCase),
                 $"'{AudienceSettings.Section}:ClientId' is the sample app registration of the repository's appsettings.json " +
                 $"({AudienceSettings.SampleClientId}), which no Entra tenant issues tokens for: outside Development, set your own.")
             .ValidateOnStart();

@@ -38,10 +38,12 @@ internal static class CommandLine
     /// <summary>
     /// Whether the arguments name a command rather than the gateway's settings. A first word that is neither a setting
     /// (<c>--key value</c>, <c>/key value</c>, <c>key=value</c>) nor a command is a mistyped command, answered with a usage
-    /// error: run as the gateway it would bind the ports and keep a script waiting.
+    /// error: run as the gateway it would bind the ports and keep a script waiting. An empty first word (a wrapper's
+    /// empty variable) is nothing, as ASP.NET Core has it.
     /// </summary>
     public static bool IsCommand(string[] args)
-        => args.Length > 0 && (args[0] is "--help" or "-h" || !(args[0].StartsWith('-') || args[0].StartsWith('/') || args[0].Contains('=')));
+        => args.Length > 0 && !string.IsNullOrWhiteSpace(args[0])
+            && (args[0] is "--help" or "-h" || !(args[0].StartsWith('-') || args[0].StartsWith('/') || args[0].Contains('=')));
 
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
     {

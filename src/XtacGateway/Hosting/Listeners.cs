@@ -7,8 +7,8 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 namespace XtacGateway.Hosting;
 
 /// <summary>
-/// Two kinds of Kestrel listener: the proxy listener (<c>urls</c>, as ASP.NET Core reads it from <c>--urls</c> or
-/// <c>ASPNETCORE_URLS</c>) and the management listener (<c>Xtac:Management:Urls</c>), which alone serves the admin
+/// Two kinds of Kestrel listener: the proxy listener (<c>urls</c>, else the <c>http_ports</c> and <c>https_ports</c>
+/// lists, as ASP.NET Core reads them) and the management listener (<c>Xtac:Management:Urls</c>), which alone serves the admin
 /// API and metrics. Each connection is stamped with its listener, so an endpoint can refuse the wrong one.
 /// </summary>
 internal static class Listeners

@@ -8,7 +8,8 @@ namespace XtacGateway.Hosting;
 /// so a load balancer that polls <c>/readyz</c> stops sending new requests before the gateway stops taking them. Kestrel
 /// then finishes the requests in flight within the host's shutdown timeout.
 /// </summary>
-internal sealed partial class ShutdownDrain(IOptions<GatewayOptions> options, ILogger<ShutdownDrain> logger) : IHostedLifecycleService, IHealthCheck
+internal sealed partial class ShutdownDrain(IOptions<GatewayOptions> options, IOptions<HostOptions> host, ILogger<ShutdownDrain> logger)
+    : IHostedLifecycleService, IHealthCheck
 {
     private volatile bool _stopping;
 
@@ -36,7 +37,18 @@ internal sealed partial class ShutdownDrain(IOptions<GatewayOptions> options, IL
         }
     }
 
-    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartingAsync(CancellationToken cancellationToken)
+    {
+        // The delay and the requests in flight share the host's shutdown timeout: a delay that takes all of it would
+        // have Kestrel abort those requests, the opposite of a drain.
+        var delay = options.Value.Shutdown.DrainDelay;
+        var timeout = host.Value.ShutdownTimeout;
+        return delay > TimeSpan.Zero && delay >= timeout
+            ? throw new InvalidOperationException(
+                $"'{GatewayOptions.Section}:Shutdown:DrainDelay' ({delay}) is not shorter than the host's shutdown timeout ({timeout}), which must also " +
+                "cover the requests in flight: shorten the delay or raise the timeout (DOTNET_SHUTDOWNTIMEOUTSECONDS, --shutdownTimeoutSeconds).")
+            : Task.CompletedTask;
+    }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

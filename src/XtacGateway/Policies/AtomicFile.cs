@@ -47,11 +47,12 @@ internal static class AtomicFile
     {
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS() && !OperatingSystem.IsFreeBSD())
         {
-            // Windows opens no directory for a flush this way; the gateway ships for Linux.
+            // Windows opens no directory for a flush this way; the gateway ships for Linux. (On macOS fsync reaches the
+            // drive's cache only: F_FULLFSYNC is not asked for.)
             return;
         }
 
-        var descriptor = Posix.Open(directory, Posix.ReadOnly);
+        var descriptor = Posix.Open(directory, OperatingSystem.IsLinux() ? Posix.ReadOnly | Posix.LinuxCloseOnExec : Posix.ReadOnly);
         if (descriptor < 0)
         {
             // The file is replaced already and readers see it; a directory that cannot be opened for the flush (no
@@ -74,13 +75,17 @@ internal static class AtomicFile
     {
         public const int ReadOnly = 0;
 
-        [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+        /// <summary>O_CLOEXEC on Linux (x64 and Arm64 alike): a process started meanwhile does not inherit the handle.</summary>
+        public const int LinuxCloseOnExec = 0x80000;
+
+        // Failures are not read: the flush is given up quietly (see the callers), so errno is not asked for.
+        [DllImport("libc", EntryPoint = "open")]
         public static extern int Open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
 
-        [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
+        [DllImport("libc", EntryPoint = "fsync")]
         public static extern int Fsync(int descriptor);
 
-        [DllImport("libc", EntryPoint = "close", SetLastError = true)]
+        [DllImport("libc", EntryPoint = "close")]
         public static extern int Close(int descriptor);
     }
 

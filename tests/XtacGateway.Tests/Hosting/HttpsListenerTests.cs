@@ -13,36 +13,43 @@ public sealed class HttpsListenerTests
     {
         using var certificate = SelfSigned();
         var directory = Directory.CreateTempSubdirectory("xtac-tls-").FullName;
-        var pfx = Path.Combine(directory, "gateway.pfx");
-        await File.WriteAllBytesAsync(pfx, certificate.Export(X509ContentType.Pfx, "secret"));
-
-        // Production: no development certificate to fall back on, as in the container.
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
+        try
         {
-            s["Kestrel:Certificates:Default:Path"] = pfx;
-            s["Kestrel:Certificates:Default:Password"] = "secret";
-            s["Xtac:Management:Urls"] = "https://127.0.0.1:0";
-        }, environment: "Production", configureBuilder: b => b.WebHost.UseSetting("urls", "https://127.0.0.1:0"));
+            var pfx = Path.Combine(directory, "gateway.pfx");
+            await File.WriteAllBytesAsync(pfx, certificate.Export(X509ContentType.Pfx, "secret"));
 
-        var listeners = gateway.Service<ListenerEndpoints>();
-        foreach (var url in (string[])[listeners.ProxyUrls[0], listeners.ManagementUrls[0]])
-        {
-            X509Certificate2? presented = null;
-            using var handler = new HttpClientHandler
+            // Production: no development certificate to fall back on, as in the container.
+            await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
             {
-                ServerCertificateCustomValidationCallback = (_, cert, _, _) =>
+                s["Kestrel:Certificates:Default:Path"] = pfx;
+                s["Kestrel:Certificates:Default:Password"] = "secret";
+                s["Xtac:Management:Urls"] = "https://127.0.0.1:0";
+            }, environment: "Production", configureBuilder: b => b.WebHost.UseSetting("urls", "https://127.0.0.1:0"));
+
+            var listeners = gateway.Service<ListenerEndpoints>();
+            foreach (var url in (string[])[listeners.ProxyUrls[0], listeners.ManagementUrls[0]])
+            {
+                string? presented = null;
+                using var handler = new HttpClientHandler
                 {
-                    presented = cert is null ? null : new X509Certificate2(cert);
-                    return true;
-                },
-            };
-            using var client = new HttpClient(handler);
+                    ServerCertificateCustomValidationCallback = (_, cert, _, _) =>
+                    {
+                        presented = cert?.Thumbprint;
+                        return true;
+                    },
+                };
+                using var client = new HttpClient(handler);
 
-            using var response = await client.GetAsync(new Uri(new Uri(url), "/healthz"));
+                using var response = await client.GetAsync(new Uri(new Uri(url), "/healthz"));
 
-            Assert.StartsWith("https://", url, StringComparison.Ordinal);
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            Assert.Equal(certificate.Thumbprint, presented?.Thumbprint);
+                Assert.StartsWith("https://", url, StringComparison.Ordinal);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                Assert.Equal(certificate.Thumbprint, presented);
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
         }
     }
 

@@ -9,25 +9,28 @@ public sealed class ShutdownDrainTests
     [Fact]
     public async Task Stop_DrainDelaySet_ReadinessFailsWhileRequestsAreStillServed()
     {
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Shutdown:DrainDelay"] = "00:00:05");
+        // A delay far longer than the test needs, ended by cancelling the stop: a slow machine cannot outrun it.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Shutdown:DrainDelay"] = "00:00:25");
         using (var ready = await gateway.GetAsync("/readyz", token: null))
         {
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         }
 
-        var stopping = gateway.App.StopAsync();
+        using var stop = new CancellationTokenSource();
+        var stopping = gateway.App.StopAsync(stop.Token);
 
         Assert.True(await AdminClient.EventuallyAsync(async () =>
         {
             using var ready = await gateway.GetAsync("/readyz", token: null);
             return ready.StatusCode == HttpStatusCode.ServiceUnavailable;
-        }, TimeSpan.FromSeconds(5)), "/readyz did not fail once the gateway was stopping");
+        }, TimeSpan.FromSeconds(10)), "/readyz did not fail once the gateway was stopping");
         using (var response = await gateway.GetAsync("/orders", gateway.Token()))
         {
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
         Assert.False(stopping.IsCompleted, "the gateway stopped before its drain delay ran out");
+        await stop.CancelAsync();
         await stopping.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
@@ -38,5 +41,15 @@ public sealed class ShutdownDrainTests
 
         // No delay by default: the stop is not held for a load balancer that may not exist.
         await gateway.App.StopAsync().WaitAsync(TimeSpan.FromSeconds(4));
+    }
+
+    [Fact]
+    public async Task Start_DrainDelayNotShorterThanShutdownTimeout_ThrowsNamingBoth()
+    {
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHarness.StartAsync(TestPolicies.Standard(),
+            s => s["Xtac:Shutdown:DrainDelay"] = "00:00:30"));
+
+        Assert.Contains("'Xtac:Shutdown:DrainDelay' (00:00:30) is not shorter than the host's shutdown timeout (00:00:30)",
+            ProblemAssert.AllMessages(exception), StringComparison.Ordinal);
     }
 }
