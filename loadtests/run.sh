@@ -126,15 +126,16 @@ finish() { # finish N NAME PID [EXTRA_JSON]: writes scenario N's file with its r
   echo "   scenario $n: $(grep -o '"rps":[0-9.]*' "$work/scenario-$n.rounds" | cut -d: -f2 | paste -sd' ') requests/s per round"
 }
 
-gc_counts() { # gc_counts MANAGEMENT_PORT: the runtime's GC pause seconds and gen0/gen1/gen2 collections so far, from /metrics
-  curl -s -m 5 "http://127.0.0.1:$1/metrics" | awk '
+gc_counts() { # gc_counts URL: GC pause seconds and gen0/gen1/gen2 collections so far, from a gateway's /metrics or a host's line
+  curl -s -m 5 "$1" | awk '
+    NF == 4 && $1 ~ /^[0-9.eE+-]+$/ { pause = $1; g0 = $2; g1 = $3; g2 = $4 }
     /^dotnet_gc_pause_time_seconds_total/ { pause = $NF }
     /^dotnet_gc_collections_total.*gen0/ { g0 = $NF } /^dotnet_gc_collections_total.*gen1/ { g1 = $NF }
     /^dotnet_gc_collections_total.*gen2/ { g2 = $NF }
     END { printf "%s %d %d %d\n", pause + 0, g0, g1, g2 }'
 }
 
-gc_since() { # gc_since MANAGEMENT_PORT "BEFORE": what the GC did since gc_counts gave BEFORE, as a JSON member
+gc_since() { # gc_since URL "BEFORE": what the GC did since gc_counts gave BEFORE, as a JSON member
   local before=($2) after
   read -ra after <<<"$(gc_counts "$1")"
   awk -v p0="${before[0]}" -v p1="${after[0]}" -v a0="${before[1]}" -v a1="${after[1]}" -v b0="${before[2]}" -v b1="${after[2]}" \
@@ -176,8 +177,11 @@ urls=([1]="http://127.0.0.1:$backend_port" [2]="http://127.0.0.1:$plain_port" [3
 order=(1 2 3 4 6)
 echo "-- warming up"
 for n in "${order[@]}"; do warm "${urls[$n]}"; done
-# The gateways' GC work over the measured rounds (they idle while other scenarios run, so nearly all of it is theirs).
-xtac_gc=$(gc_counts "$xtac_mg"); big_gc=$(gc_counts "$big_mg")
+# Each process's GC work over the measured rounds (it idles while other scenarios run, so nearly all of it is its own).
+gc_url=([2]="http://127.0.0.1:$plain_port/.load-hosts/gc" [3]="http://127.0.0.1:$jwt_port/.load-hosts/gc"
+        [4]="http://127.0.0.1:$xtac_mg/metrics" [6]="http://127.0.0.1:$big_mg/metrics")
+declare -A gc_before
+for n in 2 3 4 6; do gc_before[$n]=$(gc_counts "${gc_url[$n]}"); done
 for ((round = 0; round < rounds; round++)); do
   # A fresh random order each round: a rotating order kept every scenario behind the same predecessor (4 always
   # ran right after 3), and whatever a predecessor leaves behind then falls on one scenario in every round.
@@ -189,10 +193,10 @@ for ((round = 0; round < rounds; round++)); do
   done
 done
 finish 1 "backend directly" "$backend_pid"
-finish 2 "plain YARP" "$plain_pid"
-finish 3 "YARP + JwtBearer per request" "$jwt_pid"
-finish 4 "XtacGateway" "$xtac_pid" "$(gc_since "$xtac_mg" "$xtac_gc")"
-finish 6 "XtacGateway, 100k partners" "$big_pid" "$(gc_since "$big_mg" "$big_gc")"
+finish 2 "plain YARP" "$plain_pid" "$(gc_since "${gc_url[2]}" "${gc_before[2]}")"
+finish 3 "YARP + JwtBearer per request" "$jwt_pid" "$(gc_since "${gc_url[3]}" "${gc_before[3]}")"
+finish 4 "XtacGateway" "$xtac_pid" "$(gc_since "${gc_url[4]}" "${gc_before[4]}")"
+finish 6 "XtacGateway, 100k partners" "$big_pid" "$(gc_since "${gc_url[6]}" "${gc_before[6]}")"
 stop "$plain_pid"; stop "$jwt_pid"; stop "$xtac_pid"; stop "$big_pid"
 
 echo "-- 5 XtacGateway, policy rewritten 10x/s"
@@ -221,10 +225,10 @@ stop_rewriter() {
   printf '"policy_rewrites":%d,"policy_reloads":%d' "$(cat "$work/rewrites")" $(($(reloads) - reloads_before))
 }
 warm "http://127.0.0.1:$gw_port"
-reload_gc=$(gc_counts "$mg_port")
+reload_gc=$(gc_counts "http://127.0.0.1:$mg_port/metrics")
 start_rewriter
 for ((round = 0; round < rounds; round++)); do measure 5 "http://127.0.0.1:$gw_port"; done
-finish 5 "XtacGateway, policy reloaded 10x/s" "$gw_pid" "$(stop_rewriter),$(gc_since "$mg_port" "$reload_gc")"
+finish 5 "XtacGateway, policy reloaded 10x/s" "$gw_pid" "$(stop_rewriter),$(gc_since "http://127.0.0.1:$mg_port/metrics" "$reload_gc")"
 stop "$gw_pid"
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)

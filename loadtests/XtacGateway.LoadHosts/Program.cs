@@ -171,6 +171,11 @@ internal static class Hosts
             app.UseAuthorization();
         }
 
+        // The runtime's GC work so far, "pause-seconds gen0 gen1 gen2" with each collection counted in its own generation
+        // as the gateway's dotnet.gc.collections does: run.sh reads it around the measured rounds, as it reads the gateway's
+        // /metrics. A literal path outranks the catch-all route, and no load-test request comes here.
+        app.MapGet("/.load-hosts/gc", () => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{GC.GetTotalPauseDuration().TotalSeconds} {GC.CollectionCount(0) - GC.CollectionCount(1)} {GC.CollectionCount(1) - GC.CollectionCount(2)} {GC.CollectionCount(2)}"));
         app.MapReverseProxy();
         await app.RunAsync();
     }

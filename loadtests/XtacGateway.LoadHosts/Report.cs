@@ -207,8 +207,8 @@ internal static class Report
         => node is JsonObject o ? o.ToDictionary(p => p.Key, p => (long)p.Value!) : [];
 
     /// <summary>
-    /// The gateway's stop-the-world GC time over the measured rounds, as a share of the time it was loaded (its rounds'
-    /// wrk time), with the collections per generation; "-" for the processes that are not the gateway.
+    /// A process's stop-the-world GC time over the measured rounds, as a share of the time it was loaded (its rounds' wrk
+    /// time), with the collections per generation; "-" where it was not read (the backend).
     /// </summary>
     private static string GcPauses(JsonObject s)
     {
@@ -218,7 +218,7 @@ internal static class Report
         }
 
         var pauseMs = (double)gc["pause_ms"]!;
-        var loadedMs = (double)s["wrk"]!["duration_us"]! / 1000;
+        var loadedMs = (long)s["wrk"]!["duration_us"]! / 1000.0;
         return FormattableString.Invariant($"{pauseMs:0} ms, {pauseMs / loadedMs:P2} of loaded time ({gc["gen0"]}/{gc["gen1"]}/{gc["gen2"]})");
     }
 

@@ -18,6 +18,8 @@ internal sealed class GatewayTelemetry
 
     public static readonly ActivitySource ActivitySource = new(Name);
 
+    private const string PolicyLoadName = "xtac.policy.load";
+
     private static readonly KeyValuePair<string, object?> s_answeredByGateway = new("xtac.answered_by", "gateway");
 
     private static readonly int s_reasonCount = Enum.GetValues<DecisionReason>().Length;
@@ -36,11 +38,13 @@ internal sealed class GatewayTelemetry
     private readonly StripedCounts _tokenCacheCounts = new(2);
     private readonly Lock _appsLock = new();
     private readonly int _durationSampleInterval;
+    private readonly PolicySnapshotStore _store;
     private AppDecisions?[] _apps = [];
     private BoxedVersion _versionTag = new(0);
 
     public GatewayTelemetry(IMeterFactory meterFactory, PolicySnapshotStore store, IOptions<TelemetryOptions> options)
     {
+        _store = store;
         var meter = meterFactory.Create(Name);
         _durationSampleInterval = options.Value.DurationSampleInterval;
         const string decisionsDescription = "Access decisions, by decision, reason, app and settings source.";
@@ -58,14 +62,16 @@ internal sealed class GatewayTelemetry
         _reloads = meter.CreateCounter<long>("xtac.policy.reloads", "{reload}", "Policy loads, by result.");
 
         _tokenCacheLookups = meter.CreateObservableCounter("xtac.token_cache.lookups", ObserveTokenCache, "{lookup}", "Verified-token cache lookups, by result (hit or miss).");
-        meter.CreateObservableGauge("xtac.policy.version", () => store.Current?.Version ?? 0, "{version}", "Version of the policy snapshot in force.");
-        meter.CreateObservableGauge("xtac.policy.fingerprint", () => store.Current is { } s ? Fingerprint(s.ETag) : 0L, "{fingerprint}",
+        // No policy, no value: a 0 would draw a starting instance as version drift, and NaN never crosses an alert's bound.
+        IEnumerable<Measurement<T>> OfPolicy<T>(Func<XtacGateway.Policy.Compilation.PolicySnapshot, T> read) where T : struct
+            => store.Current is { } snapshot ? [new(read(snapshot))] : [];
+        meter.CreateObservableGauge("xtac.policy.version", () => OfPolicy(s => s.Version), "{version}", "Version of the policy snapshot in force.");
+        meter.CreateObservableGauge("xtac.policy.fingerprint", () => OfPolicy(s => Fingerprint(s.ETag)), "{fingerprint}",
             "The content hash of the policy in force (its ETag's first 48 bits): equal on instances that hold the same document, whatever their version numbers.");
-        meter.CreateObservableGauge("xtac.policy.partners", () => store.Current?.PartnerCount ?? 0, "{partner}", "Partner configurations in the policy in force.");
+        meter.CreateObservableGauge("xtac.policy.partners", () => OfPolicy(s => s.PartnerCount), "{partner}", "Partner configurations in the policy in force.");
         // Since the source last confirmed the policy, as /readyz measures it against Xtac:Policy:MaxAge: an unchanged
-        // policy is fresh while its source confirms it. No policy, no value (NaN would never cross an alert's bound).
-        meter.CreateObservableGauge("xtac.policy.age",
-            () => store.Current is null ? [] : (IEnumerable<Measurement<double>>)[new(store.ConfirmedAgo.TotalSeconds)],
+        // policy is fresh while its source confirms it.
+        meter.CreateObservableGauge("xtac.policy.age", () => OfPolicy(_ => store.ConfirmedAgo.TotalSeconds),
             "s", "Time since the policy source last confirmed the policy in force (loaded it or found it unchanged).");
     }
 
@@ -173,7 +179,33 @@ internal sealed class GatewayTelemetry
         return BinaryPrimitives.ReadInt64BigEndian(SHA256.HashData(Encoding.UTF8.GetBytes(etag))) >>> 16;
     }
 
-    public void PolicyReloaded(string result) => _reloads.Add(1, new KeyValuePair<string, object?>("result", result));
+    public void PolicyReloaded(string result)
+    {
+        _reloads.Add(1, new KeyValuePair<string, object?>("result", result));
+        if (Activity.Current is { } load && ReferenceEquals(load.Source, ActivitySource) && load.OperationName == PolicyLoadName)
+        {
+            load.SetTag("xtac.policy.result", result);
+            if (result == "success" && _store.Current is { } snapshot)
+            {
+                load.SetTag("xtac.policy.version", snapshot.Version);
+            }
+            else if (result != "success")
+            {
+                load.SetStatus(ActivityStatusCode.Error, result);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A span for one load of the policy from its source (a Graph pull, a changed file, a new Redis document), tagged with
+    /// the source and, through <see cref="PolicyReloaded"/>, the result and the version it put in force. Off the request
+    /// path: it shows how long loads take and why one failed, with a Graph pull's HTTP requests nested under it.
+    /// </summary>
+    public static Activity? StartPolicyLoad(string source)
+        => ActivitySource.StartActivity(PolicyLoadName)?.SetTag("xtac.policy.source", source);
+
+    /// <summary>Marks a load span failed by what escaped the load (a source unreachable, a pull timed out).</summary>
+    public static void PolicyLoadFailed(Activity? load, Exception exception) => load?.SetStatus(ActivityStatusCode.Error, exception.Message);
 
     /// <summary>
     /// Records zero for every reload result, so that each series exists from the first scrape: Prometheus's increase()

@@ -7,7 +7,10 @@ using XtacGateway.Policies;
 
 namespace XtacGateway.Observability;
 
-/// <summary><c>/healthz</c> (alive), <c>/readyz</c> (a fresh policy is loaded) and <c>/health</c> (every check, as JSON).</summary>
+/// <summary>
+/// <c>/healthz</c> (alive), <c>/readyz</c> (a fresh policy is loaded and the gateway is not stopping) and <c>/health</c>
+/// (every check, as JSON).
+/// </summary>
 internal static class HealthEndpoints
 {
     public const string LiveTag = "live";
@@ -18,7 +21,8 @@ internal static class HealthEndpoints
         services.AddHealthChecks()
             .AddCheck("process", () => HealthCheckResult.Healthy("alive"), tags: [LiveTag])
             .AddCheck<PolicySnapshotHealthCheck>("policy", tags: [ReadyTag])
-            .AddCheck<ShutdownDrain>("shutdown", tags: [ReadyTag]);
+            .AddCheck<ShutdownDrain>("shutdown", tags: [ReadyTag])
+            .AddCheck<PolicySourceHealthCheck>("policySource");
     }
 
     public static void MapXtacHealth(this IEndpointRouteBuilder endpoints)
@@ -112,5 +116,32 @@ internal sealed class PolicySnapshotHealthCheck(PolicySnapshotStore store, IOpti
         return Task.FromResult(store.SourceState == PolicySourceState.Healthy
             ? HealthCheckResult.Healthy($"Policy version {snapshot.Version} in force.", data)
             : HealthCheckResult.Degraded($"Policy version {snapshot.Version} in force; its source is {store.SourceState}.", data: data));
+    }
+}
+
+/// <summary>
+/// The policy store's state, shown by <c>/health</c> only (not readiness: the last good policy stays in force while the
+/// source is degraded): which source, healthy or degraded since when, and the last failure while degraded.
+/// </summary>
+internal sealed class PolicySourceHealthCheck(PolicySnapshotStore store, IOptions<PolicySourceOptions> options) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var status = store.Source;
+        var kind = options.Value.Source;
+        var data = new Dictionary<string, object>
+        {
+            ["kind"] = kind,
+            ["state"] = status.State,
+            ["since"] = status.Since.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+        };
+        if (status.Reason is { } reason)
+        {
+            data["lastFailure"] = reason;
+        }
+
+        return Task.FromResult(status.State == PolicySourceState.Healthy
+            ? HealthCheckResult.Healthy($"The {kind} source is healthy.", data)
+            : HealthCheckResult.Degraded($"The {kind} source is degraded: {status.Reason ?? "no detail"}", data: data));
     }
 }

@@ -198,6 +198,20 @@ internal sealed partial class FilePolicySource(
     /// <summary>Loads the file; returns null on success (or no change), otherwise the errors.</summary>
     private async Task<IReadOnlyList<string>?> LoadAsync(CancellationToken cancellationToken)
     {
+        using var load = GatewayTelemetry.StartPolicyLoad(Name);
+        try
+        {
+            return await LoadFileAsync(cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            GatewayTelemetry.PolicyLoadFailed(load, ex);
+            throw;
+        }
+    }
+
+    private async Task<IReadOnlyList<string>?> LoadFileAsync(CancellationToken cancellationToken)
+    {
         (DateTime, long) stamp;
         byte[] bytes;
         try
@@ -233,7 +247,7 @@ internal sealed partial class FilePolicySource(
             var errors = parseErrors.Select(e => e.ToString()).ToArray();
             Log.PolicyRejected(logger, PolicyPath, errors.Length, string.Join(Environment.NewLine, errors));
             telemetry.PolicyReloaded("invalid");
-            Report(inForce: false);
+            Report(inForce: false, rejected: $"The policy file holds an edit that is not in force, with {errors.Length} error(s); the first: {errors[0]}");
             return errors;
         }
 
@@ -264,7 +278,7 @@ internal sealed partial class FilePolicySource(
     /// Whether the file holds the policy in force. Only then is the policy confirmed; otherwise the source is degraded
     /// (the unreadable reason, when there is one, logged once as it becomes so; a rejected edit was logged already).
     /// </summary>
-    private void Report(bool inForce, string? unreadable = null)
+    private void Report(bool inForce, string? unreadable = null, string? rejected = null)
     {
         var wasInForce = _fileInForce;
         _fileInForce = inForce;
@@ -275,7 +289,7 @@ internal sealed partial class FilePolicySource(
             return;
         }
 
-        store.ReportSource(PolicySourceState.Degraded);
+        store.ReportSource(PolicySourceState.Degraded, unreadable ?? rejected);
         if (unreadable is not null)
         {
             // Forget the stamp: a file that comes back as it was (same time and length: mv, cp -p, a restore) is read again.

@@ -100,14 +100,22 @@ internal sealed class GraphPolicySource(
         {
             using var deadline = new CancellationTokenSource(_options.PullTimeout, time);
             using var pull = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+            using var load = GatewayTelemetry.StartPolicyLoad(Name);
             try
             {
                 await ReadPolicyAsync(pull.Token);
             }
             catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                throw new TimeoutException(
+                var timeout = new TimeoutException(
                     $"Microsoft Graph did not deliver the whole policy within {_options.PullTimeout.TotalSeconds:F0} s ('{PolicySourceOptions.Section}:Graph:PullTimeout'); the policy in force is unchanged.");
+                GatewayTelemetry.PolicyLoadFailed(load, timeout);
+                throw timeout;
+            }
+            catch (Exception ex)
+            {
+                GatewayTelemetry.PolicyLoadFailed(load, ex);
+                throw;
             }
         }
         finally

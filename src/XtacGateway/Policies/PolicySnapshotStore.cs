@@ -22,11 +22,12 @@ internal sealed class PolicySnapshotStore : IDisposable
     private PolicySnapshot? _current;
     private long _lastVersion;
     private long _confirmedTimestamp;
-    private volatile PolicySourceState _sourceState = PolicySourceState.Healthy;
+    private PolicySourceStatus _source;
 
     public PolicySnapshotStore(TimeProvider time)
     {
         _time = time;
+        _source = new PolicySourceStatus(PolicySourceState.Healthy, null, time.GetUtcNow());
         _collectAfterLargeLoad = time.CreateTimer(static _ => ReleaseLoadMemory(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
@@ -41,7 +42,10 @@ internal sealed class PolicySnapshotStore : IDisposable
     public TimeSpan ConfirmedAgo => _time.GetElapsedTime(Interlocked.Read(ref _confirmedTimestamp));
 
     /// <summary>How the policy source is doing; a degraded source leaves the last good snapshot in force.</summary>
-    public PolicySourceState SourceState => _sourceState;
+    public PolicySourceState SourceState => Source.State;
+
+    /// <summary>The source's state, since when it has been so, and why when degraded.</summary>
+    public PolicySourceStatus Source => Volatile.Read(ref _source);
 
     /// <summary>Raised after each swap, with the new snapshot.</summary>
     public event Action<PolicySnapshot>? Swapped;
@@ -87,7 +91,16 @@ internal sealed class PolicySnapshotStore : IDisposable
 
     public void Confirm() => Interlocked.Exchange(ref _confirmedTimestamp, _time.GetTimestamp());
 
-    public void ReportSource(PolicySourceState state) => _sourceState = state;
+    /// <summary>The source's state after an attempt; <paramref name="reason"/> says what failed when it is degraded.</summary>
+    public void ReportSource(PolicySourceState state, string? reason = null)
+    {
+        var current = Source;
+        reason = state == PolicySourceState.Healthy ? null : reason ?? current.Reason;
+        if (current.State != state || current.Reason != reason)
+        {
+            Volatile.Write(ref _source, new PolicySourceStatus(state, reason, current.State == state ? current.Since : _time.GetUtcNow()));
+        }
+    }
 
     public void Dispose() => _collectAfterLargeLoad.Dispose();
 
@@ -107,6 +120,9 @@ internal sealed class PolicySnapshotStore : IDisposable
     /// </summary>
     private static void ReleaseLoadMemory() => GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 }
+
+/// <summary>A policy source's state, the wall-clock time it became so, and the last failure while degraded.</summary>
+internal sealed record PolicySourceStatus(PolicySourceState State, string? Reason, DateTimeOffset Since);
 
 internal enum PolicySourceState
 {

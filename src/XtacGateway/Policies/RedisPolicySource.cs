@@ -176,7 +176,7 @@ internal sealed class RedisPolicySource(
         }
         catch (Exception ex) when (RedisConnection.IsUnreachable(ex))
         {
-            store.ReportSource(PolicySourceState.Degraded);
+            store.ReportSource(PolicySourceState.Degraded, ex.Message);
             _wake.Release();
             return new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail: $"Redis cannot be reached: {ex.Message}");
         }
@@ -375,6 +375,8 @@ internal sealed class RedisPolicySource(
                     continue;
                 }
 
+                // A span only for a new document: the check every few seconds that finds the pointer unchanged is not a load.
+                using var load = GatewayTelemetry.StartPolicyLoad(Name);
                 var bytes = await cache.GetAsync(DocumentKey(etag), cancellationToken);
                 if (bytes is null)
                 {

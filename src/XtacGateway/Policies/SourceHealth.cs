@@ -122,7 +122,7 @@ internal sealed class SourceHealth(string source, PolicySnapshotStore store, Pol
         {
             _failures++;
             _retryDelay = Backoff.Delay(_failures, options.RetryMinDelay, options.RetryMaxDelay);
-            store.ReportSource(PolicySourceState.Degraded);
+            store.ReportSource(PolicySourceState.Degraded, exception.Message);
             return _retryDelay;
         }
     }

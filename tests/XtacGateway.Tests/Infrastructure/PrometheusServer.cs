@@ -18,6 +18,9 @@ internal sealed class PrometheusServer : IAsyncDisposable
 
     public HttpClient Client { get; }
 
+    /// <summary>The scrape job the gateway is found under, as the dashboard's <c>$job</c> variable would select it.</summary>
+    public const string JobName = "xtac-gateway";
+
     public static string? BinaryPath => FindOnPath("prometheus");
 
     public static async Task<PrometheusServer> StartAsync(string target)
@@ -30,7 +33,7 @@ internal sealed class PrometheusServer : IAsyncDisposable
               scrape_interval: 1s
               evaluation_interval: 1s
             scrape_configs:
-              - job_name: xtac-gateway
+              - job_name: {JobName}
                 metrics_path: /metrics
                 static_configs:
                   - targets: ["{target}"]
@@ -82,9 +85,9 @@ internal sealed class PrometheusServer : IAsyncDisposable
 
     /// <summary>
     /// Runs an instant query; returns the number of series in the result whose value is a finite number (Grafana draws
-    /// NaN, such as a quantile or ratio over no samples, as nothing).
+    /// NaN, such as a quantile or ratio over no samples, as nothing), or with <paramref name="aboveZero"/> a number above zero.
     /// </summary>
-    public async Task<int> QueryAsync(string promql)
+    public async Task<int> QueryAsync(string promql, bool aboveZero = false)
     {
         using var response = await Client.GetAsync("/api/v1/query?query=" + Uri.EscapeDataString(promql));
         var body = await response.Content.ReadAsStringAsync();
@@ -96,7 +99,7 @@ internal sealed class PrometheusServer : IAsyncDisposable
 
         return json.RootElement.GetProperty("data").GetProperty("result").EnumerateArray()
             .Count(series => double.TryParse(series.GetProperty("value")[1].GetString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
-                && double.IsFinite(value));
+                && double.IsFinite(value) && (!aboveZero || value > 0));
     }
 
     public async ValueTask DisposeAsync()

@@ -134,6 +134,37 @@ public sealed class GatewayTelemetryTests
     }
 
     [Fact]
+    public void PolicyGauges_NoPolicyYet_ReportNothingThenThePolicy()
+    {
+        // A starting instance has no version: reported as 0, it would show as drift on the version panel.
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = services.GetRequiredService<IMeterFactory>();
+        using var store = new PolicySnapshotStore(TimeProvider.System);
+        _ = new GatewayTelemetry(meters, store, Microsoft.Extensions.Options.Options.Create(new TelemetryOptions()));
+        using var version = new MetricCollector<long>(meters, GatewayTelemetry.Name, "xtac.policy.version");
+        using var fingerprint = new MetricCollector<long>(meters, GatewayTelemetry.Name, "xtac.policy.fingerprint");
+        using var partners = new MetricCollector<int>(meters, GatewayTelemetry.Name, "xtac.policy.partners");
+
+        version.RecordObservableInstruments();
+        fingerprint.RecordObservableInstruments();
+        partners.RecordObservableInstruments();
+        Assert.Empty(version.GetMeasurementSnapshot());
+        Assert.Empty(fingerprint.GetMeasurementSnapshot());
+        Assert.Empty(partners.GetMeasurementSnapshot());
+
+        var compiled = StandardSnapshot();
+        var snapshot = compiled.WithVersion(new XtacGateway.Policy.Compilation.PolicyVersion(
+            7, XtacGateway.Policy.Compilation.PolicyCompiler.ComputeETag(compiled.DocumentUtf8.Span), DateTimeOffset.UtcNow));
+        store.Swap(snapshot);
+        version.RecordObservableInstruments();
+        fingerprint.RecordObservableInstruments();
+        partners.RecordObservableInstruments();
+        Assert.Equal(snapshot.Version, version.LastMeasurement!.Value);
+        Assert.Equal(GatewayTelemetry.Fingerprint(snapshot.ETag), fingerprint.LastMeasurement!.Value);
+        Assert.Equal(snapshot.PartnerCount, partners.LastMeasurement!.Value);
+    }
+
+    [Fact]
     public async Task PolicyAge_WallClockStepped_FollowsTheTimeThatPassedAndReadinessHolds()
     {
         // An NTP step of an hour forward would otherwise fail readiness on every instance at once; one back would keep a
@@ -245,7 +276,9 @@ public sealed class GatewayTelemetryTests
     [Fact]
     public async Task Invoke_Denied_LogsDecisionWithHashedUser()
     {
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), configureBuilder: b => FakeLogs.Enable(b));
+        const string key = "a-fleet-wide-key-of-32-characters";
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Telemetry:UserIdHashKey"] = key,
+            configureBuilder: b => FakeLogs.Enable(b));
         var oid = Guid.NewGuid();
 
         using var response = await gateway.GetAsync("/a", gateway.Token(TestIds.BlockedPartner, c => c["oid"] = oid.ToString()));
@@ -260,7 +293,11 @@ public sealed class GatewayTelemetryTests
         }
 
         Assert.DoesNotContain(oid.ToString(), record.Message, StringComparison.Ordinal);
-        Assert.Contains("h:", record.Message, StringComparison.Ordinal);
+        // Keyed: HMAC-SHA256 under the fleet's key, so every instance writes the same user alike and nobody without the
+        // key can test a guessed object ID against it.
+        var keyedHash = Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes(key), System.Text.Encoding.UTF8.GetBytes(oid.ToString())).AsSpan(0, 8));
+        Assert.Contains($"h:{keyedHash}", record.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -274,7 +311,9 @@ public sealed class GatewayTelemetryTests
         var record = Assert.Single(gateway.App.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 2002);
         Assert.Equal(LogLevel.Debug, record.Level);
         var version = $"policy version {gateway.Service<PolicySnapshotStore>().Current!.Version},";
-        foreach (var expected in new[] { oid.ToString(), TestIds.OpenApp.ToString(), TestIds.AllowedPartner.ToString(), version, "trace " })
+        // The request's trace, as YARP handed it to the app.
+        var traceId = Assert.Single(gateway.Backend.Requests).Headers["traceparent"].ToString().Split('-')[1];
+        foreach (var expected in new[] { oid.ToString(), TestIds.OpenApp.ToString(), TestIds.AllowedPartner.ToString(), version, $"trace {traceId}" })
         {
             Assert.Contains(expected, record.Message, StringComparison.Ordinal);
         }

@@ -136,6 +136,38 @@ public sealed class RequestSpanTests
         Assert.Equal(recorded ? "deny" : null, activity?.GetTagItem("xtac.decision"));
     }
 
+    [Fact]
+    public async Task Reload_FileChangedThenInvalid_PolicyLoadSpansCarrySourceResultAndVersion()
+    {
+        var spans = new List<Activity>();
+        await using var gateway = await GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s => s["Xtac:Telemetry:Tracing"] = "true",
+            configureBuilder: b => b.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
+
+        Activity? Load(string result)
+        {
+            lock (spans)
+            {
+                return spans.FirstOrDefault(s => s.OperationName == "xtac.policy.load" && Equals(s.GetTagItem("xtac.policy.result"), result));
+            }
+        }
+
+        await gateway.WritePolicyAsync(TestPolicies.Document(TestPolicies.Partner(TestIds.AllowedPartner, TestPolicies.AllowedAll)));
+        await WaitUntilAsync(() => Load("success") is not null);
+        await gateway.WritePolicyAsync("{ \"default\": 7 }");
+        await WaitUntilAsync(() => Load("invalid") is not null);
+
+        var loaded = Load("success")!;
+        Assert.Equal("XtacGateway", loaded.Source.Name);
+        Assert.Equal("file", loaded.GetTagItem("xtac.policy.source"));
+        Assert.Equal(gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.Version, loaded.GetTagItem("xtac.policy.version"));
+        Assert.Equal(ActivityStatusCode.Unset, loaded.Status);
+        var rejected = Load("invalid")!;
+        Assert.Equal(ActivityStatusCode.Error, rejected.Status);
+        Assert.Equal("invalid", rejected.StatusDescription);
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);

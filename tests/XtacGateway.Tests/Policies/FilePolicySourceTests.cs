@@ -134,6 +134,39 @@ public sealed class FilePolicySourceTests
     }
 
     [Fact]
+    public async Task Health_InvalidEditThenFixed_PolicySourceCheckShowsStateSinceAndFailure()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
+        var healthy = await PolicySourceCheckAsync(gateway);
+        Assert.Equal(("Healthy", "File", "Healthy"), (healthy.Status, healthy.Kind, healthy.State));
+        Assert.Null(healthy.LastFailure);
+
+        await gateway.WritePolicyAsync(InvalidPolicy);
+        await reloads.WaitForAsync("invalid", ReloadDeadline);
+
+        var degraded = await PolicySourceCheckAsync(gateway);
+        Assert.Equal(("Degraded", "Degraded"), (degraded.Status, degraded.State));
+        Assert.Contains("not in force, with 1 error(s)", degraded.LastFailure, StringComparison.Ordinal);
+        Assert.Contains("$.partners[0].b2bDirectConnectInbound.applications.accessType", degraded.LastFailure, StringComparison.Ordinal);
+        Assert.True(degraded.Since > healthy.Since, $"since {degraded.Since:O}, was {healthy.Since:O}");
+
+        await gateway.WritePolicyAsync(PartnerNowBlocked);
+        Assert.True(await Eventually.TrueAsync(async () => (await PolicySourceCheckAsync(gateway)) is { State: "Healthy", LastFailure: null }, ReloadDeadline),
+            "the policy source did not show healthy again once the file was fixed");
+    }
+
+    /// <summary>The management listener's <c>/health</c>: the policy source check's status and data.</summary>
+    private static async Task<(string? Status, string? Kind, string? State, DateTimeOffset Since, string? LastFailure)> PolicySourceCheckAsync(GatewayHarness gateway)
+    {
+        using var report = JsonDocument.Parse(await gateway.Management.GetStringAsync("/health"));
+        var check = report.RootElement.GetProperty("checks").GetProperty("policySource");
+        return (check.GetProperty("status").GetString(), check.GetProperty("kind").GetString(), check.GetProperty("state").GetString(),
+            DateTimeOffset.Parse(check.GetProperty("since").GetString()!, System.Globalization.CultureInfo.InvariantCulture),
+            check.TryGetProperty("lastFailure", out var failure) ? failure.GetString() : null);
+    }
+
+    [Fact]
     public async Task Readiness_FileRemovedThenPutBackUnchanged_HealthyAgain()
     {
         // mv out and back, cp -p, a restore from backup: the same content with the same time and length.
