@@ -45,6 +45,7 @@ internal static class AuthenticationExtensions
         services.AddOptions<SigningKeyOptions>().BindConfiguration(SigningKeyOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<TokenCacheOptions>().BindConfiguration(TokenCacheOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<SigningKeyManager>();
+        services.AddHostedService<SigningKeyWarmUp>();
         services.TryAddSingleton<VerifiedTokenCache>();
         services.AddSingleton<IPostConfigureOptions<JwtBearerOptions>, SigningKeyJwtBearerOptions>();
 

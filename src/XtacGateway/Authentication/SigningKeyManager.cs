@@ -21,6 +21,7 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
     private TimeSpan _failureBackoff;
     private string? _metadataAddress;
     private IDocumentRetriever? _retriever;
+    private SigningKeyStatus? _status;
 
     /// <summary>
     /// What each published key is, by key ID: its material, the issuer it is bound to and the metadata's issuer. A key
@@ -32,6 +33,9 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
     public event Action<PublishedSigningKeys>? KeysChanged;
 
     public OpenIdConnectConfiguration? Current => Volatile.Read(ref _current);
+
+    /// <summary>Where the keys come from, how many were read and when, and the last refresh that failed since; null before any attempt.</summary>
+    public SigningKeyStatus? Status => Volatile.Read(ref _status);
 
     public void Attach(string metadataAddress, HttpClient backchannel, bool requireHttps)
     {
@@ -121,6 +125,7 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
             Volatile.Write(ref _current, configuration);
             _failureBackoff = TimeSpan.Zero;
             _nextAutomaticRefresh = time.GetUtcNow() + options.Value.RefreshInterval;
+            Volatile.Write(ref _status, new SigningKeyStatus(address, configuration.SigningKeys.Count, time.GetUtcNow(), null, null));
             if (changed)
             {
                 LogKeysLoaded(logger, address, kids.Count);
@@ -138,6 +143,7 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
             _lastFailedRefresh = time.GetUtcNow();
             _nextAutomaticRefresh = _lastFailedRefresh + _failureBackoff;
             LogRefreshFailed(logger, address, Current is not null, ex.Message);
+            Volatile.Write(ref _status, (Status ?? new SigningKeyStatus(address, 0, null, null, null)) with { LastFailure = ex.Message, LastFailureAt = _lastFailedRefresh });
             if (Current is null)
             {
                 throw;
@@ -168,6 +174,9 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
     [LoggerMessage(4002, LogLevel.Warning, "Signing keys could not be refreshed from {Address} (last good keys kept: {HaveKeys}): {Reason}")]
     private static partial void LogRefreshFailed(ILogger logger, string address, bool haveKeys, string reason);
 }
+
+/// <summary>The signing keys' source and state: the keys of the last good read, and a refresh failed since (null once one succeeds).</summary>
+internal sealed record SigningKeyStatus(string Address, int KeyCount, DateTimeOffset? LoadedAt, string? LastFailure, DateTimeOffset? LastFailureAt);
 
 /// <summary>The key IDs published after a refresh, and those among them whose key or issuer binding changed.</summary>
 internal sealed record PublishedSigningKeys(IReadOnlySet<string> KeyIds, IReadOnlySet<string> Redefined);

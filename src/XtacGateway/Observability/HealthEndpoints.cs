@@ -22,7 +22,8 @@ internal static class HealthEndpoints
             .AddCheck("process", () => HealthCheckResult.Healthy("alive"), tags: [LiveTag])
             .AddCheck<PolicySnapshotHealthCheck>("policy", tags: [ReadyTag])
             .AddCheck<ShutdownDrain>("shutdown", tags: [ReadyTag])
-            .AddCheck<PolicySourceHealthCheck>("policySource");
+            .AddCheck<PolicySourceHealthCheck>("policySource")
+            .AddCheck<XtacGateway.Authentication.SigningKeysHealthCheck>("signingKeys");
     }
 
     public static void MapXtacHealth(this IEndpointRouteBuilder endpoints)

@@ -36,6 +36,44 @@ public sealed class SigningKeyIssuerTests
     }
 
     [Fact]
+    public async Task Health_IssuerDownAtStartThenUp_KeysReadWithoutTrafficAndTheFailureShown()
+    {
+        await using var issuer = await LoopbackIssuer.StartAsync(boundTo: TestIds.AllowedPartner);
+        issuer.Down = true;
+        await using var gateway = await StartGatewayAsync(issuer, minimumRefreshInterval: "00:00:01");
+
+        // Read once the listeners are up, before any token: an unreachable issuer shows before traffic does.
+        Assert.True(await Eventually.TrueAsync(async () => (await SigningKeysCheckAsync(gateway)).Status == "Unhealthy", TimeSpan.FromSeconds(10)),
+            "the signing keys were not read after start-up");
+        var down = await SigningKeysCheckAsync(gateway);
+        Assert.Equal(0, down.Keys);
+        Assert.False(string.IsNullOrEmpty(down.LastFailure));
+        Assert.True(issuer.MetadataRequests >= 1);
+
+        issuer.Down = false;
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        using (var response = await gateway.GetAsync("/a", issuer.Mint("bound", TestIds.AllowedPartner)))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var up = await SigningKeysCheckAsync(gateway);
+        Assert.Equal("Healthy", up.Status);
+        Assert.True(up.Keys >= 1, $"{up.Keys} keys");
+        Assert.Null(up.LastFailure);
+    }
+
+    /// <summary>The management listener's <c>/health</c> (503 while a check is unhealthy): the signing keys check.</summary>
+    private static async Task<(string? Status, int Keys, string? LastFailure)> SigningKeysCheckAsync(GatewayHarness gateway)
+    {
+        using var response = await gateway.Management.GetAsync("/health");
+        using var report = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var check = report.RootElement.GetProperty("checks").GetProperty("signingKeys");
+        var keys = check.TryGetProperty("keys", out var count) ? int.Parse(count.GetString()!, System.Globalization.CultureInfo.InvariantCulture) : -1;
+        return (check.GetProperty("status").GetString(), keys, check.TryGetProperty("lastFailure", out var failure) ? failure.GetString() : null);
+    }
+
+    [Fact]
     public async Task ValidateToken_KeyReboundToOneTenantUnderItsKeyId_CachedTokensOfOtherTenantsDropped()
     {
         await using var issuer = await LoopbackIssuer.StartAsync(boundTo: TestIds.BlockedPartner);
