@@ -33,15 +33,20 @@ internal sealed class GatewayOptions : IValidatableObject
     [ValidateObjectMembers]
     public ShutdownOptions Shutdown { get; set; } = new();
 
+    /// <summary>
+    /// What is wrong with claim names, for the gateway and the <c>evaluate</c> command alike: an empty name matches no
+    /// claim, or an empty value (<c>"device_trust_type": ""</c> would pass for hybrid joined).
+    /// </summary>
+    public static IEnumerable<string> ClaimNameErrors(ClaimNames claims)
+        => typeof(ClaimNames).GetProperties()
+            .Where(p => p.PropertyType == typeof(string) && p.CanWrite && string.IsNullOrWhiteSpace((string?)p.GetValue(claims)))
+            .Select(p => $"'{Section}:Claims:{p.Name}' is empty: give a claim name (or value) or leave it unset for the default.");
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        // An empty name matches no claim, or an empty value: "device_trust_type": "" would pass for hybrid joined.
-        foreach (var claim in typeof(ClaimNames).GetProperties().Where(p => p.PropertyType == typeof(string) && p.CanWrite))
+        foreach (var error in ClaimNameErrors(Claims))
         {
-            if (string.IsNullOrWhiteSpace((string?)claim.GetValue(Claims)))
-            {
-                yield return new ValidationResult($"'{Section}:Claims:{claim.Name}' is empty: give a claim name (or value) or leave it unset for the default.", [nameof(Claims)]);
-            }
+            yield return new ValidationResult(error, [nameof(Claims)]);
         }
 
         // A template's placeholder: no token carries it, so no caller would be internal and no admin could sign in.

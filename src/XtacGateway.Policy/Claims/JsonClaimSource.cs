@@ -29,10 +29,15 @@ public sealed class JsonClaimSource(JsonElement claims) : IClaimSource
         return values;
     }
 
+    /// <summary>
+    /// A value as the gateway's token library gives it: a JSON null is an empty string there, not no value, so that a
+    /// <c>"groups": [..., null]</c> is unreadable (fail closed) here as in the gateway, not a shorter list.
+    /// </summary>
     private static string? ToText(JsonElement value) => value.ValueKind switch
     {
         JsonValueKind.String => value.GetString(),
-        JsonValueKind.Null or JsonValueKind.Undefined => null,
+        JsonValueKind.Null => string.Empty,
+        JsonValueKind.Undefined => null,
         _ => value.GetRawText(),
     };
 }

@@ -33,6 +33,11 @@ internal static class CommandLine
             // A malformed settings file: the provider's message names the file and the JSON error.
             throw new UsageException($"the settings cannot be read: {ex.Message}{(ex.InnerException is { } inner ? $" {inner.Message}" : "")}");
         }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // One that cannot be opened (no read permission): a usage error naming it, not a crash.
+            throw new UsageException($"the settings cannot be read: {ex.Message}");
+        }
     }
 
     /// <summary>

@@ -39,6 +39,11 @@ internal static class EvaluateCommand
 
         // The caller is read as the gateway reads it: with the claim names of its Xtac:Claims settings.
         var claimNames = CommandLine.LoadConfiguration().GetSection($"{GatewayOptions.Section}:Claims").Get<ClaimNames>() ?? ClaimNames.Default;
+        if (GatewayOptions.ClaimNameErrors(claimNames).ToList() is { Count: > 0 } claimErrors)
+        {
+            // The gateway would not start with these; deciding with them would answer for a gateway that cannot exist.
+            throw new UsageException(string.Join(" ", claimErrors));
+        }
 
         var inputJson = PolicyParser.AsJsonText(inputBytes, out var notUtf8);
         if (notUtf8 is not null)

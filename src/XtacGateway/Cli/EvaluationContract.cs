@@ -94,13 +94,27 @@ internal static class EvaluationContract
                 return null;
             }
 
-            if (grant.TryGetProperty("operator", out var opElement) && opElement.ValueKind == JsonValueKind.String)
+            // A shape the route metadata could not have is an error, not a default: "builtInControls": "mfa" read as
+            // no controls would answer "allow" where the route requiring MFA denies.
+            if (grant.TryGetProperty("operator", out var opElement) && opElement.ValueKind != JsonValueKind.Null)
             {
+                if (opElement.ValueKind != JsonValueKind.String)
+                {
+                    errors.Add($"{path}.grantControls.operator: must be \"AND\" or \"OR\".");
+                    return null;
+                }
+
                 op = opElement.GetString();
             }
 
-            if (grant.TryGetProperty("builtInControls", out var list) && list.ValueKind == JsonValueKind.Array)
+            if (grant.TryGetProperty("builtInControls", out var list) && list.ValueKind != JsonValueKind.Null)
             {
+                if (list.ValueKind != JsonValueKind.Array)
+                {
+                    errors.Add($"{path}.grantControls.builtInControls: must be an array of control names (mfa, compliantDevice, domainJoinedDevice, block).");
+                    return null;
+                }
+
                 foreach (var control in list.EnumerateArray())
                 {
                     controls.Add(control.ValueKind == JsonValueKind.String ? control.GetString()! : control.GetRawText());

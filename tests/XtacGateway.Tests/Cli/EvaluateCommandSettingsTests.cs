@@ -25,4 +25,21 @@ public sealed class EvaluateCommandSettingsTests
         Assert.Equal("allow", decision.GetProperty("decision").GetString());
         Assert.Equal("InternalUser", decision.GetProperty("reason").GetString());
     }
+
+    [Fact]
+    public async Task Evaluate_EmptyClaimNameInSettings_ExitsTwoNamingItAsTheGatewayRefusesIt()
+    {
+        // "device_trust_type": "" would count as hybrid joined under an empty value name: the gateway refuses to start
+        // with it, and the command must not answer for that gateway either.
+        using var input = CliRunner.Write("request.json", $$"""
+            [ { "application": { "appId": "{{TestIds.OpenApp}}" }, "claims": { "tid": "{{TestIds.AllowedPartner}}" } } ]
+            """);
+        using var settings = new EnvironmentScope(new Dictionary<string, string?> { ["Xtac__Claims__HybridJoinedTrustType"] = " " });
+
+        var result = await CliRunner.RunAsync("evaluate", "--policy", SamplePaths.Policy, "--input", input.Path, "--resource-tenant", TestIds.ResourceTenant.ToString());
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Equal(string.Empty, result.Stdout);
+        Assert.Contains("'Xtac:Claims:HybridJoinedTrustType' is empty", result.Stderr, StringComparison.Ordinal);
+    }
 }

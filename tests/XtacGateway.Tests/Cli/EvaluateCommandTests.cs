@@ -126,6 +126,27 @@ public sealed class EvaluateCommandTests
         Assert.Contains("$.claims", result.Stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("\"builtInControls\": \"mfa\"", "$.application.grantControls.builtInControls")]
+    [InlineData("\"operator\": 1, \"builtInControls\": [\"mfa\"]", "$.application.grantControls.operator")]
+    public async Task Evaluate_GrantControlsOfAnotherShape_ExitsTwoNamingIt(string grantControls, string path)
+    {
+        // Read as no controls, "builtInControls": "mfa" would allow what the route requiring MFA denies.
+        using var input = CliRunner.Write("request.json", $$"""
+            {
+              "resourceTenantId": "{{TestIds.ResourceTenant}}",
+              "application": { "appId": "{{TestIds.MfaApp}}", "grantControls": { {{grantControls}} } },
+              "claims": { "tid": "{{TestIds.AllowedPartner}}" }
+            }
+            """);
+
+        var result = await CliRunner.RunAsync("evaluate", "--policy", SamplePaths.Policy, "--input", input.Path);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Equal(string.Empty, result.Stdout);
+        Assert.Contains(path, result.Stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Evaluate_NoResourceTenantAnywhere_ExitsTwo()
     {
