@@ -127,17 +127,19 @@ finish() { # finish N NAME PID [EXTRA_JSON]: writes scenario N's file with its r
 }
 
 gc_counts() { # gc_counts URL: GC pause seconds and gen0/gen1/gen2 collections so far, from a gateway's /metrics or a host's line
-  curl -s -m 5 "$1" | awk '
-    NF == 4 && $1 ~ /^[0-9.eE+-]+$/ { pause = $1; g0 = $2; g1 = $3; g2 = $4 }
-    /^dotnet_gc_pause_time_seconds_total/ { pause = $NF }
+  curl -sf -m 5 "$1" | awk '
+    NF == 4 && $1 ~ /^[0-9.eE+-]+$/ { pause = $1; g0 = $2; g1 = $3; g2 = $4; found = 1 }
+    /^dotnet_gc_pause_time_seconds_total/ { pause = $NF; found = 1 }
     /^dotnet_gc_collections_total.*gen0/ { g0 = $NF } /^dotnet_gc_collections_total.*gen1/ { g1 = $NF }
     /^dotnet_gc_collections_total.*gen2/ { g2 = $NF }
-    END { printf "%s %d %d %d\n", pause + 0, g0, g1, g2 }'
+    END { if (found) printf "%.6f %d %d %d\n", pause, g0, g1, g2 }'
 }
 
 gc_since() { # gc_since URL "BEFORE": what the GC did since gc_counts gave BEFORE, as a JSON member
   local before=($2) after
   read -ra after <<<"$(gc_counts "$1")"
+  # A scrape that failed (before or now) is no figure: null, shown as "-", rather than zeros or a negative.
+  if ((${#before[@]} != 4 || ${#after[@]} != 4)); then printf '"gc":null'; return; fi
   awk -v p0="${before[0]}" -v p1="${after[0]}" -v a0="${before[1]}" -v a1="${after[1]}" -v b0="${before[2]}" -v b1="${after[2]}" \
     -v c0="${before[3]}" -v c1="${after[3]}" \
     'BEGIN { printf "\"gc\":{\"pause_ms\":%.1f,\"gen0\":%d,\"gen1\":%d,\"gen2\":%d}", (p1 - p0) * 1000, a1 - a0, b1 - b0, c1 - c0 }'

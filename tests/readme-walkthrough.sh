@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 
 # Another gateway already on the port would answer for this one, and pass a walk-through this build never ran.
-if curl -s -o /dev/null http://127.0.0.1:5080/readyz; then echo "something already listens on 127.0.0.1:5080"; exit 1; fi
+if curl -s -m 5 -o /dev/null http://127.0.0.1:5080/readyz; then echo "something already listens on 127.0.0.1:5080"; exit 1; fi
 
 setsid dotnet run --project src/XtacGateway >"$log" 2>&1 &
 gateway=$!
@@ -15,15 +15,15 @@ trap cleanup EXIT
 
 for _ in $(seq 1 180); do
   kill -0 "$gateway" 2>/dev/null || { echo "gateway exited"; cat "$log"; exit 1; }
-  curl -sf http://127.0.0.1:5080/readyz >/dev/null 2>&1 && break
+  curl -sf -m 5 http://127.0.0.1:5080/readyz >/dev/null 2>&1 && break
   sleep 1
 done
-curl -sf http://127.0.0.1:5080/readyz >/dev/null || { echo "gateway did not become ready"; cat "$log"; exit 1; }
+curl -sf -m 5 http://127.0.0.1:5080/readyz >/dev/null || { echo "gateway did not become ready"; cat "$log"; exit 1; }
 
 expect() { # expect STATUS GREP -- curl args...
   local status=$1 pattern=$2; shift 3
   local body code
-  body=$(curl -s -w '\n%{http_code}' "$@")
+  body=$(curl -s -m 30 -w '\n%{http_code}' "$@")
   code=${body##*$'\n'}
   if [ "$code" != "$status" ] || ! grep -q -- "$pattern" <<<"$body"; then
     echo "README walk-through: expected $status and '$pattern' from: curl $*"; echo "$body"; exit 1

@@ -8,7 +8,10 @@
 # symbols that differ most.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-root=$(pwd); work="$root/loadtests/.work"; rounds=$1; tokens=${2:-tokens.txt}; shift $(($# >= 2 ? 2 : 1))
+root=$(pwd); work="$root/loadtests/.work"; rounds=$1; shift
+# The tokens file is optional: "ROUNDS -- ARGS" goes straight to the gateway's arguments.
+tokens=tokens.txt
+if (($#)) && [[ $1 != -- ]]; then tokens=$1; shift; fi
 [[ ${1:-} == -- ]] && shift
 profile=${XTAC_PERF:-0}
 if ((profile)); then
