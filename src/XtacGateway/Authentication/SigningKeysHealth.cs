@@ -40,31 +40,52 @@ internal sealed class SigningKeysHealthCheck(SigningKeyManager keys) : IHealthCh
 /// <summary>
 /// Reads the signing keys once the listeners are up, so the first callers do not wait for the issuer and a wrong or
 /// unreachable issuer shows in <c>/health</c> and the log before traffic does. After start: the development issuer
-/// serves its keys from this very process.
+/// serves its keys from this very process. Until the first read succeeds it tries again, backing off from
+/// <see cref="SigningKeyOptions.MinimumRefreshInterval"/> to <see cref="SigningKeyOptions.RefreshInterval"/>, so an idle
+/// instance whose issuer came back does not stay unhealthy; the key manager's own limit keeps these tries and those of
+/// requests to one per interval together.
 /// </summary>
-internal sealed class SigningKeyWarmUp(IHostApplicationLifetime lifetime, IOptionsMonitor<JwtBearerOptions> jwt, SigningKeyManager keys) : IHostedService
+internal sealed class SigningKeyWarmUp(
+    IHostApplicationLifetime lifetime, IOptionsMonitor<JwtBearerOptions> jwt, SigningKeyManager keys, IOptions<SigningKeyOptions> options, TimeProvider time)
+    : IHostedService
 {
     private CancellationTokenRegistration _started;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _started = lifetime.ApplicationStarted.Register(() => _ = ReadAsync());
+        _started = lifetime.ApplicationStarted.Register(() => _ = ReadAsync(lifetime.ApplicationStopping));
         return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken) => await _started.DisposeAsync();
 
-    private async Task ReadAsync()
+    private async Task ReadAsync(CancellationToken stopping)
     {
-        try
+        var delay = options.Value.MinimumRefreshInterval;
+        while (!stopping.IsCancellationRequested)
         {
-            // Building JwtBearer's options points the key manager at the issuer's metadata.
-            _ = jwt.Get(JwtBearerDefaults.AuthenticationScheme);
-            await keys.GetConfigurationAsync(lifetime.ApplicationStopping);
-        }
-        catch (Exception)
-        {
-            // Logged by the key manager (event 4002) and shown by the health check; requests retry as before.
+            try
+            {
+                // Building JwtBearer's options points the key manager at the issuer's metadata.
+                _ = jwt.Get(JwtBearerDefaults.AuthenticationScheme);
+                await keys.GetConfigurationAsync(stopping);
+                return;
+            }
+            catch (Exception)
+            {
+                // Logged by the key manager (event 4002) and shown by the health check; requests retry as before.
+            }
+
+            try
+            {
+                await Task.Delay(delay, time, stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, options.Value.RefreshInterval.Ticks));
         }
     }
 }

@@ -182,7 +182,7 @@ internal sealed class GatewayTelemetry
     public void PolicyReloaded(string result)
     {
         _reloads.Add(1, new KeyValuePair<string, object?>("result", result));
-        if (Activity.Current is { } load && ReferenceEquals(load.Source, ActivitySource) && load.OperationName == PolicyLoadName)
+        if (CurrentPolicyLoad() is { } load)
         {
             load.SetTag("xtac.policy.result", result);
             if (result == "success" && _store.Current is { } snapshot)
@@ -204,8 +204,31 @@ internal sealed class GatewayTelemetry
     public static Activity? StartPolicyLoad(string source)
         => ActivitySource.StartActivity(PolicyLoadName)?.SetTag("xtac.policy.source", source);
 
-    /// <summary>Marks a load span failed by what escaped the load (a source unreachable, a pull timed out).</summary>
-    public static void PolicyLoadFailed(Activity? load, Exception exception) => load?.SetStatus(ActivityStatusCode.Error, exception.Message);
+    /// <summary>
+    /// Marks a load span failed by what escaped the load (a source unreachable, a pull timed out), as a <c>failure</c>
+    /// unless the load already said why (an <c>invalid</c> policy). A load cancelled by the gateway stopping is no failure.
+    /// </summary>
+    public static void PolicyLoadFailed(Activity? load, Exception exception)
+    {
+        // HttpClient's own timeout is a cancellation too, but one wrapping a TimeoutException: that one is a failure.
+        if (load is null || exception is OperationCanceledException { InnerException: not TimeoutException })
+        {
+            return;
+        }
+
+        if (load.GetTagItem("xtac.policy.result") is null)
+        {
+            load.SetTag("xtac.policy.result", "failure");
+        }
+
+        load.SetStatus(ActivityStatusCode.Error, exception.Message);
+    }
+
+    /// <summary>The source holds the policy in force already: the load span says so, and nothing is counted.</summary>
+    public static void PolicyLoadUnchanged() => CurrentPolicyLoad()?.SetTag("xtac.policy.result", "unchanged");
+
+    private static Activity? CurrentPolicyLoad()
+        => Activity.Current is { } load && ReferenceEquals(load.Source, ActivitySource) && load.OperationName == PolicyLoadName ? load : null;
 
     /// <summary>
     /// Records zero for every reload result, so that each series exists from the first scrape: Prometheus's increase()

@@ -234,6 +234,7 @@ internal sealed partial class FilePolicySource(
         _lastReadHash = hash;
         if (_lastHash is not null && hash.AsSpan().SequenceEqual(_lastHash))
         {
+            GatewayTelemetry.PolicyLoadUnchanged();
             Report(inForce: true);
             return null;
         }

@@ -178,6 +178,7 @@ internal sealed class GraphPolicySource(
         var etag = PolicyCompiler.ComputeETag(compiled.DocumentUtf8.Span);
         if (store.Current is { } current && current.ETag == etag)
         {
+            GatewayTelemetry.PolicyLoadUnchanged();
             store.Confirm();
             lastKnownGood.Confirmed(current);
         }

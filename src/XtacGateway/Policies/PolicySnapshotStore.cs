@@ -94,11 +94,21 @@ internal sealed class PolicySnapshotStore : IDisposable
     /// <summary>The source's state after an attempt; <paramref name="reason"/> says what failed when it is degraded.</summary>
     public void ReportSource(PolicySourceState state, string? reason = null)
     {
-        var current = Source;
-        reason = state == PolicySourceState.Healthy ? null : reason ?? current.Reason;
-        if (current.State != state || current.Reason != reason)
+        // A commit and the background loop may report at once: each report applies to the status it read, or is redone.
+        while (true)
         {
-            Volatile.Write(ref _source, new PolicySourceStatus(state, reason, current.State == state ? current.Since : _time.GetUtcNow()));
+            var current = Source;
+            var next = state == PolicySourceState.Healthy ? null : reason ?? current.Reason;
+            if (current.State == state && current.Reason == next)
+            {
+                return;
+            }
+
+            var status = new PolicySourceStatus(state, next, current.State == state ? current.Since : _time.GetUtcNow());
+            if (Interlocked.CompareExchange(ref _source, status, current) == current)
+            {
+                return;
+            }
         }
     }
 

@@ -377,7 +377,17 @@ internal sealed class RedisPolicySource(
 
                 // A span only for a new document: the check every few seconds that finds the pointer unchanged is not a load.
                 using var load = GatewayTelemetry.StartPolicyLoad(Name);
-                var bytes = await cache.GetAsync(DocumentKey(etag), cancellationToken);
+                byte[]? bytes;
+                try
+                {
+                    bytes = await cache.GetAsync(DocumentKey(etag), cancellationToken);
+                }
+                catch (Exception ex)
+                {
+                    GatewayTelemetry.PolicyLoadFailed(load, ex);
+                    throw;
+                }
+
                 if (bytes is null)
                 {
                     // Replaced between our two reads: read the pointer again.

@@ -40,7 +40,9 @@ internal sealed class GatewayHarness : IAsyncDisposable
 
     public static Dictionary<string, string?> Settings(string directory, string backendUrl) => new()
     {
-        ["AzureAd:Instance"] = "https://login.microsoftonline.com/",
+        // A closed loopback port: a gateway started outside Development reads Entra's keys at start-up, and tests talk
+        // to loopback only (Development's issuer is the gateway itself).
+        ["AzureAd:Instance"] = "https://127.0.0.1:9/",
         ["AzureAd:TenantId"] = "organizations",
         ["AzureAd:ClientId"] = TestIds.Audience,
         ["Xtac:ResourceTenantId"] = TestIds.ResourceTenant.ToString(),

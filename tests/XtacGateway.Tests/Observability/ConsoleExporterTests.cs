@@ -17,12 +17,12 @@ public sealed class ConsoleExporterTests
         Console.SetOut(TextWriter.Synchronized(captured));
         try
         {
-            await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Telemetry:ConsoleExporter"] = asked ? "true" : null);
-            (await gateway.GetAsync(path, gateway.Token())).Dispose();
-
-            // Stopping flushes every exporter: the span of the request above and the metrics' last export are written
-            // by then, if anything writes them.
-            await gateway.App.StopAsync();
+            // Disposing the gateway disposes its tracer and meter providers, which flush their exporters: the request's
+            // span and the metrics' last export are written by the end of this block, if anything writes them.
+            await using (var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Telemetry:ConsoleExporter"] = asked ? "true" : null))
+            {
+                (await gateway.GetAsync(path, gateway.Token())).Dispose();
+            }
         }
         finally
         {

@@ -18,7 +18,7 @@ public sealed class RequestSpanTests
     [Fact]
     public async Task Invoke_DeniedRequest_SpanCarriesDecisionAndErrorStatus()
     {
-        var spans = new List<Activity>();
+        var spans = new ExportedItems<Activity>();
         await using var gateway = await GatewayHarness.StartAsync(
             TestPolicies.Standard(),
             s => s["Xtac:Telemetry:Tracing"] = "true",
@@ -31,12 +31,7 @@ public sealed class RequestSpanTests
         (await gateway.GetAsync(allowedPath, gateway.Token())).Dispose();
 
         Activity? Find(string path)
-        {
-            lock (spans)
-            {
-                return spans.FirstOrDefault(s => s.Kind == ActivityKind.Server && Equals(s.GetTagItem("url.path"), path) && s.GetTagItem("xtac.decision") is not null);
-            }
-        }
+            => spans.Snapshot().FirstOrDefault(s => s.Kind == ActivityKind.Server && Equals(s.GetTagItem("url.path"), path) && s.GetTagItem("xtac.decision") is not null);
 
         await WaitUntilAsync(() => Find(deniedPath) is not null && Find(allowedPath) is not null);
         var denied = Find(deniedPath)!;
@@ -139,19 +134,14 @@ public sealed class RequestSpanTests
     [Fact]
     public async Task Reload_FileChangedThenInvalid_PolicyLoadSpansCarrySourceResultAndVersion()
     {
-        var spans = new List<Activity>();
+        var spans = new ExportedItems<Activity>();
         await using var gateway = await GatewayHarness.StartAsync(
             TestPolicies.Standard(),
             s => s["Xtac:Telemetry:Tracing"] = "true",
             configureBuilder: b => b.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
 
         Activity? Load(string result)
-        {
-            lock (spans)
-            {
-                return spans.FirstOrDefault(s => s.OperationName == "xtac.policy.load" && Equals(s.GetTagItem("xtac.policy.result"), result));
-            }
-        }
+            => spans.Snapshot().FirstOrDefault(s => s.OperationName == "xtac.policy.load" && Equals(s.GetTagItem("xtac.policy.result"), result));
 
         await gateway.WritePolicyAsync(TestPolicies.Document(TestPolicies.Partner(TestIds.AllowedPartner, TestPolicies.AllowedAll)));
         await WaitUntilAsync(() => Load("success") is not null);
