@@ -47,17 +47,31 @@ internal sealed class SigningKeysHealthCheck(SigningKeyManager keys) : IHealthCh
 /// </summary>
 internal sealed class SigningKeyWarmUp(
     IHostApplicationLifetime lifetime, IOptionsMonitor<JwtBearerOptions> jwt, SigningKeyManager keys, IOptions<SigningKeyOptions> options, TimeProvider time)
-    : IHostedService
+    : IHostedService, IDisposable
 {
+    // Its own token, cancelled on stop and on disposal: a host disposed without being stopped (as tests may) never
+    // signals ApplicationStopping, and the tries would otherwise keep the disposed gateway alive.
+    private readonly CancellationTokenSource _stopping = new();
     private CancellationTokenRegistration _started;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _started = lifetime.ApplicationStarted.Register(() => _ = ReadAsync(lifetime.ApplicationStopping));
+        _started = lifetime.ApplicationStarted.Register(() => _ = ReadAsync(_stopping.Token));
         return Task.CompletedTask;
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken) => await _started.DisposeAsync();
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _started.DisposeAsync();
+        await _stopping.CancelAsync();
+    }
+
+    public void Dispose()
+    {
+        _started.Dispose();
+        _stopping.Cancel();
+        _stopping.Dispose();
+    }
 
     private async Task ReadAsync(CancellationToken stopping)
     {
@@ -80,8 +94,9 @@ internal sealed class SigningKeyWarmUp(
             {
                 await Task.Delay(delay, time, stopping);
             }
-            catch (OperationCanceledException)
+            catch (Exception)
             {
+                // Stopped or disposed meanwhile.
                 return;
             }
 
