@@ -76,7 +76,7 @@ internal static class Options
 internal static class Hosts
 {
     /// <summary>The gateway's audience (appsettings.json's AzureAd:ClientId).</summary>
-    public const string Audience = "5e1f7c3a-0000-4000-8000-00000000a11d";
+    public const string Audience = AudienceSettings.SampleClientId;
 
     private static readonly byte[] s_ok = "ok"u8.ToArray();
 

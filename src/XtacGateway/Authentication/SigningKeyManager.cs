@@ -37,6 +37,16 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
     /// <summary>Where the keys come from, how many were read and when, and the last refresh that failed since; null before any attempt.</summary>
     public SigningKeyStatus? Status => Volatile.Read(ref _status);
 
+    /// <summary>How long until the next refresh is due: after a failure, the back-off it earned (at least the shortest interval).</summary>
+    public TimeSpan NextRefreshIn
+    {
+        get
+        {
+            var due = _nextAutomaticRefresh - time.GetUtcNow();
+            return due > options.Value.MinimumRefreshInterval ? due : options.Value.MinimumRefreshInterval;
+        }
+    }
+
     public void Attach(string metadataAddress, HttpClient backchannel, bool requireHttps)
     {
         _metadataAddress = metadataAddress;

@@ -40,13 +40,10 @@ internal sealed class SigningKeysHealthCheck(SigningKeyManager keys) : IHealthCh
 /// <summary>
 /// Reads the signing keys once the listeners are up, so the first callers do not wait for the issuer and a wrong or
 /// unreachable issuer shows in <c>/health</c> and the log before traffic does. After start: the development issuer
-/// serves its keys from this very process. Until the first read succeeds it tries again, backing off from
-/// <see cref="SigningKeyOptions.MinimumRefreshInterval"/> to <see cref="SigningKeyOptions.RefreshInterval"/>, so an idle
-/// instance whose issuer came back does not stay unhealthy; the key manager's own limit keeps these tries and those of
-/// requests to one per interval together.
+/// serves its keys from this very process. Until the first read succeeds it tries again when the key manager's own
+/// back-off says the next refresh is due, so an idle instance whose issuer came back does not stay unhealthy.
 /// </summary>
-internal sealed class SigningKeyWarmUp(
-    IHostApplicationLifetime lifetime, IOptionsMonitor<JwtBearerOptions> jwt, SigningKeyManager keys, IOptions<SigningKeyOptions> options, TimeProvider time)
+internal sealed class SigningKeyWarmUp(IHostApplicationLifetime lifetime, IOptionsMonitor<JwtBearerOptions> jwt, SigningKeyManager keys, TimeProvider time)
     : IHostedService, IDisposable
 {
     // Its own token, cancelled on stop and on disposal: a host disposed without being stopped (as tests may) never
@@ -75,7 +72,6 @@ internal sealed class SigningKeyWarmUp(
 
     private async Task ReadAsync(CancellationToken stopping)
     {
-        var delay = options.Value.MinimumRefreshInterval;
         while (!stopping.IsCancellationRequested)
         {
             try
@@ -92,15 +88,13 @@ internal sealed class SigningKeyWarmUp(
 
             try
             {
-                await Task.Delay(delay, time, stopping);
+                await Task.Delay(keys.NextRefreshIn, time, stopping);
             }
             catch (Exception)
             {
                 // Stopped or disposed meanwhile.
                 return;
             }
-
-            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, options.Value.RefreshInterval.Ticks));
         }
     }
 }

@@ -182,36 +182,50 @@ internal sealed class GatewayTelemetry
     public void PolicyReloaded(string result)
     {
         _reloads.Add(1, new KeyValuePair<string, object?>("result", result));
-        if (CurrentPolicyLoad() is { } load)
+        if (CurrentPolicyLoad() is not { } load)
         {
-            load.SetTag("xtac.policy.result", result);
-            if (result == "success" && _store.Current is { } snapshot)
-            {
-                load.SetTag("xtac.policy.version", snapshot.Version);
-            }
-            else if (result != "success")
-            {
-                load.SetStatus(ActivityStatusCode.Error, result);
-            }
+            return;
+        }
+
+        load.SetTag("xtac.policy.result", result);
+        if (result != "success")
+        {
+            load.SetStatus(ActivityStatusCode.Error, result);
+        }
+        else if (_store.Current is { } snapshot)
+        {
+            load.SetTag("xtac.policy.version", snapshot.Version);
         }
     }
 
     /// <summary>
-    /// A span for one load of the policy from its source (a Graph pull, a changed file, a new Redis document), tagged with
-    /// the source and, through <see cref="PolicyReloaded"/>, the result and the version it put in force. Off the request
-    /// path: it shows how long loads take and why one failed, with a Graph pull's HTTP requests nested under it.
+    /// Runs one load of the policy from its source (a Graph pull, a changed file, a new Redis document) in an
+    /// <c>xtac.policy.load</c> span, tagged with the source and, through <see cref="PolicyReloaded"/>, the result and the
+    /// version it put in force. Off the request path: it shows how long loads take and why one failed, with a Graph
+    /// pull's HTTP requests nested under it.
     /// </summary>
-    public static Activity? StartPolicyLoad(string source)
-        => ActivitySource.StartActivity(PolicyLoadName)?.SetTag("xtac.policy.source", source);
+    public static async Task<T> InPolicyLoadAsync<T>(string source, Func<Task<T>> load)
+    {
+        using var activity = ActivitySource.StartActivity(PolicyLoadName)?.SetTag("xtac.policy.source", source);
+        try
+        {
+            return await load();
+        }
+        catch (Exception ex) when (activity is not null)
+        {
+            PolicyLoadFailed(activity, ex);
+            throw;
+        }
+    }
 
     /// <summary>
     /// Marks a load span failed by what escaped the load (a source unreachable, a pull timed out), as a <c>failure</c>
     /// unless the load already said why (an <c>invalid</c> policy). A load cancelled by the gateway stopping is no failure.
     /// </summary>
-    public static void PolicyLoadFailed(Activity? load, Exception exception)
+    private static void PolicyLoadFailed(Activity load, Exception exception)
     {
         // HttpClient's own timeout is a cancellation too, but one wrapping a TimeoutException: that one is a failure.
-        if (load is null || exception is OperationCanceledException { InnerException: not TimeoutException })
+        if (exception is OperationCanceledException { InnerException: not TimeoutException })
         {
             return;
         }

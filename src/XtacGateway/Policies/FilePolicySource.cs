@@ -196,19 +196,8 @@ internal sealed partial class FilePolicySource(
     }
 
     /// <summary>Loads the file; returns null on success (or no change), otherwise the errors.</summary>
-    private async Task<IReadOnlyList<string>?> LoadAsync(CancellationToken cancellationToken)
-    {
-        using var load = GatewayTelemetry.StartPolicyLoad(Name);
-        try
-        {
-            return await LoadFileAsync(cancellationToken);
-        }
-        catch (Exception ex)
-        {
-            GatewayTelemetry.PolicyLoadFailed(load, ex);
-            throw;
-        }
-    }
+    private Task<IReadOnlyList<string>?> LoadAsync(CancellationToken cancellationToken)
+        => GatewayTelemetry.InPolicyLoadAsync(Name, () => LoadFileAsync(cancellationToken));
 
     private async Task<IReadOnlyList<string>?> LoadFileAsync(CancellationToken cancellationToken)
     {

@@ -30,7 +30,6 @@ internal sealed class GraphPolicySource(
     public const string HttpClientName = "xtac-graph";
 
     private readonly SemaphoreSlim _gate = new(1, 1);
-
     private readonly GraphPolicySourceOptions _options = sourceOptions.Value.Graph;
     private readonly Guid _resourceTenant = gatewayOptions.Value.ResourceTenantId!.Value;
     private readonly SourceHealth _health = new("graph", store, sourceOptions.Value, telemetry, time, logger);
@@ -100,23 +99,19 @@ internal sealed class GraphPolicySource(
         {
             using var deadline = new CancellationTokenSource(_options.PullTimeout, time);
             using var pull = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
-            using var load = GatewayTelemetry.StartPolicyLoad(Name);
-            try
+            await GatewayTelemetry.InPolicyLoadAsync(Name, async () =>
             {
-                await ReadPolicyAsync(pull.Token);
-            }
-            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                var timeout = new TimeoutException(
-                    $"Microsoft Graph did not deliver the whole policy within {_options.PullTimeout.TotalSeconds:F0} s ('{PolicySourceOptions.Section}:Graph:PullTimeout'); the policy in force is unchanged.");
-                GatewayTelemetry.PolicyLoadFailed(load, timeout);
-                throw timeout;
-            }
-            catch (Exception ex)
-            {
-                GatewayTelemetry.PolicyLoadFailed(load, ex);
-                throw;
-            }
+                try
+                {
+                    await ReadPolicyAsync(pull.Token);
+                    return true;
+                }
+                catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    throw new TimeoutException(
+                        $"Microsoft Graph did not deliver the whole policy within {_options.PullTimeout.TotalSeconds:F0} s ('{PolicySourceOptions.Section}:Graph:PullTimeout'); the policy in force is unchanged.");
+                }
+            });
         }
         finally
         {

@@ -376,42 +376,10 @@ internal sealed class RedisPolicySource(
                 }
 
                 // A span only for a new document: the check every few seconds that finds the pointer unchanged is not a load.
-                using var load = GatewayTelemetry.StartPolicyLoad(Name);
-                byte[]? bytes;
-                try
+                if (await GatewayTelemetry.InPolicyLoadAsync(Name, () => LoadDocumentAsync(version, etag, cancellationToken)))
                 {
-                    bytes = await cache.GetAsync(DocumentKey(etag), cancellationToken);
+                    return;
                 }
-                catch (Exception ex)
-                {
-                    GatewayTelemetry.PolicyLoadFailed(load, ex);
-                    throw;
-                }
-
-                if (bytes is null)
-                {
-                    // Replaced between our two reads: read the pointer again.
-                    continue;
-                }
-
-                var compiled = PolicyCompiler.Compile(bytes, _resourceTenant, new PolicyVersion(version, etag, time.GetUtcNow()), out var parseErrors);
-                if (compiled is null)
-                {
-                    var errors = parseErrors.Select(e => e.ToString()).ToArray();
-                    Log.PolicyRejected(logger, $"redis version {version}", errors.Length, string.Join(Environment.NewLine, errors));
-                    telemetry.PolicyReloaded("invalid");
-                    throw new PolicyRejectedException($"The policy version {version} in Redis is invalid; the policy in force is unchanged.");
-                }
-
-                if (store.Current is { } held && version == held.Version)
-                {
-                    // One number, two documents: versions are unique unless Redis lost some, and the lost change cannot be
-                    // put back without undoing the newer one. Said loudly, once it is replaced, rather than silently.
-                    PolicySourceLog.Diverged(logger, version, etag, held.ETag);
-                }
-
-                Apply(compiled);
-                return;
             }
 
             throw new InvalidDataException("The Redis policy pointer kept moving while it was read.");
@@ -420,6 +388,34 @@ internal sealed class RedisPolicySource(
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>Puts the document the pointer names in force; false when it was replaced meanwhile (read the pointer again).</summary>
+    private async Task<bool> LoadDocumentAsync(long version, string etag, CancellationToken cancellationToken)
+    {
+        if (await cache.GetAsync(DocumentKey(etag), cancellationToken) is not { } bytes)
+        {
+            return false;
+        }
+
+        var compiled = PolicyCompiler.Compile(bytes, _resourceTenant, new PolicyVersion(version, etag, time.GetUtcNow()), out var parseErrors);
+        if (compiled is null)
+        {
+            var errors = parseErrors.Select(e => e.ToString()).ToArray();
+            Log.PolicyRejected(logger, $"redis version {version}", errors.Length, string.Join(Environment.NewLine, errors));
+            telemetry.PolicyReloaded("invalid");
+            throw new PolicyRejectedException($"The policy version {version} in Redis is invalid; the policy in force is unchanged.");
+        }
+
+        if (store.Current is { } held && version == held.Version)
+        {
+            // One number, two documents: versions are unique unless Redis lost some, and the lost change cannot be
+            // put back without undoing the newer one. Said loudly, once it is replaced, rather than silently.
+            PolicySourceLog.Diverged(logger, version, etag, held.ETag);
+        }
+
+        Apply(compiled);
+        return true;
     }
 
     /// <summary>The pointer's "version etag", or an <see cref="InvalidDataException"/> naming the key and what it holds.</summary>
