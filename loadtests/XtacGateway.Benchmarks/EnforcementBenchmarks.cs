@@ -160,6 +160,7 @@ public class EnforcementBenchmarks
     {
         var services = GatewayServices.WithTelemetry();
         services.AddSingleton<CallerContextProvider>();
+        services.AddSingleton<LoggedUserIds>();
         services.Configure<GatewayOptions>(o => o.ResourceTenantId = LoadTestPolicy.ResourceTenant);
         services.Configure<TelemetryOptions>(o => o.DurationSampleInterval = durationSampleInterval);
         // As TelemetryExtensions.AddXtacTelemetry registers it, minus the ASP.NET Core and runtime sources.

@@ -47,6 +47,7 @@ internal static class GatewayApplication
         services.TryAddSingleton<PolicySnapshotStore>();
         services.TryAddSingleton<GatewayTelemetry>();
         services.TryAddSingleton<CallerContextProvider>();
+        services.TryAddSingleton<LoggedUserIds>();
         builder.AddXtacPolicySources();
         builder.AddXtacAdminApi();
 

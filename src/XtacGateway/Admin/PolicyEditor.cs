@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
+using XtacGateway.Observability;
 using XtacGateway.Policies;
 using XtacGateway.Policy.Compilation;
 using XtacGateway.Policy.Model;
@@ -65,6 +66,7 @@ internal sealed class PolicyEditor(
     IAuditLog audit,
     IOptions<GatewayOptions> options,
     TimeProvider time,
+    LoggedUserIds loggedUserIds,
     ILogger<PolicyEditor> logger)
 {
     private const int Attempts = 3;
@@ -238,7 +240,8 @@ internal sealed class PolicyEditor(
             }
         }
 
-        AdminLog.PolicyChanged(logger, entry.ActivityDisplayName, entry.TargetTenantId, entry.InitiatedBy.ObjectId, entry.InitiatedBy.TenantId, entry.PolicyVersion);
+        AdminLog.PolicyChanged(logger, entry.ActivityDisplayName, entry.TargetTenantId,
+            entry.InitiatedBy.ObjectId is { } actor ? loggedUserIds.Format(actor) : null, entry.InitiatedBy.TenantId, entry.PolicyVersion);
     }
 
     private static JsonNode? Edited(JsonObject root, EditOutcome outcome) => outcome.EditedPath switch

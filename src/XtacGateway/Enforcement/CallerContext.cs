@@ -1,7 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Security.Claims;
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.Extensions.Options;
 using XtacGateway.Observability;
 using XtacGateway.Policy.Claims;
@@ -23,30 +21,17 @@ internal sealed class CallerContext(CallerFacts facts, string? homeTenantText, s
 /// Reads caller facts from a validated identity. The verified-token cache hands out the same identity for the
 /// same token, so facts are attached to it and read once per token rather than once per request.
 /// </summary>
-internal sealed partial class CallerContextProvider
+internal sealed class CallerContextProvider
 {
     private readonly ConditionalWeakTable<ClaimsIdentity, CallerContext> _byIdentity = [];
     private readonly CallerFactsReader _reader;
-    private readonly bool _logRawUserIds;
-    private readonly byte[] _hashKey;
+    private readonly LoggedUserIds _loggedUserIds;
     private readonly ConditionalWeakTable<ClaimsIdentity, CallerContext>.CreateValueCallback _create;
 
-    public CallerContextProvider(IOptions<GatewayOptions> gateway, IOptions<TelemetryOptions> telemetry, IHostEnvironment environment, ILogger<CallerContextProvider> logger)
+    public CallerContextProvider(IOptions<GatewayOptions> gateway, LoggedUserIds loggedUserIds)
     {
         _reader = new CallerFactsReader(gateway.Value.Claims);
-        _logRawUserIds = telemetry.Value.LogUserObjectIds;
-        if (telemetry.Value.UserIdHashKey is { Length: > 0 } key)
-        {
-            _hashKey = Encoding.UTF8.GetBytes(key);
-        }
-        else
-        {
-            _hashKey = RandomNumberGenerator.GetBytes(32);
-            if (!_logRawUserIds && !environment.IsDevelopment())
-            {
-                LogRandomHashKey(logger);
-            }
-        }
+        _loggedUserIds = loggedUserIds;
 
         // Built once: a lambda over 'this' would otherwise allocate a delegate on every request.
         _create = identity => Create(new ClaimsPrincipal(identity));
@@ -67,12 +52,6 @@ internal sealed partial class CallerContextProvider
         var facts = _reader.Read(new ClaimsPrincipalClaimSource(principal));
         var home = facts.Status == HomeTenantStatus.Known ? facts.HomeTenantId.ToString() : null;
         var user = facts.UserObjectId?.ToString();
-        return new CallerContext(facts, home, user, user is null ? null : _logRawUserIds ? user : HashUser(user));
+        return new CallerContext(facts, home, user, user is null ? null : _loggedUserIds.Format(user));
     }
-
-    private string HashUser(string user)
-        => "h:" + Convert.ToHexStringLower(HMACSHA256.HashData(_hashKey, Encoding.UTF8.GetBytes(user)).AsSpan(0, 8));
-
-    [LoggerMessage(2003, LogLevel.Warning, "Xtac:Telemetry:UserIdHashKey is not set: decision logs hash user object IDs with a key of this process only, so one user's hash differs between instances and after a restart. Set one key for the fleet to follow a user across them.")]
-    private static partial void LogRandomHashKey(ILogger logger);
 }

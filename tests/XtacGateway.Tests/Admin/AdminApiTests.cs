@@ -58,6 +58,37 @@ public sealed class AdminApiTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task PatchPartner_ChangeLogged_ActorKeyedHashUnlessRawIdsConfigured(bool logUserObjectIds)
+    {
+        const string key = "a-fleet-wide-key-of-32-characters";
+        await using var gateway = await GatewayHarness.StartAsync(PolicyWithServiceProvider(), s =>
+        {
+            s["Xtac:Admin:AuditPath"] = "audit.jsonl";
+            s["Xtac:Telemetry:UserIdHashKey"] = key;
+            s["Xtac:Telemetry:LogUserObjectIds"] = logUserObjectIds ? "true" : "false";
+        }, configureBuilder: b => FakeLogs.Enable(b));
+        var admin = Guid.NewGuid().ToString();
+
+        using var patch = await gateway.AdminWithTokenAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}",
+            gateway.AdminToken(objectId: admin), $$"""{ "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""");
+
+        Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+        var record = Assert.Single(gateway.App.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 3001);
+        // The same keyed hash as the decision logs, so one user reads alike in both.
+        var keyedHash = "h:" + Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes(key), System.Text.Encoding.UTF8.GetBytes(admin)).AsSpan(0, 8));
+        Assert.Contains(logUserObjectIds ? admin : keyedHash, record.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(logUserObjectIds ? keyedHash : admin, record.Message, StringComparison.Ordinal);
+        Assert.Contains($"policy version {patch.PolicyVersion()}", record.Message, StringComparison.Ordinal);
+
+        // The audit log is the record of who changed what: it keeps the actor as it is.
+        var entry = Assert.Single((await (await gateway.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray())!;
+        Assert.Equal(admin, (string?)entry["initiatedBy"]!["objectId"]);
+    }
+
+    [Theory]
     [InlineData("""{ "isMfaAccepted": true }""", """{ "isMfaAccepted": true, "isCompliantDeviceAccepted": null, "isHybridAzureADJoinedDeviceAccepted": null }""")]
     [InlineData("""{ "isMfaAccepted": true, "isCompliantDeviceAccepted": null, "isHybridAzureADJoinedDeviceAccepted": null }""", """{ "isMfaAccepted": true }""")]
     [InlineData("""{ "isMfaAccepted": true, "isCompliantDeviceAccepted": false }""", """{ "isCompliantDeviceAccepted": false, "isMfaAccepted": true }""")]
