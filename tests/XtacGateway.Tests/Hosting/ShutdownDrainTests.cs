@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Logging.Testing;
 using XtacGateway.Tests.Admin;
 using XtacGateway.Tests.Infrastructure;
 
@@ -10,7 +11,8 @@ public sealed class ShutdownDrainTests
     public async Task Stop_DrainDelaySet_ReadinessFailsWhileRequestsAreStillServed()
     {
         // A delay far longer than the test needs, ended by cancelling the stop: a slow machine cannot outrun it.
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Shutdown:DrainDelay"] = "00:00:25");
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Shutdown:DrainDelay"] = "00:00:25",
+            configureBuilder: b => FakeLogs.Enable(b));
         using (var ready = await gateway.GetAsync("/readyz", token: null))
         {
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
@@ -30,6 +32,8 @@ public sealed class ShutdownDrainTests
         }
 
         Assert.False(stopping.IsCompleted, "the gateway stopped before its drain delay ran out");
+        var draining = Assert.Single(gateway.App.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 5001);
+        Assert.Contains("25000 ms", draining.Message, StringComparison.Ordinal);
         await stop.CancelAsync();
         await stopping.WaitAsync(TimeSpan.FromSeconds(30));
     }
@@ -37,10 +41,13 @@ public sealed class ShutdownDrainTests
     [Fact]
     public async Task Stop_NoDrainDelay_StopsAtOnce()
     {
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), configureBuilder: b => FakeLogs.Enable(b));
 
-        // No delay by default: the stop is not held for a load balancer that may not exist.
-        await gateway.App.StopAsync().WaitAsync(TimeSpan.FromSeconds(4));
+        // No delay by default: the stop is not held for a load balancer that may not exist. The drain says when it
+        // holds the stop (event 5001); the bound only keeps a hung stop from hanging the suite.
+        await gateway.App.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.DoesNotContain(gateway.App.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 5001);
     }
 
     [Fact]

@@ -148,10 +148,13 @@ public sealed class BatchingConsoleLoggerProviderTests
         {
             var dispose = Task.Run(provider.Dispose);
             Assert.Same(dispose, await Task.WhenAny(dispose, Task.Delay(TimeSpan.FromSeconds(20))));
+            // Returned, not threw: WhenAny hands back a faulted task as readily as a finished one.
+            await dispose;
 
             // A line logged after shutdown waits no longer than shutdown did.
             var late = Task.Run(() => provider.CreateLogger("Xtac.Test").LogWarning("late"));
             Assert.Same(late, await Task.WhenAny(late, Task.Delay(TimeSpan.FromSeconds(20))));
+            await late;
         }
         finally
         {

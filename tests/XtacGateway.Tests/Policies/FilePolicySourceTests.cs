@@ -9,7 +9,14 @@ namespace XtacGateway.Tests.Policies;
 /// <summary>The policy file at start-up and while the gateway runs, plus the start-up checks of the gateway's own settings.</summary>
 public sealed class FilePolicySourceTests
 {
-    private static readonly TimeSpan ReloadDeadline = TimeSpan.FromSeconds(2);
+    /// <summary>Issue 3's promise for a valid edit, held to by the one test named for it.</summary>
+    private static readonly TimeSpan PromisedReload = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// For every other test, which needs the reload to happen and not how soon: generous, so a loaded machine does not
+    /// fail them (a reload that never comes still does).
+    /// </summary>
+    private static readonly TimeSpan ReloadDeadline = TimeSpan.FromSeconds(15);
 
     /// <summary>The standard policy with the allowed partner turned around: now blocked.</summary>
     private static string PartnerNowBlocked => TestPolicies.Document(
@@ -34,8 +41,8 @@ public sealed class FilePolicySourceTests
 
         await gateway.WritePolicyAsync(PartnerNowBlocked);
 
-        var denied = await gateway.EventuallyAnswersAsync("/orders", token, HttpStatusCode.Forbidden, ReloadDeadline);
-        Assert.True(denied, $"the allowed partner was still let in {ReloadDeadline} after the policy file blocked it");
+        var denied = await gateway.EventuallyAnswersAsync("/orders", token, HttpStatusCode.Forbidden, PromisedReload);
+        Assert.True(denied, $"the allowed partner was still let in {PromisedReload} after the policy file blocked it");
         Assert.True(await gateway.PolicyVersionAsync() > versionBefore);
 
         // Once switched, it stays switched: every later request is denied and none reaches the app.
