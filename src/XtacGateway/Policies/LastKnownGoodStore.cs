@@ -74,6 +74,26 @@ internal sealed class LastKnownGoodStore(
     }
 
     /// <summary>
+    /// Keeps the document of a policy the shared store lost and will not get back (another change was made on the store
+    /// after it went back in time), next to the last known good file, so an admin can make its changes again. Returns
+    /// where it went, or why it could not be kept; never throws.
+    /// </summary>
+    public string KeepLost(PolicySnapshot lost)
+    {
+        var path = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(Path)!, $"lost-policy-v{lost.Version}-{lost.ETag.Trim('"')}.json");
+        try
+        {
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+            AtomicFile.Replace(path, stream => stream.Write(lost.DocumentUtf8.Span));
+            return path;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return $"not kept: {path} could not be written ({ex.Message})";
+        }
+    }
+
+    /// <summary>
     /// The source confirmed <paramref name="current"/> is still its newest: when the file holds it, the file's last-write
     /// time moves to now; when its save failed (a full disk), it is saved again, or a restart in an outage would restore
     /// whatever older policy the file still holds.

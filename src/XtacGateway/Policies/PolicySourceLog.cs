@@ -33,8 +33,11 @@ internal static partial class PolicySourceLog
     [LoggerMessage(1110, LogLevel.Error, "Redis holds policy version {RedisVersion}, older than version {InForce} in force here (a failover or restore lost changes); the policy in force was written back as version {Version}.")]
     public static partial void Reasserted(ILogger logger, long redisVersion, long inForce, long version);
 
-    [LoggerMessage(1111, LogLevel.Error, "Redis holds policy version {Version} as {RedisETag}, but version {Version} in force here is {InForceETag}: after Redis went back in time, another change took the same number. Redis's policy is taken, as on every instance; the change that made {InForceETag} is lost and must be made again (its audit entry says what it was).")]
-    public static partial void Diverged(ILogger logger, long version, string redisETag, string inForceETag);
+    [LoggerMessage(1111, LogLevel.Error, "Redis holds policy version {Version} as {RedisETag}, but version {Version} in force here is {InForceETag}: after Redis went back in time, another change took the same number. Redis's policy is taken, as on every instance; the change that made {InForceETag} is lost from the store and must be made again. The lost policy: {Kept}")]
+    public static partial void Diverged(ILogger logger, long version, string redisETag, string inForceETag, string kept);
+
+    [LoggerMessage(1113, LogLevel.Error, "Redis holds policy version {RedisVersion} as {RedisETag}, older than version {InForce} ({InForceETag}) in force here, and was written to after it went back in time (a failover or restore lost changes, then an admin changed what was left). Putting version {InForce} back would undo that change, so Redis's policy is taken; the changes after version {RedisVersion} that Redis lost must be made again. The lost policy: {Kept}")]
+    public static partial void WrittenAfterLoss(ILogger logger, long redisVersion, string redisETag, long inForce, string inForceETag, string kept);
 
     [LoggerMessage(1112, LogLevel.Warning, "Policy source {Source} is unreachable at start-up; waiting up to {WaitMs} ms for it before starting with the last known good policy: {Reason}")]
     public static partial void WaitingAtStartup(ILogger logger, string source, double waitMs, string reason);

@@ -57,13 +57,26 @@ internal sealed class RedisPolicySource(
         local floor = tonumber(ARGV[4])
         if floor > version then version = floor end
         version = version + 1
+        local entry = ''
         if ARGV[5] ~= '' then
-          redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', ARGV[8], ARGV[5] .. version .. ARGV[6])
+          entry = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', ARGV[8], ARGV[5] .. version .. ARGV[6])
         end
         local value = version .. ' ' .. ARGV[2]
         redis.call('SET', KEYS[1], value)
         redis.call('PUBLISH', ARGV[3], value)
-        return {1, version}
+        return {1, version, entry}
+        """;
+
+    // KEYS[1] pointer, KEYS[2] the audit stream. {pointer or false, the stream's newest entry ID or ''}, read together:
+    // the ID tells a store that went back in time from one written again since (see SyncAsync). A stream that cannot
+    // be read (another type under its name) counts as empty; that key's owner hears of it on the next change.
+    private const string ReadPointerScript = """
+        local newest = redis.pcall('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+        local id = ''
+        if type(newest) == 'table' and newest[1] then
+          id = newest[1][1]
+        end
+        return {redis.call('GET', KEYS[1]), id}
         """;
 
     // KEYS[1] pointer, KEYS[2] a replaced document; ARGV[1] its etag. Deleted only if the pointer does not name it
@@ -85,6 +98,12 @@ internal sealed class RedisPolicySource(
     private readonly Guid _resourceTenant = gatewayOptions.Value.ResourceTenantId!.Value;
     private readonly SourceHealth _health = new("redis", store, sourceOptions.Value, telemetry, time, logger);
     private bool _subscribed;
+
+    /// <summary>
+    /// The newest audit entry in Redis when this instance last took or confirmed its policy there: nothing written to
+    /// the store since then has an entry after it. Unknown (null) until then, and after a start from the last known good.
+    /// </summary>
+    private AuditStreamId? _auditMark;
 
     public string Name => "redis";
 
@@ -257,6 +276,9 @@ internal sealed class RedisPolicySource(
 
         var snapshot = draft.WithVersion(new PolicyVersion((long)result[1], etag, time.GetUtcNow()));
         Apply(snapshot);
+        // Without an entry (the first seed) nothing marks the store's state: until the next check reads one, a loss is
+        // taken as one with nothing written since.
+        _auditMark = AuditStreamId.Parse((string?)result[2]);
         return new PolicyCommitResult(PolicyCommitStatus.Committed, snapshot, AuditRecorded: audit is not null);
     }
 
@@ -334,7 +356,9 @@ internal sealed class RedisPolicySource(
             var db = await redis.DatabaseAsync();
             for (var attempt = 0; attempt < 3; attempt++)
             {
-                var pointer = await db.StringGetAsync(CurrentKey);
+                var read = (RedisResult[])(await db.ScriptEvaluateAsync(ReadPointerScript, [CurrentKey, RedisAuditLog.KeyFor(_options.KeyPrefix)]))!;
+                var pointer = (RedisValue)read[0];
+                var newestEntry = AuditStreamId.Parse((string?)read[1]);
                 if (pointer.IsNull)
                 {
                     if (SeedDocument() is not { } seed)
@@ -342,7 +366,10 @@ internal sealed class RedisPolicySource(
                         return;
                     }
 
-                    var seeded = await CompareAndSetAsync(seed.Draft, string.Empty, seed.Draft.Version);
+                    // The policy in force or the last known good one puts back what Redis lost: audited as the write-back
+                    // below is. The seed file on a first start restores nothing.
+                    var seeded = await CompareAndSetAsync(seed.Draft, string.Empty, seed.Draft.Version,
+                        seed.Restores ? WriteBackAudit(0, seed.Draft.Version) : null);
                     if (seeded.Status == PolicyCommitStatus.Committed)
                     {
                         PolicySourceLog.Seeded(logger, seeded.Snapshot!.Version, seed.Origin);
@@ -357,18 +384,36 @@ internal sealed class RedisPolicySource(
                 {
                     store.Confirm();
                     lastKnownGood.Confirmed(current);
+                    _auditMark = newestEntry;
                     return;
                 }
 
                 if (store.Current is { } newer && version < newer.Version)
                 {
-                    // Redis went back in time (a failover to a stale replica, a restore from a backup, an instance with an
-                    // old last known good policy reseeding it). The policy in force holds changes that were acknowledged:
-                    // put it back rather than silently revert them.
-                    var reasserted = await CompareAndSetAsync(newer, etag, newer.Version, WriteBackAudit(version, newer.Version));
-                    if (reasserted.Status == PolicyCommitStatus.Committed)
+                    var writtenSince = _auditMark is { } mark && newestEntry is { } newest && newest > mark;
+                    if (!writtenSince)
                     {
-                        PolicySourceLog.Reasserted(logger, version, newer.Version, reasserted.Snapshot!.Version);
+                        // Redis went back in time (a failover to a stale replica, a restore from a backup, an instance with
+                        // an old last known good policy reseeding it), and nothing was written to it since. The policy in
+                        // force holds changes that were acknowledged: put it back rather than silently revert them.
+                        var reasserted = await CompareAndSetAsync(newer, etag, newer.Version, WriteBackAudit(version, newer.Version));
+                        if (reasserted.Status == PolicyCommitStatus.Committed)
+                        {
+                            PolicySourceLog.Reasserted(logger, version, newer.Version, reasserted.Snapshot!.Version);
+                            return;
+                        }
+
+                        continue;
+                    }
+
+                    // Redis went back in time and was written to since (an admin on an instance started after the loss):
+                    // putting the policy in force back would undo that change. Redis's policy is taken, as every instance
+                    // that knows where the store stood takes it, and the lost one is kept on disk for its changes to be
+                    // made again.
+                    var kept = lastKnownGood.KeepLost(newer);
+                    if (await GatewayTelemetry.InPolicyLoadAsync(Name, () => LoadDocumentAsync(version, etag, newestEntry, cancellationToken)))
+                    {
+                        PolicySourceLog.WrittenAfterLoss(logger, version, etag, newer.Version, newer.ETag, kept);
                         return;
                     }
 
@@ -376,7 +421,7 @@ internal sealed class RedisPolicySource(
                 }
 
                 // A span only for a new document: the check every few seconds that finds the pointer unchanged is not a load.
-                if (await GatewayTelemetry.InPolicyLoadAsync(Name, () => LoadDocumentAsync(version, etag, cancellationToken)))
+                if (await GatewayTelemetry.InPolicyLoadAsync(Name, () => LoadDocumentAsync(version, etag, newestEntry, cancellationToken)))
                 {
                     return;
                 }
@@ -391,7 +436,7 @@ internal sealed class RedisPolicySource(
     }
 
     /// <summary>Puts the document the pointer names in force; false when it was replaced meanwhile (read the pointer again).</summary>
-    private async Task<bool> LoadDocumentAsync(long version, string etag, CancellationToken cancellationToken)
+    private async Task<bool> LoadDocumentAsync(long version, string etag, AuditStreamId? newestEntry, CancellationToken cancellationToken)
     {
         if (await cache.GetAsync(DocumentKey(etag), cancellationToken) is not { } bytes)
         {
@@ -411,10 +456,11 @@ internal sealed class RedisPolicySource(
         {
             // One number, two documents: versions are unique unless Redis lost some, and the lost change cannot be
             // put back without undoing the newer one. Said loudly, once it is replaced, rather than silently.
-            PolicySourceLog.Diverged(logger, version, etag, held.ETag);
+            PolicySourceLog.Diverged(logger, version, etag, held.ETag, lastKnownGood.KeepLost(held));
         }
 
         Apply(compiled);
+        _auditMark = newestEntry;
         return true;
     }
 
@@ -446,16 +492,16 @@ internal sealed class RedisPolicySource(
     /// everything without persistence, where the seed file would undo every change made since), else
     /// <c>Xtac:Policy:Path</c>.
     /// </summary>
-    private (PolicySnapshot Draft, string Origin)? SeedDocument()
+    private (PolicySnapshot Draft, string Origin, bool Restores)? SeedDocument()
     {
         if (store.Current is { } current)
         {
-            return (current, $"the policy in force (version {current.Version})");
+            return (current, $"the policy in force (version {current.Version})", true);
         }
 
         if (lastKnownGood.TryLoad(_resourceTenant) is { } saved)
         {
-            return (saved, $"the last known good policy (version {saved.Version}) in {lastKnownGood.Path}");
+            return (saved, $"the last known good policy (version {saved.Version}) in {lastKnownGood.Path}", true);
         }
 
         if (string.IsNullOrWhiteSpace(gatewayOptions.Value.Policy.Path))
@@ -471,6 +517,6 @@ internal sealed class RedisPolicySource(
                 $"The seed policy file '{path}' is invalid; the gateway will not start.{Environment.NewLine}{string.Join(Environment.NewLine, errors)}");
         }
 
-        return (draft, path);
+        return (draft, path, false);
     }
 }

@@ -371,6 +371,69 @@ public sealed class RedisPolicySourceTests
     }
 
     [SkippableFact]
+    public async Task Sync_RedisWentBackThenWrittenByAnotherInstance_TakesRedisAndKeepsTheLostPolicyOnDisk()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        // This instance checks Redis only when told of a change, so the loss stays unseen here until the other writes.
+        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
+        {
+            RedisSettings(redis.ConnectionString)(s);
+            s["Xtac:Policy:Redis:CheckInterval"] = "00:10:00";
+            s["Xtac:Policy:MaxAge"] = "01:00:00";
+        }, configureBuilder: b => FakeLogs.Enable(b, LogLevel.Warning));
+        var store = first.Service<PolicySnapshotStore>();
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = connection.GetDatabase();
+        var seedPointer = (string)(await db.StringGetAsync("xtac:policy:current"))!;
+        var seedDocumentKey = $"xtac:policy:doc:{store.Current!.ETag.Trim('"')}";
+        var seedDocument = await db.HashGetAllAsync(seedDocumentKey);
+        using (var patch = await first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+        }
+
+        // A second change, so the one made on what is left takes a lower version, not the same one (event 1111's case).
+        using (var patch = await first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.AllowedPartner}",
+            """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }"""))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+        }
+
+        var lost = store.Current!;
+
+        // A failover to a replica that saw none of it: the pointer, its document and the audit stream as at the seed.
+        await db.HashSetAsync(seedDocumentKey, seedDocument);
+        await db.StringSetAsync("xtac:policy:current", seedPointer);
+        await db.KeyDeleteAsync("xtac:policy:audit");
+
+        // An instance started since knows only what is left, and an admin changes it there.
+        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+        Assert.Equal(seedPointer, $"{second.Service<PolicySnapshotStore>().Current!.Version} {second.Service<PolicySnapshotStore>().Current!.ETag}");
+        using (var other = await second.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
+            """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }"""))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, other.StatusCode);
+        }
+
+        var taken = second.Service<PolicySnapshotStore>().Current!;
+        Assert.True(taken.Version < lost.Version, $"the other change took version {taken.Version}, not one below {lost.Version}");
+
+        // Putting the lost policy back would undo that admin's change: Redis's is taken, and the lost one kept on disk.
+        Assert.True(await AdminClient.EventuallyAsync(() => Task.FromResult(store.Current!.ETag == taken.ETag), Deadline),
+            "the first instance did not take Redis's policy");
+        Assert.Equal($"{taken.Version} {taken.ETag}", (string?)await db.StringGetAsync("xtac:policy:current"));
+        Assert.Equal(HttpStatusCode.Forbidden, await DecideAsync(first, TestIds.BlockedPartner));
+        var logs = first.App.Services.GetFakeLogCollector().GetSnapshot();
+        var record = Assert.Single(logs, r => r.Id.Id == 1113);
+        Assert.Equal(LogLevel.Error, record.Level);
+        Assert.DoesNotContain(logs, r => r.Id.Id == 1110);
+        var keptPath = Path.Combine(first.Directory, $"lost-policy-v{lost.Version}-{lost.ETag.Trim('"')}.json");
+        Assert.Contains(keptPath, record.Message, StringComparison.Ordinal);
+        Assert.Equal(lost.DocumentUtf8.ToArray(), await File.ReadAllBytesAsync(keptPath));
+    }
+
+    [SkippableFact]
     public async Task Sync_RedisWentBackAndAnotherChangeTookTheSameVersion_TakesRedisAndLogsTheLostOne()
     {
         RedisServer.SkipIfUnavailable();
@@ -418,6 +481,9 @@ public sealed class RedisPolicySourceTests
         Assert.Equal(LogLevel.Error, record.Level);
         Assert.Contains(lostChange.ETag, record.Message, StringComparison.Ordinal);
         Assert.Contains(taken.ETag, record.Message, StringComparison.Ordinal);
+        var keptPath = Path.Combine(first.Directory, $"lost-policy-v{lostChange.Version}-{lostChange.ETag.Trim('"')}.json");
+        Assert.Contains(keptPath, record.Message, StringComparison.Ordinal);
+        Assert.Equal(lostChange.DocumentUtf8.ToArray(), await File.ReadAllBytesAsync(keptPath));
     }
 
     [SkippableFact]
@@ -553,6 +619,14 @@ public sealed class RedisPolicySourceTests
         Assert.NotNull(pointer);
         Assert.Equal(version + 1, long.Parse(pointer.Split(' ')[0], CultureInfo.InvariantCulture));
         Assert.Equal(version + 1, restarted.Service<PolicySnapshotStore>().Current!.Version);
+
+        // Putting back what Redis lost is a change no admin made: audited as the gateway's.
+        var entry = Assert.Single((await (await restarted.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray())!;
+        Assert.Equal("Restore the cross-tenant access setting lost by the policy store", (string?)entry["activityDisplayName"]);
+        Assert.Equal(version + 1, (long)entry["policyVersion"]!);
+        var property = Assert.Single(entry["modifiedProperties"]!.AsArray())!;
+        Assert.Equal(0, (long)property["oldValue"]!);
+        Assert.Equal(version, (long)property["newValue"]!);
     }
 
     [SkippableFact]
