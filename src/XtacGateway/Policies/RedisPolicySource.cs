@@ -249,14 +249,16 @@ internal sealed class RedisPolicySource(
                 await RemoveReplacedDocumentAsync(etag);
                 throw;
             }
-            catch (RedisTimeoutException ex)
+            catch (Exception ex) when (ex is RedisTimeoutException or RedisConnectionException)
             {
-                // The script was sent: Redis may yet run it, so neither "nothing changed" nor "done" is true, and the
-                // document stays (the pointer may come to name it). Every instance hears of the change if it lands;
-                // this one also looks again at once, so that the read the answer asks for finds it.
+                // The script may have been sent: a timeout, or a connection that dropped with it in flight (a connection
+                // that was already down fails the same way, and is answered alike: the read below tells). Redis may
+                // have run it, so neither "nothing changed" nor "done" is true, and the document stays (the pointer may
+                // come to name it). Every instance hears of the change if it lands; this one also looks again at once,
+                // so that the read the answer asks for finds it.
                 _wake.Release();
                 return new PolicyCommitResult(PolicyCommitStatus.Unavailable,
-                    Detail: $"Redis did not answer the change in time, and may still apply it: read the policy before retrying. {ex.Message}");
+                    Detail: $"Redis did not answer the change, and may have applied it: read the policy before retrying. {ex.Message}");
             }
         }
         while ((long)result[0] == 2 && ++attempts < 3);

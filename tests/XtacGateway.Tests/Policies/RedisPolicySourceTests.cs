@@ -508,6 +508,8 @@ public sealed class RedisPolicySourceTests
         using (var refused = await first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner))
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            // Refused before anything was sent: "nothing changed", not the "may have applied it" of a change in flight.
+            Assert.StartsWith("Redis cannot be reached", (string?)(await refused.JsonAsync())["detail"], StringComparison.Ordinal);
         }
 
         await redis.StartAgainAsync();
