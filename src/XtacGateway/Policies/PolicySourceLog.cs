@@ -39,6 +39,9 @@ internal static partial class PolicySourceLog
     [LoggerMessage(1113, LogLevel.Error, "Redis holds policy version {RedisVersion} as {RedisETag}, older than version {InForce} ({InForceETag}) in force here, and was written to after it went back in time (a failover or restore lost changes, then an admin changed what was left). Putting version {InForce} back would undo that change, so Redis's policy is taken; the changes after version {RedisVersion} that Redis lost must be made again. The lost policy: {Kept}")]
     public static partial void WrittenAfterLoss(ILogger logger, long redisVersion, string redisETag, long inForce, string inForceETag, string kept);
 
+    [LoggerMessage(1114, LogLevel.Warning, "The Redis key {Key}, the document of policy version {Version} in force, was missing (evicted under a maxmemory policy, or deleted by hand) and was stored again. Give Redis 'maxmemory-policy noeviction', or a memory limit the policy's documents fit in.")]
+    public static partial void DocumentStoredAgain(ILogger logger, string key, long version);
+
     [LoggerMessage(1112, LogLevel.Warning, "Policy source {Source} is unreachable at start-up; waiting up to {WaitMs} ms for it before starting with the last known good policy: {Reason}")]
     public static partial void WaitingAtStartup(ILogger logger, string source, double waitMs, string reason);
 }

@@ -356,6 +356,7 @@ internal sealed class RedisPolicySource(
         try
         {
             var db = await redis.DatabaseAsync();
+            string? missingDocument = null;
             for (var attempt = 0; attempt < 3; attempt++)
             {
                 var read = (RedisResult[])(await db.ScriptEvaluateAsync(ReadPointerScript, [CurrentKey, RedisAuditLog.KeyFor(_options.KeyPrefix)]))!;
@@ -384,6 +385,7 @@ internal sealed class RedisPolicySource(
                 var (version, etag) = ParsePointer(pointer.ToString());
                 if (store.Current is { } current && current.Version == version && current.ETag == etag)
                 {
+                    await EnsureDocumentStoredAsync(db, current);
                     store.Confirm();
                     lastKnownGood.Confirmed(current);
                     _auditMark = newestEntry;
@@ -427,6 +429,17 @@ internal sealed class RedisPolicySource(
                 {
                     return;
                 }
+
+                // Gone: replaced meanwhile (the pointer has moved on), or lost while the pointer still names it.
+                var pointerText = pointer.ToString();
+                if (missingDocument == pointerText)
+                {
+                    throw new InvalidDataException(
+                        $"The Redis key '{CurrentKey}' names policy version {version}, whose document '{DocumentKey(etag)}' does not exist (evicted under " +
+                        "a maxmemory policy, or deleted by hand); the policy in force is unchanged. An instance that holds that version stores it again.");
+                }
+
+                missingDocument = pointerText;
             }
 
             throw new InvalidDataException("The Redis policy pointer kept moving while it was read.");
@@ -464,6 +477,19 @@ internal sealed class RedisPolicySource(
         Apply(compiled);
         _auditMark = newestEntry;
         return true;
+    }
+
+    /// <summary>
+    /// The document of the policy in force is stored again if Redis lost it (an eviction, a hand-made delete), or no
+    /// instance that starts could load the policy the pointer names, and every change would fail on it.
+    /// </summary>
+    private async Task EnsureDocumentStoredAsync(IDatabase db, PolicySnapshot current)
+    {
+        if (!await db.KeyExistsAsync(DocumentKey(current.ETag)))
+        {
+            await cache.SetAsync(DocumentKey(current.ETag), AsArray(current.DocumentUtf8), new DistributedCacheEntryOptions());
+            PolicySourceLog.DocumentStoredAgain(logger, DocumentKey(current.ETag), current.Version);
+        }
     }
 
     /// <summary>The pointer's "version etag", or an <see cref="InvalidDataException"/> naming the key and what it holds.</summary>

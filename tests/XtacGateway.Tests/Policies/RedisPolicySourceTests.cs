@@ -325,6 +325,56 @@ public sealed class RedisPolicySourceTests
     }
 
     [SkippableFact]
+    public async Task Sync_DocumentInForceDeleted_StoredAgainByAnInstanceHoldingIt()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString),
+            configureBuilder: b => FakeLogs.Enable(b, LogLevel.Warning));
+        var current = gateway.Service<PolicySnapshotStore>().Current!;
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = connection.GetDatabase();
+        var documentKey = $"xtac:policy:doc:{current.ETag.Trim('"')}";
+
+        // Evicted under a maxmemory policy, or deleted by hand: no instance starting now could load the policy.
+        Assert.True(await db.KeyDeleteAsync(documentKey));
+
+        Assert.True(await AdminClient.EventuallyAsync(async () => await db.KeyExistsAsync(documentKey), Deadline),
+            "the instance holding the policy did not store its document again");
+        var record = Assert.Single(gateway.App.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 1114);
+        Assert.Contains(documentKey, record.Message, StringComparison.Ordinal);
+        // What it stored is the policy: an instance started now loads it.
+        await using var started = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+        Assert.Equal(current.ETag, started.Service<PolicySnapshotStore>().Current!.ETag);
+        Assert.Equal(PolicySourceState.Healthy, started.Service<PolicySnapshotStore>().SourceState);
+    }
+
+    [SkippableFact]
+    public async Task Reload_PointerNamesAMissingDocument_503NamingTheMissingKey()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
+        {
+            RedisSettings(redis.ConnectionString)(s);
+            s["Xtac:Policy:Redis:CheckInterval"] = "01:00:00";
+            s["Xtac:Policy:MaxAge"] = "02:00:00";
+        });
+        var store = gateway.Service<PolicySnapshotStore>();
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+
+        // A pointer written by hand (or whose document was evicted) naming a document nobody has.
+        await connection.GetDatabase().StringSetAsync("xtac:policy:current", $"{store.Current!.Version + 1} \"0123456789abcdef01234567\"");
+        using var reload = await gateway.AdminAsync(HttpMethod.Post, "/admin/policies/reload");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, reload.StatusCode);
+        var detail = (string?)(await reload.JsonAsync())["detail"];
+        Assert.Contains("document 'xtac:policy:doc:0123456789abcdef01234567' does not exist", detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("kept moving", detail, StringComparison.Ordinal);
+        Assert.Equal(PolicySourceState.Degraded, store.SourceState);
+    }
+
+    [SkippableFact]
     public async Task Sync_RedisRestoredToAnOlderVersion_PolicyInForceWrittenBack()
     {
         RedisServer.SkipIfUnavailable();
