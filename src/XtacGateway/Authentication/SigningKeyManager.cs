@@ -81,8 +81,23 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
     /// <summary>JwtBearer calls this after an unknown key; the refresh happens in the background, rate-limited.</summary>
     public void RequestRefresh() => _ = StartRefresh(force: false, unknownKey: true);
 
-    /// <summary>Refreshes now unless one ran moments ago (then joins it if still running); true when the keys changed.</summary>
-    public Task<bool> RefreshForUnknownKeyAsync() => StartRefresh(force: false, unknownKey: true);
+    /// <summary>
+    /// Refreshes now unless one ran moments ago (then joins it if still running); true when the keys changed. Waits at
+    /// most <see cref="SigningKeyOptions.UnknownKeyWait"/>: with the issuer stalled, a refresh takes the backchannel's
+    /// whole timeout, and forged key IDs would hold every request that names one (and any real token signed with a
+    /// just-rotated key) that long. The refresh itself runs on.
+    /// </summary>
+    public async Task<bool> RefreshForUnknownKeyAsync()
+    {
+        try
+        {
+            return await StartRefresh(force: false, unknownKey: true).WaitAsync(options.Value.UnknownKeyWait, time);
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
 
     private Task<bool> StartRefresh(bool force, bool unknownKey = false)
     {
@@ -124,6 +139,15 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
         try
         {
             var configuration = await OpenIdConnectConfigurationRetriever.GetAsync(address, _retriever!, CancellationToken.None);
+            if (configuration.SigningKeys.Count == 0)
+            {
+                // Read as a failure, as IdentityModel's own configuration validator has it: taken as the key set, it would
+                // turn every caller away (401) until the next refresh, instead of keeping the last good keys.
+                throw new InvalidDataException(configuration.JwksUri is null
+                    ? "The issuer's metadata names no jwks_uri, so it publishes no signing keys."
+                    : $"The issuer's key set at '{configuration.JwksUri}' holds no signing keys.");
+            }
+
             var previous = Current;
             var kids = configuration.SigningKeys.Select(k => k.KeyId).Where(k => k is not null).ToHashSet(StringComparer.Ordinal);
             var definitions = Definitions(configuration);
@@ -205,4 +229,11 @@ internal sealed class SigningKeyOptions
     /// <summary>At most one refresh for unknown keys in this interval, however many such tokens arrive (zero would be none).</summary>
     [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan MinimumRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long a request whose token names an unknown key waits for the refresh it asked for; after that the token is
+    /// refused as signed by an unknown key (401), and the refresh carries on for the requests after it.
+    /// </summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
+    public TimeSpan UnknownKeyWait { get; set; } = TimeSpan.FromSeconds(5);
 }

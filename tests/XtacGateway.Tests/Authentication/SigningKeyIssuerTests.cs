@@ -7,15 +7,72 @@ namespace XtacGateway.Tests.Authentication;
 /// <summary>The gateway against an Entra-shaped identity provider on loopback, in place of the development issuer.</summary>
 public sealed class SigningKeyIssuerTests
 {
-    private static Task<GatewayHarness> StartGatewayAsync(LoopbackIssuer issuer, string minimumRefreshInterval = "00:00:05")
+    private static Task<GatewayHarness> StartGatewayAsync(LoopbackIssuer issuer, string minimumRefreshInterval = "00:00:05", string? unknownKeyWait = null)
         => GatewayHarness.StartAsync(
             TestPolicies.Standard(),
             s =>
             {
                 s["Xtac:DevelopmentIssuer:Enabled"] = "false";
                 s["Xtac:SigningKeys:MinimumRefreshInterval"] = minimumRefreshInterval;
+                s["Xtac:SigningKeys:UnknownKeyWait"] = unknownKeyWait;
             },
             configureBuilder: issuer.TrustedBy);
+
+    [Fact]
+    public async Task ValidateToken_UnknownKeyWhileTheIssuerStalls_RefusedAfterTheWaitNotTheBackchannelTimeout()
+    {
+        await using var issuer = await LoopbackIssuer.StartAsync(boundTo: TestIds.AllowedPartner);
+        await using var gateway = await StartGatewayAsync(issuer, unknownKeyWait: "00:00:01");
+        using (var first = await gateway.GetAsync("/a", issuer.Mint("any-tenant", TestIds.AllowedPartner)))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        issuer.KeysStalled = true;
+        try
+        {
+            // A forged key ID asks for a refresh that hangs: the request gives up on it after the wait (1 s here), where
+            // the backchannel's own timeout (a minute) would hold it. The bound below is far above the one, far below
+            // the other.
+            using var forged = await gateway.GetAsync("/a", issuer.Mint("forged", TestIds.AllowedPartner)).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(HttpStatusCode.Unauthorized, forged.StatusCode);
+            Assert.True(issuer.KeysStalled);
+
+            // Tokens signed with a known key never wait on it.
+            using var known = await gateway.GetAsync("/a", issuer.Mint("any-tenant", TestIds.AllowedPartner)).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(HttpStatusCode.OK, known.StatusCode);
+        }
+        finally
+        {
+            issuer.KeysStalled = false;
+        }
+    }
+
+    [Fact]
+    public async Task Refresh_IssuerPublishesAnEmptyKeySet_LastGoodKeysKept()
+    {
+        await using var issuer = await LoopbackIssuer.StartAsync(boundTo: TestIds.AllowedPartner);
+        await using var gateway = await StartGatewayAsync(issuer);
+        using (var before = await gateway.GetAsync("/a", issuer.Mint("any-tenant", TestIds.AllowedPartner)))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        }
+
+        issuer.PublishesNoKeys = true;
+        var fetches = issuer.MetadataRequests;
+        // A token naming a key the gateway has not seen makes it refresh now, and read the empty set.
+        using (var unknown = await gateway.GetAsync("/a", issuer.Mint("rotated", TestIds.AllowedPartner)))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, unknown.StatusCode);
+        }
+
+        Assert.True(issuer.MetadataRequests > fetches, "the unknown key did not make the gateway read the key set");
+        using var after = await gateway.GetAsync("/a", issuer.Mint("any-tenant", TestIds.AllowedPartner));
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        var (_, keys, lastFailure) = await SigningKeysCheckAsync(gateway);
+        Assert.Equal(2, keys);
+        Assert.Contains("holds no signing keys", lastFailure, StringComparison.Ordinal);
+    }
 
     [Theory]
     [InlineData("bound", "allowed-partner", HttpStatusCode.OK)]

@@ -34,6 +34,12 @@ internal sealed class LoopbackIssuer : IAsyncDisposable
 
     public int MetadataRequests => Volatile.Read(ref _metadataRequests);
 
+    /// <summary>While true, the key set is not answered until it turns false or the caller gives up: a stalled egress.</summary>
+    public bool KeysStalled { get; set; }
+
+    /// <summary>While true, the key set is published empty, as a misconfigured or intercepting endpoint could answer.</summary>
+    public bool PublishesNoKeys { get; set; }
+
     /// <summary>When set, key <c>any-tenant</c> is published bound to this tenant's issuer, under the same key ID.</summary>
     public Guid? AnyTenantKeyBoundTo { get; set; }
 
@@ -56,16 +62,26 @@ internal sealed class LoopbackIssuer : IAsyncDisposable
         });
         app.MapGet("/organizations/v2.0/.well-known/openid-configuration",
             () => Results.Json(new JsonObject { ["issuer"] = issuer.IssuerTemplate, ["jwks_uri"] = $"{issuer.BaseUrl}/discovery/v2.0/keys" }));
-        app.MapGet("/discovery/v2.0/keys", () => Results.Json(new JsonObject
+        app.MapGet("/discovery/v2.0/keys", async (HttpContext context) =>
         {
-            ["keys"] = new JsonArray([.. issuer._keys.Select(k => (JsonNode)PublicKey(k.Key, k.Value,
-                k.Key == "bound" ? $"{issuer.BaseUrl}/{boundTo}/v2.0"
-                : issuer.AnyTenantKeyBoundTo is { } rebound ? $"{issuer.BaseUrl}/{rebound}/v2.0"
-                : issuer.IssuerTemplate))]),
-        }));
+            while (issuer.KeysStalled && !context.RequestAborted.IsCancellationRequested)
+            {
+                await Task.Delay(50);
+            }
+
+            return issuer.PublishesNoKeys ? Results.Json(new JsonObject { ["keys"] = new JsonArray() }) : issuer.KeySet(boundTo);
+        });
         await app.StartAsync();
         return issuer;
     }
+
+    private IResult KeySet(Guid boundTo) => Results.Json(new JsonObject
+    {
+        ["keys"] = new JsonArray([.. _keys.Select(k => (JsonNode)PublicKey(k.Key, k.Value,
+            k.Key == "bound" ? $"{BaseUrl}/{boundTo}/v2.0"
+            : AnyTenantKeyBoundTo is { } rebound ? $"{BaseUrl}/{rebound}/v2.0"
+            : IssuerTemplate))]),
+    });
 
     /// <summary>Makes a gateway trust this issuer instead of the development issuer.</summary>
     public void TrustedBy(WebApplicationBuilder gateway)
