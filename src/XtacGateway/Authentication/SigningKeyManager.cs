@@ -17,7 +17,9 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
     private Task<bool>? _inflight;
     private DateTimeOffset _lastUnknownKeyRefresh = DateTimeOffset.MinValue;
     private DateTimeOffset _lastFailedRefresh = DateTimeOffset.MinValue;
-    private DateTimeOffset _nextAutomaticRefresh = DateTimeOffset.MinValue;
+
+    /// <summary>UTC ticks: read by every request without the lock, and a 16-byte DateTimeOffset could be read torn.</summary>
+    private long _nextAutomaticRefreshTicks;
     private TimeSpan _failureBackoff;
     private string? _metadataAddress;
     private IDocumentRetriever? _retriever;
@@ -34,6 +36,12 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
 
     public OpenIdConnectConfiguration? Current => Volatile.Read(ref _current);
 
+    private DateTimeOffset NextAutomaticRefresh
+    {
+        get => new(Volatile.Read(ref _nextAutomaticRefreshTicks), TimeSpan.Zero);
+        set => Volatile.Write(ref _nextAutomaticRefreshTicks, value.UtcTicks);
+    }
+
     /// <summary>Where the keys come from, how many were read and when, and the last refresh that failed since; null before any attempt.</summary>
     public SigningKeyStatus? Status => Volatile.Read(ref _status);
 
@@ -42,7 +50,7 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
     {
         get
         {
-            var due = _nextAutomaticRefresh - time.GetUtcNow();
+            var due = NextAutomaticRefresh - time.GetUtcNow();
             return due > options.Value.MinimumRefreshInterval ? due : options.Value.MinimumRefreshInterval;
         }
     }
@@ -57,7 +65,7 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
     {
         if (Current is { } current)
         {
-            if (time.GetUtcNow() >= _nextAutomaticRefresh)
+            if (time.GetUtcNow() >= NextAutomaticRefresh)
             {
                 _ = StartRefresh(force: false);
             }
@@ -119,7 +127,7 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
 
                 _lastUnknownKeyRefresh = now;
             }
-            else if (!force && now < _nextAutomaticRefresh)
+            else if (!force && now < NextAutomaticRefresh)
             {
                 return Task.FromResult(false);
             }
@@ -158,7 +166,7 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
             _keyDefinitions = definitions;
             Volatile.Write(ref _current, configuration);
             _failureBackoff = TimeSpan.Zero;
-            _nextAutomaticRefresh = time.GetUtcNow() + options.Value.RefreshInterval;
+            NextAutomaticRefresh = time.GetUtcNow() + options.Value.RefreshInterval;
             Volatile.Write(ref _status, new SigningKeyStatus(address, configuration.SigningKeys.Count, time.GetUtcNow(), null, null));
             if (changed)
             {
@@ -175,7 +183,7 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
             // out here would skip the back-off, and every request would fetch again.
             _failureBackoff = _failureBackoff == TimeSpan.Zero ? options.Value.MinimumRefreshInterval : TimeSpan.FromTicks(Math.Min(_failureBackoff.Ticks * 2, options.Value.RefreshInterval.Ticks));
             _lastFailedRefresh = time.GetUtcNow();
-            _nextAutomaticRefresh = _lastFailedRefresh + _failureBackoff;
+            NextAutomaticRefresh = _lastFailedRefresh + _failureBackoff;
             LogRefreshFailed(logger, address, Current is not null, ex.Message);
             Volatile.Write(ref _status, (Status ?? new SigningKeyStatus(address, 0, null, null, null)) with { LastFailure = ex.Message, LastFailureAt = _lastFailedRefresh });
             if (Current is null)
