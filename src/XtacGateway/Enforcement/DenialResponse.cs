@@ -6,13 +6,18 @@ namespace XtacGateway.Enforcement;
 /// <summary>Writes a denial as RFC 9457 problem details carrying Entra's error code.</summary>
 internal static class DenialResponse
 {
-    public static async Task WriteAsync(HttpContext context, Decision decision, string traceId)
+    /// <param name="retryAfter">Seconds, for the 503 of a gateway without a policy (RFC 9110 10.2.3).</param>
+    public static async Task WriteAsync(HttpContext context, Decision decision, string traceId, string retryAfter)
     {
         var status = decision.Reason == DecisionReason.PolicyUnavailable ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status403Forbidden;
         var response = context.Response;
         response.StatusCode = status;
         response.ContentType = "application/problem+json";
         response.Headers.CacheControl = "no-store";
+        if (status == StatusCodes.Status503ServiceUnavailable)
+        {
+            response.Headers.RetryAfter = retryAfter;
+        }
 
         await using (var writer = new Utf8JsonWriter(response.BodyWriter))
         {

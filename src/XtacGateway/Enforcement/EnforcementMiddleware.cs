@@ -24,6 +24,7 @@ internal sealed class EnforcementMiddleware(
     CallerContextProvider callers,
     GatewayTelemetry telemetry,
     IOptions<GatewayOptions> options,
+    IOptions<PolicySourceOptions> sourceOptions,
     ILogger<EnforcementMiddleware> logger)
 {
     public const string HomeTenantHeader = "X-Xtac-Home-Tenant-Id";
@@ -35,6 +36,9 @@ internal sealed class EnforcementMiddleware(
     private readonly string[] _removedHeadersDashed = [.. options.Value.Headers.Remove.Select(name => name.Replace('_', '-'))];
     private readonly bool _stripAuthorization = options.Value.Headers.StripAuthorization;
     private readonly Guid _resourceTenant = options.Value.ResourceTenantId!.Value;
+
+    /// <summary>Without a policy, the caller may try again when the source is next tried: its shortest retry delay.</summary>
+    private readonly string _policyRetryAfter = Math.Max(1, (int)Math.Ceiling(sourceOptions.Value.RetryMinDelay.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public Task Invoke(HttpContext context)
     {
@@ -83,7 +87,7 @@ internal sealed class EnforcementMiddleware(
             var traceId = activity?.TraceId.ToHexString() ?? context.TraceIdentifier;
             Log.RequestDenied(logger, decision.ReasonName, decision.ErrorCode, app.AppId, decision.HomeTenantId, caller.LogUser, version, traceId);
             GatewayTelemetry.MarkAnsweredByGateway(context);
-            return DenialResponse.WriteAsync(context, decision, traceId);
+            return DenialResponse.WriteAsync(context, decision, traceId, _policyRetryAfter);
         }
 
         if (logger.IsEnabled(LogLevel.Debug))

@@ -730,6 +730,8 @@ public sealed class RedisPolicySourceTests
         using var denied = await gateway.GetAsync("/", gateway.Token(TestIds.AllowedPartner));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, denied.StatusCode);
         Assert.Contains("PolicyUnavailable", await denied.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        // Xtac:Policy:RetryMinDelay is 100 ms here: a whole second, the header's smallest.
+        Assert.Equal(TimeSpan.FromSeconds(1), denied.Headers.RetryAfter?.Delta);
         Assert.Empty(gateway.Backend.Requests);
 
         // The resource tenant's own users need no cross-tenant settings (domain.md 6a step 2): they still get through,
