@@ -4,30 +4,42 @@ using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Features.Authentication;
 using Microsoft.Extensions.Primitives;
+using System.Runtime.CompilerServices;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.IdentityModel.JsonWebTokens;
+using XtacGateway.Enforcement;
+using XtacGateway.Hosting;
+using Yarp.ReverseProxy.Model;
 
 namespace XtacGateway.Authentication;
 
 /// <summary>
 /// The gateway's authentication step, in place of <c>UseAuthentication()</c>. A bearer token JwtBearer has already
 /// accepted is answered from <see cref="VerifiedTokenCache"/>: no request scope, no handler, no events, no ticket.
-/// Every other request goes through ASP.NET Core's own <see cref="AuthenticationMiddleware"/> unchanged, and a token it
-/// accepts is cached on the way out of JwtBearer's <c>OnTokenValidated</c>.
+/// A request to an endpoint that needs no caller (a public route, <c>/health</c>, <c>/metrics</c>) is not
+/// authenticated at all: a token sent along would otherwise cost a signature check, or wait on the issuer's keys while
+/// the issuer is slow. Every other request goes through ASP.NET Core's own <see cref="AuthenticationMiddleware"/>
+/// unchanged, and a token it accepts is cached on the way out of JwtBearer's <c>OnTokenValidated</c>.
 /// </summary>
 internal sealed class VerifiedTokenAuthenticationMiddleware
 {
     private const string BearerPrefix = "Bearer ";
 
+    private static readonly ConditionalWeakTable<Endpoint, StrongBox<bool>> s_callerNeeded = [];
+
     private readonly RequestDelegate _next;
     private readonly AuthenticationMiddleware _framework;
     private readonly VerifiedTokenCache _cache;
     private readonly bool _enabled;
+    private readonly bool _authorizeAll;
 
-    public VerifiedTokenAuthenticationMiddleware(RequestDelegate next, IAuthenticationSchemeProvider schemes, VerifiedTokenCache cache, IClaimsTransformation transformation)
+    public VerifiedTokenAuthenticationMiddleware(
+        RequestDelegate next, IAuthenticationSchemeProvider schemes, VerifiedTokenCache cache, IClaimsTransformation transformation, IAuthorizationPolicyProvider policies)
     {
         _next = next;
         _framework = new AuthenticationMiddleware(next, schemes);
         _cache = cache;
+        _authorizeAll = EndpointAuthorization.AppliesToEvery(policies);
 
         // A claims transformation runs after the handler on every authentication; a cached identity would skip it.
         _enabled = cache.Enabled && transformation is NoopClaimsTransformation;
@@ -44,8 +56,22 @@ internal sealed class VerifiedTokenAuthenticationMiddleware
             return _next(context);
         }
 
+        // After the cache, which answers a protected route's callers without looking at the endpoint.
+        if (!_authorizeAll && context.GetEndpoint() is { } endpoint && !s_callerNeeded.GetValue(endpoint, NeedsCaller).Value)
+        {
+            return _next(context);
+        }
+
         return _framework.Invoke(context);
     }
+
+    /// <summary>
+    /// A proxy route with an app needs its caller for the enforcement step; any endpoint with authorization metadata
+    /// (the admin API, a route's own <c>AuthorizationPolicy</c>) for the authorization middleware. Nothing else does.
+    /// </summary>
+    private static StrongBox<bool> NeedsCaller(Endpoint endpoint)
+        => new(EndpointAuthorization.IsNamedBy(endpoint.Metadata)
+            || (endpoint.Metadata.GetMetadata<RouteModel>() is { } route && RouteRule.For(route.Config).App is not null));
 
     /// <summary>The token as JwtBearer reads it: one <c>Authorization</c> value, scheme case-insensitive, surrounding spaces trimmed.</summary>
     internal static bool TryReadBearerToken(StringValues authorization, out ReadOnlySpan<char> token)

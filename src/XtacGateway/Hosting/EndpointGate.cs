@@ -31,9 +31,7 @@ internal sealed class EndpointGateMiddleware
         _authorize = ActivatorUtilities.CreateInstance<AuthorizationMiddleware>(services, next).Invoke;
         _listeners = listeners;
 
-        // The default provider's fallback policy is fixed at start-up; another provider may decide per request.
-        _authorizeAll = policies is not DefaultAuthorizationPolicyProvider
-            || policies.GetFallbackPolicyAsync().GetAwaiter().GetResult() is not null;
+        _authorizeAll = EndpointAuthorization.AppliesToEvery(policies);
     }
 
     public Task Invoke(HttpContext context)
@@ -72,11 +70,26 @@ internal sealed class EndpointGateMiddleware
             return new EndpointAdmission(
                 metadata.GetMetadata<ManagementEndpointAttribute>() is not null,
                 metadata.GetMetadata<SharedEndpointAttribute>() is not null,
-                metadata.GetMetadata<IAuthorizeData>() is not null
-                    || metadata.GetMetadata<AuthorizationPolicy>() is not null
-                    || metadata.GetMetadata<IAuthorizationRequirementData>() is not null);
+                EndpointAuthorization.IsNamedBy(metadata));
         }
     }
+}
+
+/// <summary>Where ASP.NET Core's authorization middleware has something to check, read alike by authentication and the gate.</summary>
+internal static class EndpointAuthorization
+{
+    /// <summary>The endpoint has the metadata the authorization middleware builds a policy from.</summary>
+    public static bool IsNamedBy(EndpointMetadataCollection metadata)
+        => metadata.GetMetadata<IAuthorizeData>() is not null
+            || metadata.GetMetadata<AuthorizationPolicy>() is not null
+            || metadata.GetMetadata<IAuthorizationRequirementData>() is not null;
+
+    /// <summary>
+    /// A fallback policy authorizes every endpoint. The default provider's is fixed at start-up; another provider may
+    /// decide per request, so it counts as one.
+    /// </summary>
+    public static bool AppliesToEvery(IAuthorizationPolicyProvider policies)
+        => policies is not DefaultAuthorizationPolicyProvider || policies.GetFallbackPolicyAsync().GetAwaiter().GetResult() is not null;
 }
 
 internal static class EndpointGateExtensions

@@ -49,6 +49,28 @@ public sealed class SigningKeyIssuerTests
     }
 
     [Fact]
+    public async Task Authenticate_PublicRouteWithATokenWhileTheIssuerStalls_ForwardedWithoutWaitingOnIt()
+    {
+        await using var issuer = await LoopbackIssuer.StartAsync(boundTo: TestIds.AllowedPartner);
+        issuer.KeysStalled = true;
+        try
+        {
+            // No key was ever read, and the read in flight hangs: a token checked now would wait for the backchannel's
+            // timeout (a minute). A public route needs no caller, so the token a browser sends along is not checked.
+            await using var gateway = await StartGatewayAsync(issuer);
+            using var response = await gateway.GetAsync("/public/page", issuer.Mint("any-tenant", TestIds.AllowedPartner)).WaitAsync(TimeSpan.FromSeconds(30));
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("/public/page", Assert.Single(gateway.Backend.Requests).Path);
+            Assert.True(issuer.KeysStalled);
+        }
+        finally
+        {
+            issuer.KeysStalled = false;
+        }
+    }
+
+    [Fact]
     public async Task Refresh_IssuerPublishesAnEmptyKeySet_LastGoodKeysKept()
     {
         await using var issuer = await LoopbackIssuer.StartAsync(boundTo: TestIds.AllowedPartner);
