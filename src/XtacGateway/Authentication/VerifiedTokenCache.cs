@@ -29,6 +29,12 @@ internal sealed class VerifiedTokenCache : IDisposable
     private IReadOnlySet<string>? _publishedKeys;
     private long _bytes;
 
+    /// <summary>
+    /// The entries, counted here: ConcurrentDictionary.Count takes every one of its locks, and the limit check runs on
+    /// every addition, so a flood of new tokens would have each addition stall the others.
+    /// </summary>
+    private int _count;
+
     public VerifiedTokenCache(IOptions<TokenCacheOptions> options, TimeProvider time, GatewayTelemetry telemetry, SigningKeyManager keys)
     {
         _options = options.Value;
@@ -40,7 +46,7 @@ internal sealed class VerifiedTokenCache : IDisposable
         _expirySweep = time.CreateTimer(_ => RemoveExpired(), null, _options.MaxLifetime, _options.MaxLifetime);
     }
 
-    public int Count => _entries.Count;
+    public int Count => Volatile.Read(ref _count);
 
     public long Bytes => Interlocked.Read(ref _bytes);
 
@@ -92,6 +98,7 @@ internal sealed class VerifiedTokenCache : IDisposable
             return;
         }
 
+        Interlocked.Increment(ref _count);
         Interlocked.Add(ref _bytes, entry.Size);
         // JwtBearer checked the signature against the keys of when the request began. If a refresh removed that key
         // since, its sweep may have run before this entry existed: either the sweep or this check catches it.
@@ -109,7 +116,7 @@ internal sealed class VerifiedTokenCache : IDisposable
 
     public void Dispose() => _expirySweep.Dispose();
 
-    private bool IsOverLimits() => _entries.Count > _options.MaxEntries || Interlocked.Read(ref _bytes) > _options.MaxBytes;
+    private bool IsOverLimits() => Volatile.Read(ref _count) > _options.MaxEntries || Interlocked.Read(ref _bytes) > _options.MaxBytes;
 
     private void Trim()
     {
@@ -142,7 +149,7 @@ internal sealed class VerifiedTokenCache : IDisposable
                 largestFirst.Enqueue(holding, -holding.Weight(byBytes));
             }
 
-            while ((_entries.Count > entries || Interlocked.Read(ref _bytes) > bytes) && largestFirst.TryDequeue(out var holding, out _))
+            while ((Volatile.Read(ref _count) > entries || Interlocked.Read(ref _bytes) > bytes) && largestFirst.TryDequeue(out var holding, out _))
             {
                 var (token, entry) = holding.GiveUpOne();
                 Remove(token, entry);
@@ -171,6 +178,7 @@ internal sealed class VerifiedTokenCache : IDisposable
     {
         if (_entries.TryRemove(KeyValuePair.Create(token, entry)))
         {
+            Interlocked.Decrement(ref _count);
             Interlocked.Add(ref _bytes, -entry.Size);
         }
     }
