@@ -33,7 +33,6 @@ internal static class AdminApi
 
     /// <summary>Partners in one list response: 100,000 of them would be tens of MB in one answer.</summary>
     internal const int PartnerPageSize = 1000;
-    private static readonly object AnsweredFromKey = new();
 
     public static WebApplicationBuilder AddXtacAdminApi(this WebApplicationBuilder builder)
     {
@@ -60,9 +59,8 @@ internal static class AdminApi
                 var result = await next(context);
                 // The snapshot the response was built from, not whatever is in force by now: a client's If-Match must
                 // name the version it read.
-                var snapshot = context.HttpContext.Items.TryGetValue(AnsweredFromKey, out var answered)
-                    ? (PolicySnapshot?)answered
-                    : context.HttpContext.RequestServices.GetRequiredService<PolicySnapshotStore>().Current;
+                var snapshot = context.HttpContext.Features.Get<AnsweredFromFeature>()?.Snapshot
+                    ?? context.HttpContext.RequestServices.GetRequiredService<PolicySnapshotStore>().Current;
                 if (snapshot is not null)
                 {
                     context.HttpContext.Response.Headers.ETag = snapshot.ETag;
@@ -481,7 +479,7 @@ internal static class AdminApi
     {
         if (snapshot is not null)
         {
-            context.Items[AnsweredFromKey] = snapshot;
+            context.Features.Set(new AnsweredFromFeature(snapshot));
         }
 
         return snapshot;
@@ -630,3 +628,6 @@ internal static class PartnerPageToken
         return true;
     }
 }
+
+/// <summary>The policy an admin response was built from, for its ETag and version headers.</summary>
+internal sealed record AnsweredFromFeature(PolicySnapshot Snapshot);

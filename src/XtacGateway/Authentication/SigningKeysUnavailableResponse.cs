@@ -9,21 +9,19 @@ namespace XtacGateway.Authentication;
 /// </summary>
 internal static class SigningKeysUnavailableResponse
 {
-    private static readonly object UnavailableKey = new();
-
     public static Func<AuthenticationFailedContext, Task> NoResultWhenUnavailable(Func<AuthenticationFailedContext, Task> previous) => async context =>
     {
         await previous(context);
         if (context.Result is null && context.Exception is SigningKeysUnavailableException)
         {
-            context.HttpContext.Items[UnavailableKey] = true;
+            context.HttpContext.Features.Set(SigningKeysUnavailableFeature.Instance);
             context.NoResult();
         }
     };
 
     public static Func<JwtBearerChallengeContext, Task> AnswerWhenUnavailable(Func<JwtBearerChallengeContext, Task> previous) => async context =>
     {
-        if (!context.HttpContext.Items.ContainsKey(UnavailableKey))
+        if (context.HttpContext.Features.Get<SigningKeysUnavailableFeature>() is null)
         {
             await previous(context);
             return;
@@ -38,4 +36,14 @@ internal static class SigningKeysUnavailableResponse
             detail: "The gateway has not been able to read its token issuer's signing keys, so no token can be checked yet. Retry later.")
             .ExecuteAsync(context.HttpContext);
     };
+}
+
+/// <summary>Marks a request whose token could not be checked for want of signing keys, for the challenge to answer 503.</summary>
+internal sealed class SigningKeysUnavailableFeature
+{
+    public static readonly SigningKeysUnavailableFeature Instance = new();
+
+    private SigningKeysUnavailableFeature()
+    {
+    }
 }
