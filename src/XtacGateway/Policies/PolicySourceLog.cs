@@ -42,6 +42,9 @@ internal static partial class PolicySourceLog
     [LoggerMessage(1114, LogLevel.Warning, "The Redis key {Key}, the document of policy version {Version} in force, was missing (evicted under a maxmemory policy, or deleted by hand) and was stored again. Give Redis 'maxmemory-policy noeviction', or a memory limit the policy's documents fit in.")]
     public static partial void DocumentStoredAgain(ILogger logger, string key, long version);
 
+    [LoggerMessage(1115, LogLevel.Information, "Deleted the policy document {Key} from Redis: no pointer has named it for a whole sweep interval (a change whose answer never came, or a crash between storing and naming it).")]
+    public static partial void UnnamedDocumentDeleted(ILogger logger, string key);
+
     [LoggerMessage(1112, LogLevel.Warning, "Policy source {Source} is unreachable at start-up; waiting up to {WaitMs} ms for it before starting with the last known good policy: {Reason}")]
     public static partial void WaitingAtStartup(ILogger logger, string source, double waitMs, string reason);
 }

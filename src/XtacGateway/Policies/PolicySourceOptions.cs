@@ -116,6 +116,13 @@ internal sealed class RedisPolicySourceOptions
     /// <summary>How long old audit entries are kept: the stream is trimmed to about this many entries.</summary>
     [Range(100, 100_000_000)]
     public int AuditMaxEntries { get; set; } = 1_000_000;
+
+    /// <summary>
+    /// How often each instance looks for policy documents no pointer names (left by a change whose answer never came, or
+    /// by a crash between storing a document and naming it) and deletes those it also found at its previous look.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "1.00:00:00")]
+    public TimeSpan DocumentSweepInterval { get; set; } = TimeSpan.FromMinutes(10);
 }
 
 internal sealed class GraphPolicySourceOptions

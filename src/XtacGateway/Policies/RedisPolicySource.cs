@@ -105,6 +105,10 @@ internal sealed class RedisPolicySource(
     /// </summary>
     private AuditStreamId? _auditMark;
 
+    /// <summary>Documents no pointer named at the last sweep: deleted if still unnamed at the next.</summary>
+    private HashSet<string> _unnamedDocuments = [];
+    private DateTimeOffset _nextSweep;
+
     public string Name => "redis";
 
     public string? ReadOnlyReason => null;
@@ -168,6 +172,11 @@ internal sealed class RedisPolicySource(
                 await SubscribeAsync();
                 await SyncAsync(stoppingToken);
                 _health.Succeeded();
+                if (time.GetUtcNow() >= _nextSweep)
+                {
+                    _nextSweep = time.GetUtcNow() + _options.DocumentSweepInterval;
+                    await SweepUnnamedDocumentsAsync(stoppingToken);
+                }
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
@@ -220,6 +229,64 @@ internal sealed class RedisPolicySource(
         {
             PolicySourceLog.ReplacedDocumentNotRemoved(logger, DocumentKey(etag), ex.Message);
         }
+    }
+
+    /// <summary>
+    /// Deletes the documents no pointer names, seen so at two sweeps in a row: a change whose answer never came (a
+    /// timeout, a dropped connection) or a crash between storing a document and naming it leaves one behind, tens of MB
+    /// with 100,000 partners, and nothing else ever removes it. Two sightings, a sweep interval apart, spare a document
+    /// stored for a change still in flight; should one be deleted all the same, that change stores it again (the
+    /// compare-and-set finds it missing). Every instance sweeps; the deletes are the same atomic check-and-delete.
+    /// </summary>
+    private async Task SweepUnnamedDocumentsAsync(CancellationToken cancellationToken)
+    {
+        var multiplexer = await redis.GetAsync();
+        var db = await redis.DatabaseAsync();
+        var named = (string?)await db.StringGetAsync(CurrentKey) is { } pointer && pointer.IndexOf(' ', StringComparison.Ordinal) is var space and > 0
+            ? DocumentKey(pointer[(space + 1)..])
+            : null;
+        var unnamed = new HashSet<string>(StringComparer.Ordinal);
+        var pattern = $"{EscapeGlob(_options.KeyPrefix)}:doc:*";
+        foreach (var server in multiplexer.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+        {
+            await foreach (var key in server.KeysAsync(db.Database, pattern, pageSize: 250).WithCancellation(cancellationToken))
+            {
+                var name = key.ToString();
+                if (name != named)
+                {
+                    unnamed.Add(name);
+                }
+            }
+        }
+
+        foreach (var key in unnamed.Where(_unnamedDocuments.Contains))
+        {
+            // The script keeps it if the pointer has come to name it since.
+            var etag = key[(key.LastIndexOf(':') + 1)..];
+            if ((long)await db.ScriptEvaluateAsync(DeleteReplacedScript, [CurrentKey, key], [$"\"{etag}\""]) > 0)
+            {
+                PolicySourceLog.UnnamedDocumentDeleted(logger, key);
+            }
+        }
+
+        _unnamedDocuments = unnamed;
+    }
+
+    /// <summary>The prefix as a literal in a SCAN pattern: a hash tag's braces are plain, but *, ?, [ and \ are not.</summary>
+    private static string EscapeGlob(string text)
+    {
+        var escaped = new System.Text.StringBuilder(text.Length);
+        foreach (var c in text)
+        {
+            if (c is '*' or '?' or '[' or ']' or '\\')
+            {
+                escaped.Append('\\');
+            }
+
+            escaped.Append(c);
+        }
+
+        return escaped.ToString();
     }
 
     /// <summary>

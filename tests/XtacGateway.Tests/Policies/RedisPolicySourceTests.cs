@@ -339,14 +339,55 @@ public sealed class RedisPolicySourceTests
         // Evicted under a maxmemory policy, or deleted by hand: no instance starting now could load the policy.
         Assert.True(await db.KeyDeleteAsync(documentKey));
 
-        Assert.True(await AdminClient.EventuallyAsync(async () => await db.KeyExistsAsync(documentKey), Deadline),
+        // The document is stored, then the warning logged: wait for the second.
+        Assert.True(await AdminClient.EventuallyAsync(
+            () => Task.FromResult(gateway.App.Services.GetFakeLogCollector().GetSnapshot().Any(r => r.Id.Id == 1114)), Deadline),
             "the instance holding the policy did not store its document again");
+        Assert.True(await db.KeyExistsAsync(documentKey));
         var record = Assert.Single(gateway.App.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 1114);
         Assert.Contains(documentKey, record.Message, StringComparison.Ordinal);
         // What it stored is the policy: an instance started now loads it.
         await using var started = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
         Assert.Equal(current.ETag, started.Service<PolicySnapshotStore>().Current!.ETag);
         Assert.Equal(PolicySourceState.Healthy, started.Service<PolicySnapshotStore>().SourceState);
+    }
+
+    [SkippableFact]
+    public async Task Sweep_DocumentNoPointerNames_DeletedOnlyItAndOnlyInItsFleet()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = connection.GetDatabase();
+        // Left by a change whose answer never came; and another fleet's documents, under prefixes that start alike.
+        const string orphan = "xtac:policy:doc:0123456789abcdef01234567";
+        string[] othersFleets = ["xtac:policy:eu:doc:0123456789abcdef01234567", "xtac:policyX:doc:0123456789abcdef01234567"];
+        foreach (var key in othersFleets.Append(orphan))
+        {
+            await db.HashSetAsync(key, "data", "{}");
+        }
+
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
+        {
+            RedisSettings(redis.ConnectionString)(s);
+            s["Xtac:Policy:Redis:DocumentSweepInterval"] = "00:00:00.200";
+        }, configureBuilder: b => FakeLogs.Enable(b));
+        var inForce = $"xtac:policy:doc:{gateway.Service<PolicySnapshotStore>().Current!.ETag.Trim('"')}";
+
+        // Deleted, then logged: wait for the second.
+        Assert.True(await AdminClient.EventuallyAsync(
+            () => Task.FromResult(gateway.App.Services.GetFakeLogCollector().GetSnapshot().Any(r => r.Id.Id == 1115)), Deadline),
+            "the unnamed document was not deleted");
+        Assert.False(await db.KeyExistsAsync(orphan));
+        Assert.True(await db.KeyExistsAsync(inForce), "the document in force was deleted");
+        foreach (var key in othersFleets)
+        {
+            Assert.True(await db.KeyExistsAsync(key), $"{key}, another fleet's, was deleted");
+        }
+
+        var deleted = Assert.Single(gateway.App.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 1115);
+        Assert.Contains(orphan, deleted.Message, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, await DecideAsync(gateway, TestIds.AllowedPartner));
     }
 
     [SkippableFact]
@@ -425,19 +466,9 @@ public sealed class RedisPolicySourceTests
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        // This instance checks Redis only when told of a change, so the loss stays unseen here until the other writes.
-        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
-        {
-            RedisSettings(redis.ConnectionString)(s);
-            s["Xtac:Policy:Redis:CheckInterval"] = "00:10:00";
-            s["Xtac:Policy:MaxAge"] = "01:00:00";
-        }, configureBuilder: b => FakeLogs.Enable(b, LogLevel.Warning));
+        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString),
+            configureBuilder: b => FakeLogs.Enable(b, LogLevel.Warning));
         var store = first.Service<PolicySnapshotStore>();
-        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-        var db = connection.GetDatabase();
-        var seedPointer = (string)(await db.StringGetAsync("xtac:policy:current"))!;
-        var seedDocumentKey = $"xtac:policy:doc:{store.Current!.ETag.Trim('"')}";
-        var seedDocument = await db.HashGetAllAsync(seedDocumentKey);
         using (var patch = await first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner))
         {
             Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
@@ -452,27 +483,40 @@ public sealed class RedisPolicySourceTests
 
         var lost = store.Current!;
 
-        // A failover to a replica that saw none of it: the pointer, its document and the audit stream as at the seed.
-        await db.HashSetAsync(seedDocumentKey, seedDocument);
-        await db.StringSetAsync("xtac:policy:current", seedPointer);
-        await db.KeyDeleteAsync("xtac:policy:audit");
-
-        // An instance started since knows only what is left, and an admin changes it there.
-        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
-        Assert.Equal(seedPointer, $"{second.Service<PolicySnapshotStore>().Current!.Version} {second.Service<PolicySnapshotStore>().Current!.ETag}");
-        using (var other = await second.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
-            """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }"""))
+        // A replica that saw neither change (the seed, version 1), where an instance started since makes another: on a
+        // Redis of its own, so that this instance cannot see the replica before that change and write its policy back.
+        await using var replica = await RedisServer.StartAsync();
+        PolicySnapshot taken;
+        await using (var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(replica.ConnectionString)))
         {
+            using var other = await second.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
+                """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }""");
             Assert.Equal(HttpStatusCode.NoContent, other.StatusCode);
+            taken = second.Service<PolicySnapshotStore>().Current!;
         }
 
-        var taken = second.Service<PolicySnapshotStore>().Current!;
         Assert.True(taken.Version < lost.Version, $"the other change took version {taken.Version}, not one below {lost.Version}");
 
+        // The failover, seen from this instance: Redis now holds what the replica holds, audit stream included.
+        await using (var source = await ConnectionMultiplexer.ConnectAsync(replica.ConnectionString))
+        await using (var target = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
+        {
+            var documentKey = $"xtac:policy:doc:{taken.ETag.Trim('"')}";
+            var pointer = await source.GetDatabase().StringGetAsync("xtac:policy:current");
+            var transaction = target.GetDatabase().CreateTransaction();
+            _ = transaction.KeyDeleteAsync(["xtac:policy:audit", documentKey]);
+            _ = transaction.KeyRestoreAsync(documentKey, (await source.GetDatabase().KeyDumpAsync(documentKey))!);
+            _ = transaction.KeyRestoreAsync("xtac:policy:audit", (await source.GetDatabase().KeyDumpAsync("xtac:policy:audit"))!);
+            _ = transaction.StringSetAsync("xtac:policy:current", pointer);
+            Assert.True(await transaction.ExecuteAsync());
+            await target.GetSubscriber().PublishAsync(RedisChannel.Literal("xtac:policy:changes"), pointer);
+        }
+
         // Putting the lost policy back would undo that admin's change: Redis's is taken, and the lost one kept on disk.
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         Assert.True(await AdminClient.EventuallyAsync(() => Task.FromResult(store.Current!.ETag == taken.ETag), Deadline),
             "the first instance did not take Redis's policy");
-        Assert.Equal($"{taken.Version} {taken.ETag}", (string?)await db.StringGetAsync("xtac:policy:current"));
+        Assert.Equal($"{taken.Version} {taken.ETag}", (string?)await connection.GetDatabase().StringGetAsync("xtac:policy:current"));
         Assert.Equal(HttpStatusCode.Forbidden, await DecideAsync(first, TestIds.BlockedPartner));
         var logs = first.App.Services.GetFakeLogCollector().GetSnapshot();
         var record = Assert.Single(logs, r => r.Id.Id == 1113);
