@@ -167,7 +167,7 @@ internal sealed class GraphPolicySource(
             var errors = parseErrors.Select(e => e.ToString()).ToArray();
             Log.PolicyRejected(logger, Name, errors.Length, string.Join(Environment.NewLine, errors));
             telemetry.PolicyReloaded("invalid");
-            throw new PolicyRejectedException("The policy read from Microsoft Graph is invalid; the policy in force is unchanged.");
+            throw PolicyRejectedException.For("The policy read from Microsoft Graph", errors);
         }
 
         var etag = PolicyCompiler.ComputeETag(compiled.DocumentUtf8.Span);

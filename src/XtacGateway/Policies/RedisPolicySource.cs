@@ -531,7 +531,7 @@ internal sealed class RedisPolicySource(
             var errors = parseErrors.Select(e => e.ToString()).ToArray();
             Log.PolicyRejected(logger, $"redis version {version}", errors.Length, string.Join(Environment.NewLine, errors));
             telemetry.PolicyReloaded("invalid");
-            throw new PolicyRejectedException($"The policy version {version} in Redis is invalid; the policy in force is unchanged.");
+            throw PolicyRejectedException.For($"The policy version {version} in Redis", errors);
         }
 
         if (store.Current is { } held && version == held.Version)

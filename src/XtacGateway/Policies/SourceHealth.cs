@@ -129,7 +129,12 @@ internal sealed class SourceHealth(string source, PolicySnapshotStore store, Pol
 }
 
 /// <summary>The source delivered a policy that does not validate: counted as <c>invalid</c>, not as a failure to read.</summary>
-internal sealed class PolicyRejectedException(string message) : Exception(message);
+internal sealed class PolicyRejectedException(string message) : Exception(message)
+{
+    /// <summary>Names what was read, how many errors it has and the first (with its JSON path); every one is in the log.</summary>
+    public static PolicyRejectedException For(string what, IReadOnlyList<string> errors)
+        => new($"{what} is invalid, with {errors.Count} error(s) (all in the log); the first: {errors[0]}. The policy in force is unchanged.");
+}
 
 /// <summary>Exponential backoff with full jitter between a floor and a ceiling.</summary>
 internal static class Backoff

@@ -259,6 +259,13 @@ public sealed class RedisPolicySourceTests
         Assert.True(await AdminClient.EventuallyAsync(() => Task.FromResult(store.SourceState == PolicySourceState.Degraded), Deadline));
         Assert.DoesNotContain("failure", reloads.Results);
         Assert.Same(before, store.Current);
+
+        // An admin asking for a reload is told what is wrong, with its JSON path, not only that something is.
+        using var reload = await gateway.AdminAsync(HttpMethod.Post, "/admin/policies/reload");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, reload.StatusCode);
+        var detail = (string?)(await reload.JsonAsync())["detail"];
+        Assert.Contains($"The policy version {before.Version + 1} in Redis is invalid, with 1 error(s)", detail, StringComparison.Ordinal);
+        Assert.Contains("$.partners[0].tenantId", detail, StringComparison.Ordinal);
     }
 
     [SkippableFact]
