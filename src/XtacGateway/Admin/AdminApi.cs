@@ -295,6 +295,9 @@ internal static class AdminApi
             return Validation([new PolicyError("$.tenantId", $"'tenantId' cannot change: this partner is {tenant}.")]);
         }
 
+        // The same tenant, perhaps spelled otherwise ({...}, upper case): nothing to merge, and the stored spelling stays.
+        body.Remove("tenantId");
+
         var result = await editor.EditAsync(root =>
         {
             var partners = PolicyJson.EnsurePartners(root);

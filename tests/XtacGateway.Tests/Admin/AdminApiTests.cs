@@ -57,6 +57,23 @@ public sealed class AdminApiTests
         Assert.True(DateTimeOffset.Parse((string)entry["activityDateTime"]!) > DateTimeOffset.UtcNow.AddMinutes(-1));
     }
 
+    [Fact]
+    public async Task PatchPartner_TenantIdSpelledOtherwise_AcceptedAndTheStoredSpellingKept()
+    {
+        await using var gateway = await StartAsync();
+        var spelled = $"{{{TestIds.BlockedPartner.ToString().ToUpperInvariant()}}}";
+
+        using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}",
+            $$"""{ "tenantId": "{{spelled}}", "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""");
+
+        Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+        var partner = await (await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}")).JsonAsync();
+        Assert.Equal(TestIds.BlockedPartner.ToString(), (string?)partner["tenantId"]);
+        Assert.Equal("allowed", (string?)partner["b2bDirectConnectInbound"]!["usersAndGroups"]!["accessType"]);
+        var entry = Assert.Single((await (await gateway.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray())!;
+        Assert.Equal(["b2bDirectConnectInbound"], entry["modifiedProperties"]!.AsArray().Select(p => (string?)p!["displayName"]));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
