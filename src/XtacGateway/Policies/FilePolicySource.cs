@@ -97,6 +97,9 @@ internal sealed partial class FilePolicySource(
         }
     }
 
+    /// <summary>How long a change waits for another gateway writing the same policy file.</summary>
+    private static readonly TimeSpan WriterLockWait = TimeSpan.FromSeconds(5);
+
     public string Name => "file";
 
     public string? ReadOnlyReason => null;
@@ -113,8 +116,20 @@ internal sealed partial class FilePolicySource(
     public async Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, AuditEntry audit, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken);
+        FileStream? writerLock = null;
         try
         {
+            // Gateways sharing the file (a volume mounted into several) take turns: between this one's check and its
+            // rename, another's rename would be overwritten, and its change lost though it was answered 204.
+            try
+            {
+                writerLock = await AcquireWriterLockAsync(cancellationToken);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail: $"The policy file cannot be written: {ex.Message}");
+            }
+
             // Someone may have edited the file by hand since it was last read (even within the same second and
             // length, so it is read and hashed again). An edit that is not in force, because it is invalid or
             // unreadable, must not be written over.
@@ -161,7 +176,34 @@ internal sealed partial class FilePolicySource(
         }
         finally
         {
+            writerLock?.Dispose();
             _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// An exclusive lock on <c>{policy file}.lock</c> beside the file: .NET takes FileShare.None as an advisory
+    /// <c>flock</c> on Unix, which every gateway on the host (or sharing the volume) honours. Waits a few seconds for
+    /// another writer, then gives up with an <see cref="IOException"/>.
+    /// </summary>
+    private async Task<FileStream> AcquireWriterLockAsync(CancellationToken cancellationToken)
+    {
+        var path = TargetFile().FullName + ".lock";
+        var giveUpAt = time.GetUtcNow() + WriterLockWait;
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (time.GetUtcNow() < giveUpAt && File.Exists(path))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), time, cancellationToken);
+            }
+            catch (IOException ex) when (File.Exists(path))
+            {
+                throw new IOException($"another gateway has held '{path}' for over {WriterLockWait.TotalSeconds:F0} s while writing the policy file ({ex.Message}); try again", ex);
+            }
         }
     }
 

@@ -273,6 +273,30 @@ public sealed class FilePolicySourceTests
     }
 
     [Fact]
+    public async Task Commit_AnotherGatewayWritingTheFile_WaitsForItThenGivesUpWithoutWriting()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        var before = await File.ReadAllBytesAsync(gateway.PolicyPath);
+
+        // Another gateway sharing the file holds the writers' lock (an advisory flock on Unix) for longer than a change
+        // waits for it.
+        using (new FileStream(gateway.PolicyPath + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}",
+                $$"""{ "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""");
+
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, patch.StatusCode);
+            Assert.Contains("another gateway has held", (string?)(await patch.JsonAsync())["detail"], StringComparison.Ordinal);
+            Assert.Equal(before, await File.ReadAllBytesAsync(gateway.PolicyPath));
+        }
+
+        // Released: the change goes through.
+        using var retried = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}",
+            $$"""{ "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""");
+        Assert.Equal(HttpStatusCode.NoContent, retried.StatusCode);
+    }
+
+    [Fact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task Commit_PolicyFileWithOwnerOnlyPermissions_KeepsThem()
     {
