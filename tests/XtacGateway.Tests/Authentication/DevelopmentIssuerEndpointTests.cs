@@ -25,13 +25,11 @@ public sealed class DevelopmentIssuerEndpointTests
         Assert.Empty(gateway.Backend.Requests);
     }
 
-    [Fact]
+    [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void LoadOrCreate_NewKeyFile_ReadableByItsOwnerOnly()
     {
-        if (OperatingSystem.IsWindows())
-        {
-            return;
-        }
+        Skip.If(OperatingSystem.IsWindows(), "Unix file modes only.");
 
         using var temp = new TempDirectory("xtac-dev-key-");
         var directory = temp.Path;

@@ -49,7 +49,7 @@ public sealed class RedisPolicySourceTests
         => (await gateway.GetAsync("/", gateway.Token(tenant))).StatusCode;
 
     [SkippableFact]
-    public async Task PatchOnOneInstance_ChangesTheOthersDecisionsWithinTwoSeconds()
+    public async Task Patch_OnOneInstance_ChangesTheOthersDecisionsWithinTwoSeconds()
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
@@ -588,7 +588,7 @@ public sealed class RedisPolicySourceTests
     }
 
     [SkippableFact]
-    public async Task RedisStopped_KeepsDecidingAndReportsDegraded_RedisBack_PicksUpAChange()
+    public async Task Sync_RedisStoppedThenBack_KeepsDecidingDegradedThenTakesAChange()
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
@@ -681,7 +681,7 @@ public sealed class RedisPolicySourceTests
     }
 
     [SkippableFact]
-    public async Task RestartWithRedisDown_StartsFromThePersistedLastKnownGood()
+    public async Task Start_RedisDownAfterARestart_StartsFromThePersistedLastKnownGood()
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
@@ -701,7 +701,7 @@ public sealed class RedisPolicySourceTests
     }
 
     [SkippableFact]
-    public async Task RestartWithRedisEmptied_SeedsFromTheLastKnownGoodNotTheSeedFile()
+    public async Task Start_RedisEmptiedAfterARestart_SeedsFromTheLastKnownGoodNotTheSeedFile()
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
@@ -733,7 +733,7 @@ public sealed class RedisPolicySourceTests
     }
 
     [SkippableFact]
-    public async Task RestartWithRedisDown_LastKnownGoodUnconfirmedPastMaxAge_EnforcedButNotReady()
+    public async Task Start_RedisDownAndLastKnownGoodUnconfirmedPastMaxAge_EnforcedButNotReady()
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
@@ -768,7 +768,7 @@ public sealed class RedisPolicySourceTests
     }
 
     [SkippableFact]
-    public async Task StartWithRedisDownAndNothingSaved_FailsClosedForCrossTenantCallersOnly()
+    public async Task Start_RedisDownAndNothingSaved_FailsClosedForCrossTenantCallersOnly()
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
