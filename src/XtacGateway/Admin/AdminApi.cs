@@ -290,7 +290,7 @@ internal static class AdminApi
             return invalid!;
         }
 
-        if (body["tenantId"] is { } sent && !(sent is JsonValue v && v.TryGetValue<string>(out var text) && Guid.TryParse(text, out var id) && id == tenant))
+        if (body.TryGetPropertyValue("tenantId", out var sent) && !(sent is JsonValue v && v.TryGetValue<string>(out var text) && Guid.TryParse(text, out var id) && id == tenant))
         {
             return Validation([new PolicyError("$.tenantId", $"'tenantId' cannot change: this partner is {tenant}.")]);
         }

@@ -92,8 +92,9 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
     /// <summary>
     /// Refreshes now unless one ran moments ago (then joins it if still running); true when the keys changed. Waits at
     /// most <see cref="SigningKeyOptions.UnknownKeyWait"/>: with the issuer stalled, a refresh takes the backchannel's
-    /// whole timeout, and forged key IDs would hold every request that names one (and any real token signed with a
-    /// just-rotated key) that long. The refresh itself runs on.
+    /// whole timeout, and forged key IDs would hold every request that names one that long. The refresh itself runs on;
+    /// the token is then neither accepted nor refused (<see cref="SigningKeysUnavailableException"/>: 503, try again),
+    /// since a real one signed with a just-rotated key would be refused for nothing.
     /// </summary>
     public async Task<bool> RefreshForUnknownKeyAsync()
     {
@@ -103,7 +104,8 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
         }
         catch (TimeoutException)
         {
-            return false;
+            throw new SigningKeysUnavailableException(
+                $"The token names a signing key not seen yet, and reading the issuer's keys from '{_metadataAddress}' took longer than {options.Value.UnknownKeyWait}.");
         }
     }
 

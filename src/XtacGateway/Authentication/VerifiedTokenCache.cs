@@ -326,7 +326,15 @@ internal sealed class KeyRefreshingTokenHandler(JsonWebTokenHandler inner, Signi
         if (!result.IsValid && result.Exception is SecurityTokenSignatureKeyNotFoundException)
         {
             // Rotated keys: validate this very request against the new key set instead of failing it.
-            await keys.RefreshForUnknownKeyAsync();
+            try
+            {
+                await keys.RefreshForUnknownKeyAsync();
+            }
+            catch (SigningKeysUnavailableException ex)
+            {
+                return new TokenValidationResult { IsValid = false, Exception = ex };
+            }
+
             if (keys.Current is { } refreshed && !ReferenceEquals(refreshed.SigningKeys, validationParameters.IssuerSigningKeys))
             {
                 var retry = validationParameters.Clone();

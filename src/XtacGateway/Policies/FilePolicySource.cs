@@ -183,8 +183,8 @@ internal sealed partial class FilePolicySource(
 
     /// <summary>
     /// An exclusive lock on <c>{policy file}.lock</c> beside the file: .NET takes FileShare.None as an advisory
-    /// <c>flock</c> on Unix, which every gateway on the host (or sharing the volume) honours. Waits a few seconds for
-    /// another writer, then gives up with an <see cref="IOException"/>.
+    /// <c>flock</c> on Unix, which gateways sharing a local file system honour (a network file system may hold it on
+    /// one host only). Waits a few seconds for another writer, then gives up with an <see cref="IOException"/>.
     /// </summary>
     private async Task<FileStream> AcquireWriterLockAsync(CancellationToken cancellationToken)
     {
@@ -194,7 +194,9 @@ internal sealed partial class FilePolicySource(
         {
             try
             {
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                // Read access is enough for the lock, and lets a gateway running as another user take a lock file it did
+                // not create.
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.Read, FileShare.None);
             }
             catch (IOException) when (time.GetUtcNow() < giveUpAt && File.Exists(path))
             {

@@ -27,16 +27,30 @@ internal sealed class LastKnownGoodStore(
     /// </summary>
     private (string ETag, long Length, DateTime Written)? _saved;
 
+    /// <summary>What the source said of where its store stood with the policy last saved (saved again with it).</summary>
+    private string? _sourceMark;
+
     /// <summary>The last save failed: the next confirmation saves again, and the failure was logged once.</summary>
     private bool _saveFailed;
 
     public string Path { get; } = options.Value.ResolveLastKnownGoodPath(environment.ContentRootPath, gatewayOptions.Value.ResourceTenantId, options.Value.OriginIn(configuration));
 
-    /// <summary>Writes the snapshot's document atomically (temp file, then rename); failures are logged, never thrown.</summary>
-    public void Save(PolicySnapshot snapshot)
+    /// <summary>
+    /// The source's mark saved with the policy that <see cref="RestoreIfEmpty"/> put in force at start-up; null when it
+    /// restored none, or the file has none.
+    /// </summary>
+    public string? RestoredSourceMark { get; private set; }
+
+    /// <summary>
+    /// Writes the snapshot's document atomically (temp file, then rename), with <paramref name="sourceMark"/>: what the
+    /// source says of where its store stood (Redis: its last admin change), restored with the policy. Failures are
+    /// logged, never thrown.
+    /// </summary>
+    public void Save(PolicySnapshot snapshot, string? sourceMark = null)
     {
         lock (_gate)
         {
+            _sourceMark = sourceMark;
             try
             {
                 Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
@@ -49,6 +63,11 @@ internal sealed class LastKnownGoodStore(
                     writer.WriteNumber("version", snapshot.Version);
                     writer.WriteString("etag", snapshot.ETag);
                     writer.WriteString("loadedAt", snapshot.LoadedAt);
+                    if (sourceMark is not null)
+                    {
+                        writer.WriteString("sourceMark", sourceMark);
+                    }
+
                     writer.WritePropertyName("document");
 
                     // The compact bytes as they are: a swap never materializes the typed model.
@@ -104,7 +123,7 @@ internal sealed class LastKnownGoodStore(
         {
             if (_saveFailed)
             {
-                Save(current);
+                Save(current, _sourceMark);
                 return;
             }
 
@@ -117,7 +136,7 @@ internal sealed class LastKnownGoodStore(
             if (!file.Exists)
             {
                 // Deleted under us: the policy in force is saved again rather than lost until the next change.
-                Save(current);
+                Save(current, _sourceMark);
             }
             else if (file.Length == saved.Length && file.LastWriteTimeUtc == saved.Written)
             {
@@ -161,8 +180,9 @@ internal sealed class LastKnownGoodStore(
             return;
         }
 
-        if (TryLoad(resourceTenant, out var confirmedAt) is { } saved)
+        if (TryLoad(resourceTenant, out var confirmedAt, out var sourceMark) is { } saved)
         {
+            RestoredSourceMark = sourceMark;
             // Across a restart only the wall clock can say how long ago that was.
             store.Swap(saved, confirmedAgo: time.GetUtcNow() - confirmedAt);
             lock (_gate)
@@ -178,15 +198,16 @@ internal sealed class LastKnownGoodStore(
     }
 
     /// <summary>The saved snapshot, or null when there is none or it is unreadable or invalid.</summary>
-    public PolicySnapshot? TryLoad(Guid resourceTenant) => TryLoad(resourceTenant, out _);
+    public PolicySnapshot? TryLoad(Guid resourceTenant) => TryLoad(resourceTenant, out _, out _);
 
     /// <summary>
     /// The saved snapshot and the file's last-write time (when the source last confirmed it), both read from one open
     /// file: another instance replacing the file in between must not date this policy with the newer file's time.
     /// </summary>
-    private PolicySnapshot? TryLoad(Guid resourceTenant, out DateTimeOffset confirmedAt)
+    private PolicySnapshot? TryLoad(Guid resourceTenant, out DateTimeOffset confirmedAt, out string? sourceMark)
     {
         confirmedAt = default;
+        sourceMark = null;
         if (!File.Exists(Path))
         {
             return null;
@@ -202,7 +223,7 @@ internal sealed class LastKnownGoodStore(
                 file.ReadExactly(bytes);
             }
 
-            var (origin, savedTenant, version, etag, loadedAt, document) = ReadEnvelope(bytes);
+            var (origin, savedTenant, version, etag, loadedAt, mark, document) = ReadEnvelope(bytes);
             if ((origin is not null && origin != _origin) || (savedTenant is not null && savedTenant != resourceTenant))
             {
                 PolicySourceLog.LastKnownGoodUnreadable(logger, Path,
@@ -226,6 +247,7 @@ internal sealed class LastKnownGoodStore(
                 return null;
             }
 
+            sourceMark = mark;
             return snapshot;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
@@ -239,9 +261,10 @@ internal sealed class LastKnownGoodStore(
     /// Reads the saved version, ETag and time, and finds where the document lies, with one reader pass: no DOM of
     /// the file and no copy of the document.
     /// </summary>
-    private static (string? Origin, Guid? ResourceTenant, long Version, string ETag, DateTimeOffset LoadedAt, Range Document) ReadEnvelope(ReadOnlySpan<byte> json)
+    private static (string? Origin, Guid? ResourceTenant, long Version, string ETag, DateTimeOffset LoadedAt, string? SourceMark, Range Document) ReadEnvelope(ReadOnlySpan<byte> json)
     {
         string? origin = null;
+        string? sourceMark = null;
         Guid? resourceTenant = null;
         long? version = null;
         string? etag = null;
@@ -274,6 +297,9 @@ internal sealed class LastKnownGoodStore(
                 case "loadedAt":
                     loadedAt = reader.GetDateTimeOffset();
                     break;
+                case "sourceMark":
+                    sourceMark = reader.GetString();
+                    break;
                 case "document":
                     var start = (int)reader.TokenStartIndex;
                     reader.Skip();
@@ -291,6 +317,7 @@ internal sealed class LastKnownGoodStore(
             version ?? throw new KeyNotFoundException("The last-known-good file has no 'version'."),
             etag ?? throw new KeyNotFoundException("The last-known-good file has no 'etag'."),
             loadedAt ?? throw new KeyNotFoundException("The last-known-good file has no 'loadedAt'."),
+            sourceMark,
             document ?? throw new KeyNotFoundException("The last-known-good file has no 'document'."));
     }
 }

@@ -42,6 +42,12 @@ internal static partial class PolicySourceLog
     [LoggerMessage(1114, LogLevel.Warning, "The Redis key {Key}, the document of policy version {Version} in force, was missing (evicted under a maxmemory policy, or deleted by hand) and was stored again. Give Redis 'maxmemory-policy noeviction', or a memory limit the policy's documents fit in.")]
     public static partial void DocumentStoredAgain(ILogger logger, string key, long version);
 
+    [LoggerMessage(1116, LogLevel.Warning, "The Redis key {Key}, the document of policy version {Version} in force, is missing and could not be stored again (the next check tries again): {Reason}")]
+    public static partial void DocumentNotStoredAgain(ILogger logger, string key, long version, string reason);
+
+    [LoggerMessage(1117, LogLevel.Warning, "The sweep for unnamed policy documents in Redis failed (the next sweep tries again; the policy is unaffected): {Reason}")]
+    public static partial void SweepFailed(ILogger logger, string reason);
+
     [LoggerMessage(1115, LogLevel.Information, "Deleted the policy document {Key} from Redis: no pointer has named it for a whole sweep interval (a change whose answer never came, or a crash between storing and naming it).")]
     public static partial void UnnamedDocumentDeleted(ILogger logger, string key);
 

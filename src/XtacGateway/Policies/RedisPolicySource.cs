@@ -57,26 +57,40 @@ internal sealed class RedisPolicySource(
         local floor = tonumber(ARGV[4])
         if floor > version then version = floor end
         version = version + 1
-        local entry = ''
+        local change = ''
         if ARGV[5] ~= '' then
-          entry = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', ARGV[8], ARGV[5] .. version .. ARGV[6])
+          local entry = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', ARGV[8], ARGV[5] .. version .. ARGV[6])
+          if ARGV[9] == '1' then
+            change = entry
+            redis.call('SET', KEYS[4], entry)
+          end
         end
         local value = version .. ' ' .. ARGV[2]
         redis.call('SET', KEYS[1], value)
         redis.call('PUBLISH', ARGV[3], value)
-        return {1, version, entry}
+        return {1, version, change}
         """;
 
-    // KEYS[1] pointer, KEYS[2] the audit stream. {pointer or false, the stream's newest entry ID or ''}, read together:
-    // the ID tells a store that went back in time from one written again since (see SyncAsync). A stream that cannot
-    // be read (another type under its name) counts as empty; that key's owner hears of it on the next change.
+    // KEYS[1] pointer, KEYS[2] the last admin change's entry ID; ARGV[1] the documents' key prefix ('{prefix}:doc:').
+    // {0, change} for an empty store, else {1, change, whether the named document exists, pointer}, read together: the
+    // change tells a store that went back in time from one an admin wrote to since (see SyncAsync). A change key of
+    // another type counts as none.
     private const string ReadPointerScript = """
-        local newest = redis.pcall('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-        local id = ''
-        if type(newest) == 'table' and newest[1] then
-          id = newest[1][1]
+        local change = redis.pcall('GET', KEYS[2])
+        if type(change) ~= 'string' then
+          change = ''
         end
-        return {redis.call('GET', KEYS[1]), id}
+        local cur = redis.call('GET', KEYS[1])
+        if not cur then
+          return {0, change}
+        end
+        local exists = 0
+        local space = string.find(cur, ' ', 1, true)
+        if space then
+          local etag = string.gsub(string.sub(cur, space + 1), '"', '')
+          exists = redis.call('EXISTS', ARGV[1] .. etag)
+        end
+        return {1, change, exists, cur}
         """;
 
     // KEYS[1] pointer, KEYS[2] a replaced document; ARGV[1] its etag. Deleted only if the pointer does not name it
@@ -119,6 +133,9 @@ internal sealed class RedisPolicySource(
 
     private string DocumentKey(string etag) => $"{_options.KeyPrefix}:doc:{etag.Trim('"')}";
 
+    /// <summary>The stream entry ID of the last admin change (not the gateway's own seeds and write-backs).</summary>
+    private string LastChangeKey => $"{_options.KeyPrefix}:lastchange";
+
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         var giveUpAt = time.GetUtcNow() + _options.StartupWait;
@@ -149,6 +166,9 @@ internal sealed class RedisPolicySource(
             // Unreachable, or holding something this instance cannot use (a malformed pointer, a WRONGTYPE key): start
             // from the last known good policy, as in an outage, and keep trying.
             _health.FailedAtStart(lastKnownGood, _resourceTenant, ex);
+            // Where Redis stood when that policy was saved: without it, a Redis that comes back older is always written
+            // back over, even over an admin's change made there since.
+            _auditMark = AuditStreamId.Parse(lastKnownGood.RestoredSourceMark);
         }
 
         await base.StartAsync(cancellationToken);
@@ -167,22 +187,33 @@ internal sealed class RedisPolicySource(
                 return;
             }
 
+            var synced = false;
             try
             {
                 await SubscribeAsync();
                 await SyncAsync(stoppingToken);
                 _health.Succeeded();
-                if (time.GetUtcNow() >= _nextSweep)
-                {
-                    _nextSweep = time.GetUtcNow() + _options.DocumentSweepInterval;
-                    await SweepUnnamedDocumentsAsync(stoppingToken);
-                }
+                synced = true;
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
                 // Whatever went wrong (Redis down, a malformed pointer or document, a WRONGTYPE key), this instance keeps
                 // the policy in force and tries again; it must never stop the host.
                 _health.Failed(ex);
+            }
+
+            if (synced && time.GetUtcNow() >= _nextSweep)
+            {
+                _nextSweep = time.GetUtcNow() + _options.DocumentSweepInterval;
+                try
+                {
+                    await SweepUnnamedDocumentsAsync(stoppingToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    // Housekeeping: a SCAN refused (an ACL, a proxy) or slow is no failure of the policy source.
+                    PolicySourceLog.SweepFailed(logger, ex.Message);
+                }
             }
         }
     }
@@ -194,7 +225,7 @@ internal sealed class RedisPolicySource(
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            var result = await CompareAndSetAsync(PolicyCompiler.Compile(document, _resourceTenant), basisETag, store.Current?.Version ?? 0, audit);
+            var result = await CompareAndSetAsync(PolicyCompiler.Compile(document, _resourceTenant), basisETag, store.Current?.Version ?? 0, audit, adminChange: true);
             if (result.Status == PolicyCommitStatus.Committed && !string.IsNullOrEmpty(basisETag) && basisETag != result.Snapshot!.ETag)
             {
                 await RemoveReplacedDocumentAsync(basisETag);
@@ -246,13 +277,15 @@ internal sealed class RedisPolicySource(
             ? DocumentKey(pointer[(space + 1)..])
             : null;
         var unnamed = new HashSet<string>(StringComparer.Ordinal);
+        var documentPrefix = $"{_options.KeyPrefix}:doc:";
         var pattern = $"{EscapeGlob(_options.KeyPrefix)}:doc:*";
         foreach (var server in multiplexer.GetServers().Where(s => s.IsConnected && !s.IsReplica))
         {
-            await foreach (var key in server.KeysAsync(db.Database, pattern, pageSize: 250).WithCancellation(cancellationToken))
+            await foreach (var key in server.KeysAsync(db.Database, pattern, pageSize: 1000).WithCancellation(cancellationToken))
             {
+                // Only names this gateway gives documents (an ETag: 24 hex digits), whatever else matches the pattern.
                 var name = key.ToString();
-                if (name != named)
+                if (name != named && IsDocumentName(name.AsSpan(documentPrefix.Length)))
                 {
                     unnamed.Add(name);
                 }
@@ -271,6 +304,8 @@ internal sealed class RedisPolicySource(
 
         _unnamedDocuments = unnamed;
     }
+
+    private static bool IsDocumentName(ReadOnlySpan<char> etag) => etag.Length == 24 && !etag.ContainsAnyExcept("0123456789abcdef");
 
     /// <summary>The prefix as a literal in a SCAN pattern: a hash tag's braces are plain, but *, ?, [ and \ are not.</summary>
     private static string EscapeGlob(string text)
@@ -293,13 +328,13 @@ internal sealed class RedisPolicySource(
     /// Stores <paramref name="draft"/>'s document and moves the pointer to it, adding <paramref name="audit"/> (if any) to
     /// the audit stream in the same step; the draft's own version is replaced.
     /// </summary>
-    private async Task<PolicyCommitResult> CompareAndSetAsync(PolicySnapshot draft, string basisETag, long floor, AuditEntry? audit = null)
+    private async Task<PolicyCommitResult> CompareAndSetAsync(PolicySnapshot draft, string basisETag, long floor, AuditEntry? audit = null, bool adminChange = false)
     {
         var etag = PolicyCompiler.ComputeETag(draft.DocumentUtf8.Span);
         var (auditHead, auditTail) = audit is null ? ("", "") : RedisAuditLog.CutAtVersion(audit with { PolicyETag = etag });
         var db = await redis.DatabaseAsync();
-        RedisKey[] keys = [CurrentKey, DocumentKey(etag), RedisAuditLog.KeyFor(_options.KeyPrefix)];
-        RedisValue[] arguments = [basisETag, etag, Channel.ToString(), floor, auditHead, auditTail, _options.AuditMaxEntries, RedisAuditLog.Field];
+        RedisKey[] keys = [CurrentKey, DocumentKey(etag), RedisAuditLog.KeyFor(_options.KeyPrefix), LastChangeKey];
+        RedisValue[] arguments = [basisETag, etag, Channel.ToString(), floor, auditHead, auditTail, _options.AuditMaxEntries, RedisAuditLog.Field, adminChange ? "1" : "0"];
         RedisResult[] result;
         var attempts = 0;
         do
@@ -344,10 +379,10 @@ internal sealed class RedisPolicySource(
         }
 
         var snapshot = draft.WithVersion(new PolicyVersion((long)result[1], etag, time.GetUtcNow()));
+        // An admin change is the newest one now; the gateway's own seeds and write-backs leave the mark as it was.
+        AdvanceMark(AuditStreamId.Parse((string?)result[2]));
+
         Apply(snapshot);
-        // Without an entry (the first seed) nothing marks the store's state: until the next check reads one, a loss is
-        // taken as one with nothing written since.
-        _auditMark = AuditStreamId.Parse((string?)result[2]);
         return new PolicyCommitResult(PolicyCommitStatus.Committed, snapshot, AuditRecorded: audit is not null);
     }
 
@@ -426,10 +461,9 @@ internal sealed class RedisPolicySource(
             string? missingDocument = null;
             for (var attempt = 0; attempt < 3; attempt++)
             {
-                var read = (RedisResult[])(await db.ScriptEvaluateAsync(ReadPointerScript, [CurrentKey, RedisAuditLog.KeyFor(_options.KeyPrefix)]))!;
-                var pointer = (RedisValue)read[0];
-                var newestEntry = AuditStreamId.Parse((string?)read[1]);
-                if (pointer.IsNull)
+                var read = (RedisResult[])(await db.ScriptEvaluateAsync(ReadPointerScript, [CurrentKey, LastChangeKey], [$"{_options.KeyPrefix}:doc:"]))!;
+                var lastChange = AuditStreamId.Parse((string?)read[1]);
+                if ((long)read[0] == 0)
                 {
                     if (SeedDocument() is not { } seed)
                     {
@@ -449,42 +483,58 @@ internal sealed class RedisPolicySource(
                     continue;
                 }
 
-                var (version, etag) = ParsePointer(pointer.ToString());
+                var pointer = (string)read[3]!;
+                var (version, etag) = ParsePointer(pointer);
                 if (store.Current is { } current && current.Version == version && current.ETag == etag)
                 {
-                    await EnsureDocumentStoredAsync(db, current);
+                    if ((long)read[2] == 0)
+                    {
+                        await StoreDocumentAgainAsync(current);
+                    }
+
                     store.Confirm();
                     lastKnownGood.Confirmed(current);
-                    _auditMark = newestEntry;
+                    AdvanceMark(lastChange);
                     return;
                 }
 
-                if (store.Current is { } newer && version < newer.Version)
+                // Redis holds another policy at the same number or an older one: it went back in time (a failover to a
+                // stale replica, a restore from a backup, an instance with an old last known good policy reseeding it).
+                if (store.Current is { } held && version <= held.Version)
                 {
-                    var writtenSince = _auditMark is { } mark && newestEntry is { } newest && newest > mark;
+                    // Whether an admin changed the store since this instance last saw it. Unknown (no mark: a start from
+                    // a last known good file of an older gateway), a lower version is written back and the same number
+                    // taken, as before marks existed.
+                    var writtenSince = _auditMark is { } mark ? lastChange is { } newest && newest > mark : version == held.Version;
                     if (!writtenSince)
                     {
-                        // Redis went back in time (a failover to a stale replica, a restore from a backup, an instance with
-                        // an old last known good policy reseeding it), and nothing was written to it since. The policy in
-                        // force holds changes that were acknowledged: put it back rather than silently revert them.
-                        var reasserted = await CompareAndSetAsync(newer, etag, newer.Version, WriteBackAudit(version, newer.Version));
+                        // Nothing was changed there since, only lost (or written back by an instance that lagged): the
+                        // policy in force holds changes that were acknowledged, so it is put back rather than reverted.
+                        var reasserted = await CompareAndSetAsync(held, etag, held.Version, WriteBackAudit(version, held.Version));
                         if (reasserted.Status == PolicyCommitStatus.Committed)
                         {
-                            PolicySourceLog.Reasserted(logger, version, newer.Version, reasserted.Snapshot!.Version);
+                            PolicySourceLog.Reasserted(logger, version, held.Version, reasserted.Snapshot!.Version);
                             return;
                         }
 
                         continue;
                     }
 
-                    // Redis went back in time and was written to since (an admin on an instance started after the loss):
-                    // putting the policy in force back would undo that change. Redis's policy is taken, as every instance
-                    // that knows where the store stood takes it, and the lost one is kept on disk for its changes to be
-                    // made again.
-                    var kept = lastKnownGood.KeepLost(newer);
-                    if (await GatewayTelemetry.InPolicyLoadAsync(Name, () => LoadDocumentAsync(version, etag, newestEntry, cancellationToken)))
+                    // An admin changed what was left (on an instance started after the loss): putting the policy in force
+                    // back would undo that change. Redis's policy is taken, as every instance that knows where the store
+                    // stood takes it, and the lost one is kept on disk for its changes to be made again.
+                    var kept = lastKnownGood.KeepLost(held);
+                    if (await GatewayTelemetry.InPolicyLoadAsync(Name, () => LoadDocumentAsync(version, etag, lastChange, cancellationToken)))
                     {
-                        PolicySourceLog.WrittenAfterLoss(logger, version, etag, newer.Version, newer.ETag, kept);
+                        if (version == held.Version)
+                        {
+                            PolicySourceLog.Diverged(logger, version, etag, held.ETag, kept);
+                        }
+                        else
+                        {
+                            PolicySourceLog.WrittenAfterLoss(logger, version, etag, held.Version, held.ETag, kept);
+                        }
+
                         return;
                     }
 
@@ -492,21 +542,20 @@ internal sealed class RedisPolicySource(
                 }
 
                 // A span only for a new document: the check every few seconds that finds the pointer unchanged is not a load.
-                if (await GatewayTelemetry.InPolicyLoadAsync(Name, () => LoadDocumentAsync(version, etag, newestEntry, cancellationToken)))
+                if (await GatewayTelemetry.InPolicyLoadAsync(Name, () => LoadDocumentAsync(version, etag, lastChange, cancellationToken)))
                 {
                     return;
                 }
 
                 // Gone: replaced meanwhile (the pointer has moved on), or lost while the pointer still names it.
-                var pointerText = pointer.ToString();
-                if (missingDocument == pointerText)
+                if (missingDocument == pointer)
                 {
                     throw new InvalidDataException(
                         $"The Redis key '{CurrentKey}' names policy version {version}, whose document '{DocumentKey(etag)}' does not exist (evicted under " +
                         "a maxmemory policy, or deleted by hand); the policy in force is unchanged. An instance that holds that version stores it again.");
                 }
 
-                missingDocument = pointerText;
+                missingDocument = pointer;
             }
 
             throw new InvalidDataException("The Redis policy pointer kept moving while it was read.");
@@ -518,7 +567,7 @@ internal sealed class RedisPolicySource(
     }
 
     /// <summary>Puts the document the pointer names in force; false when it was replaced meanwhile (read the pointer again).</summary>
-    private async Task<bool> LoadDocumentAsync(long version, string etag, AuditStreamId? newestEntry, CancellationToken cancellationToken)
+    private async Task<bool> LoadDocumentAsync(long version, string etag, AuditStreamId? lastChange, CancellationToken cancellationToken)
     {
         if (await cache.GetAsync(DocumentKey(etag), cancellationToken) is not { } bytes)
         {
@@ -534,28 +583,38 @@ internal sealed class RedisPolicySource(
             throw PolicyRejectedException.For($"The policy version {version} in Redis", errors);
         }
 
-        if (store.Current is { } held && version == held.Version)
-        {
-            // One number, two documents: versions are unique unless Redis lost some, and the lost change cannot be
-            // put back without undoing the newer one. Said loudly, once it is replaced, rather than silently.
-            PolicySourceLog.Diverged(logger, version, etag, held.ETag, lastKnownGood.KeepLost(held));
-        }
-
+        AdvanceMark(lastChange);
         Apply(compiled);
-        _auditMark = newestEntry;
         return true;
     }
 
     /// <summary>
-    /// The document of the policy in force is stored again if Redis lost it (an eviction, a hand-made delete), or no
-    /// instance that starts could load the policy the pointer names, and every change would fail on it.
+    /// Moves the mark to <paramref name="lastChange"/> if that is newer. Never back: after a write-back (this instance's
+    /// or another's) Redis's last change is still the one from before the loss, older than what this instance saw.
     /// </summary>
-    private async Task EnsureDocumentStoredAsync(IDatabase db, PolicySnapshot current)
+    private void AdvanceMark(AuditStreamId? lastChange)
     {
-        if (!await db.KeyExistsAsync(DocumentKey(current.ETag)))
+        if (lastChange is { } change && (_auditMark is not { } known || change > known))
+        {
+            _auditMark = change;
+        }
+    }
+
+    /// <summary>
+    /// Stores the document of the policy in force again: Redis lost it (an eviction, a hand-made delete), and no instance
+    /// that starts could load the policy the pointer names. Best effort: the policy in force is confirmed either way,
+    /// and the next check tries again.
+    /// </summary>
+    private async Task StoreDocumentAgainAsync(PolicySnapshot current)
+    {
+        try
         {
             await cache.SetAsync(DocumentKey(current.ETag), AsArray(current.DocumentUtf8), new DistributedCacheEntryOptions());
             PolicySourceLog.DocumentStoredAgain(logger, DocumentKey(current.ETag), current.Version);
+        }
+        catch (Exception ex) when (RedisConnection.IsUnreachable(ex) || ex is RedisServerException)
+        {
+            PolicySourceLog.DocumentNotStoredAgain(logger, DocumentKey(current.ETag), current.Version, ex.Message);
         }
     }
 
@@ -576,7 +635,7 @@ internal sealed class RedisPolicySource(
     private void Apply(PolicySnapshot snapshot)
     {
         store.Swap(snapshot);
-        lastKnownGood.Save(snapshot);
+        lastKnownGood.Save(snapshot, _auditMark?.ToString());
         Log.PolicyLoaded(logger, Name, snapshot.Version, snapshot.PartnerCount);
         telemetry.PolicyReloaded("success");
     }

@@ -133,7 +133,9 @@ internal sealed class PolicyRejectedException(string message) : Exception(messag
 {
     /// <summary>Names what was read, how many errors it has and the first (with its JSON path); every one is in the log.</summary>
     public static PolicyRejectedException For(string what, IReadOnlyList<string> errors)
-        => new($"{what} is invalid, with {errors.Count} error(s) (all in the log); the first: {errors[0]}. The policy in force is unchanged.");
+        => new(errors.Count == 0
+            ? $"{what} is invalid. The policy in force is unchanged."
+            : $"{what} is invalid, with {errors.Count} error(s) (all in the log); the first: {errors[0]}. The policy in force is unchanged.");
 }
 
 /// <summary>Exponential backoff with full jitter between a floor and a ceiling.</summary>

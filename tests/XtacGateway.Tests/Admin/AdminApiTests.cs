@@ -58,6 +58,21 @@ public sealed class AdminApiTests
     }
 
     [Fact]
+    public async Task PatchPartner_TenantIdNull_400NamingIt()
+    {
+        await using var gateway = await StartAsync();
+        using var before = await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}");
+
+        using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}",
+            $$"""{ "tenantId": null, "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""");
+
+        Assert.Equal(HttpStatusCode.BadRequest, patch.StatusCode);
+        Assert.Equal(["$.tenantId"], (await patch.JsonAsync())["errors"]!.AsObject().Select(e => e.Key));
+        using var after = await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}");
+        Assert.Equal(before.ETag(), after.ETag());
+    }
+
+    [Fact]
     public async Task PatchPartner_TenantIdSpelledOtherwise_AcceptedAndTheStoredSpellingKept()
     {
         await using var gateway = await StartAsync();

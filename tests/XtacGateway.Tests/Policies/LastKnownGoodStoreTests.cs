@@ -36,6 +36,36 @@ public sealed class LastKnownGoodStoreTests : IDisposable
     }
 
     [Fact]
+    public void RestoreIfEmpty_SavedWithASourceMark_RestoresTheMarkWithThePolicy()
+    {
+        var store = CreateStore();
+        store.Save(Snapshot(version: 4), sourceMark: "1764400000000-3");
+        // A re-save after a confirmation (the file deleted under the process) keeps the mark it was saved with.
+        File.Delete(store.Path);
+        store.Confirmed(Snapshot(version: 4));
+        using var policies = new PolicySnapshotStore(TimeProvider.System);
+        var restarted = CreateStore();
+
+        restarted.RestoreIfEmpty(policies, TestIds.ResourceTenant, "redis");
+
+        Assert.Equal(4, policies.Current!.Version);
+        Assert.Equal("1764400000000-3", restarted.RestoredSourceMark);
+    }
+
+    [Fact]
+    public void RestoreIfEmpty_SavedWithoutASourceMark_NoMark()
+    {
+        CreateStore().Save(Snapshot(version: 4));
+        using var policies = new PolicySnapshotStore(TimeProvider.System);
+        var restarted = CreateStore();
+
+        restarted.RestoreIfEmpty(policies, TestIds.ResourceTenant, "redis");
+
+        Assert.Equal(4, policies.Current!.Version);
+        Assert.Null(restarted.RestoredSourceMark);
+    }
+
+    [Fact]
     public void Save_Snapshot_WritesTheDocumentAsAnObjectBesideItsVersion()
     {
         var store = CreateStore();

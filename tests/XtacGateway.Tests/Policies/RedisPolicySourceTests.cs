@@ -48,6 +48,33 @@ public sealed class RedisPolicySourceTests
     private static async Task<HttpStatusCode> DecideAsync(GatewayHarness gateway, Guid tenant)
         => (await gateway.GetAsync("/", gateway.Token(tenant))).StatusCode;
 
+    /// <summary>
+    /// A failover to <paramref name="replica"/>, seen from <paramref name="primary"/>'s instances: in one transaction,
+    /// the primary comes to hold the replica's pointer, the document it names, its audit stream and its last admin
+    /// change (or none), and the change is announced.
+    /// </summary>
+    private static async Task FailOverAsync(RedisServer replica, RedisServer primary, string etag)
+    {
+        await using var source = await ConnectionMultiplexer.ConnectAsync(replica.ConnectionString);
+        await using var target = await ConnectionMultiplexer.ConnectAsync(primary.ConnectionString);
+        var from = source.GetDatabase();
+        var documentKey = $"xtac:policy:doc:{etag.Trim('"')}";
+        var pointer = await from.StringGetAsync("xtac:policy:current");
+        var transaction = target.GetDatabase().CreateTransaction();
+        _ = transaction.KeyDeleteAsync(["xtac:policy:audit", "xtac:policy:lastchange", documentKey]);
+        foreach (var key in new RedisKey[] { documentKey, "xtac:policy:audit", "xtac:policy:lastchange" })
+        {
+            if (await from.KeyDumpAsync(key) is { } dump)
+            {
+                _ = transaction.KeyRestoreAsync(key, dump);
+            }
+        }
+
+        _ = transaction.StringSetAsync("xtac:policy:current", pointer);
+        Assert.True(await transaction.ExecuteAsync());
+        await target.GetSubscriber().PublishAsync(RedisChannel.Literal("xtac:policy:changes"), pointer);
+    }
+
     [SkippableFact]
     public async Task Patch_OnOneInstance_ChangesTheOthersDecisionsWithinTwoSeconds()
     {
@@ -368,7 +395,8 @@ public sealed class RedisPolicySourceTests
         var db = connection.GetDatabase();
         // Left by a change whose answer never came; and another fleet's documents, under prefixes that start alike.
         const string orphan = "xtac:policy:doc:0123456789abcdef01234567";
-        string[] othersFleets = ["xtac:policy:eu:doc:0123456789abcdef01234567", "xtac:policyX:doc:0123456789abcdef01234567"];
+        // The last: the pointer of a fleet whose prefix is 'xtac:policy:doc:x', which this fleet's pattern matches too.
+        string[] othersFleets = ["xtac:policy:eu:doc:0123456789abcdef01234567", "xtac:policyX:doc:0123456789abcdef01234567", "xtac:policy:doc:x:current"];
         foreach (var key in othersFleets.Append(orphan))
         {
             await db.HashSetAsync(key, "data", "{}");
@@ -440,6 +468,8 @@ public sealed class RedisPolicySourceTests
         using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner);
         Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
         var changed = store.Current!;
+        var lastChange = (string?)await db.StringGetAsync("xtac:policy:lastchange");
+        Assert.NotNull(lastChange);
 
         // Redis restored from that backup (or failed over to a replica that never saw the change).
         await db.HashSetAsync(oldDocumentKey, oldDocument);
@@ -452,6 +482,8 @@ public sealed class RedisPolicySourceTests
             "the acknowledged change was not written back to Redis under a new version");
         Assert.Equal(changed.ETag, store.Current!.ETag);
         Assert.Equal(HttpStatusCode.OK, await DecideAsync(gateway, TestIds.BlockedPartner));
+        // The gateway's own write-back is no admin change: the last admin change is still the patch's.
+        Assert.Equal(lastChange, (string?)await db.StringGetAsync("xtac:policy:lastchange"));
 
         // The write-back is a change no admin made: audited, newest first, by the gateway for the resource tenant.
         var audit = (await (await gateway.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray();
@@ -505,19 +537,7 @@ public sealed class RedisPolicySourceTests
         Assert.True(taken.Version < lost.Version, $"the other change took version {taken.Version}, not one below {lost.Version}");
 
         // The failover, seen from this instance: Redis now holds what the replica holds, audit stream included.
-        await using (var source = await ConnectionMultiplexer.ConnectAsync(replica.ConnectionString))
-        await using (var target = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
-        {
-            var documentKey = $"xtac:policy:doc:{taken.ETag.Trim('"')}";
-            var pointer = await source.GetDatabase().StringGetAsync("xtac:policy:current");
-            var transaction = target.GetDatabase().CreateTransaction();
-            _ = transaction.KeyDeleteAsync(["xtac:policy:audit", documentKey]);
-            _ = transaction.KeyRestoreAsync(documentKey, (await source.GetDatabase().KeyDumpAsync(documentKey))!);
-            _ = transaction.KeyRestoreAsync("xtac:policy:audit", (await source.GetDatabase().KeyDumpAsync("xtac:policy:audit"))!);
-            _ = transaction.StringSetAsync("xtac:policy:current", pointer);
-            Assert.True(await transaction.ExecuteAsync());
-            await target.GetSubscriber().PublishAsync(RedisChannel.Literal("xtac:policy:changes"), pointer);
-        }
+        await FailOverAsync(replica, redis, taken.ETag);
 
         // Putting the lost policy back would undo that admin's change: Redis's is taken, and the lost one kept on disk.
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
@@ -532,6 +552,53 @@ public sealed class RedisPolicySourceTests
         var keptPath = Path.Combine(first.Directory, $"lost-policy-v{lost.Version}-{lost.ETag.Trim('"')}.json");
         Assert.Contains(keptPath, record.Message, StringComparison.Ordinal);
         Assert.Equal(lost.DocumentUtf8.ToArray(), await File.ReadAllBytesAsync(keptPath));
+    }
+
+    [SkippableFact]
+    public async Task Sync_RedisWentBackAndALaggingInstanceWroteBackUnderTheSameVersion_WritesTheNewerPolicyBack()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString),
+            configureBuilder: b => FakeLogs.Enable(b, LogLevel.Warning));
+        var store = first.Service<PolicySnapshotStore>();
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = connection.GetDatabase();
+        using (var patch = await first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+        }
+
+        // What a lagging instance still holds: the first change only.
+        var lagging = store.Current!;
+        var laggingDocument = (await db.KeyDumpAsync($"xtac:policy:doc:{lagging.ETag.Trim('"')}"))!;
+        using (var patch = await first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.AllowedPartner}",
+            """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }"""))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+        }
+
+        var newest = store.Current!;
+
+        // Redis failed over to a replica that saw neither change (the seed: no admin change yet), and the lagging
+        // instance wrote its policy back, audited as the gateway's own, under the next number: the newest one's.
+        var laggingKey = $"xtac:policy:doc:{lagging.ETag.Trim('"')}";
+        var transaction = db.CreateTransaction();
+        _ = transaction.KeyDeleteAsync(["xtac:policy:audit", "xtac:policy:lastchange", laggingKey]);
+        _ = transaction.KeyRestoreAsync(laggingKey, laggingDocument);
+        _ = transaction.StreamAddAsync("xtac:policy:audit", "entry", """{"activityDisplayName":"Restore the cross-tenant access setting lost by the policy store"}""");
+        _ = transaction.StringSetAsync("xtac:policy:current", $"{newest.Version} {lagging.ETag}");
+        Assert.True(await transaction.ExecuteAsync());
+        await connection.GetSubscriber().PublishAsync(RedisChannel.Literal("xtac:policy:changes"), $"{newest.Version} {lagging.ETag}");
+
+        // No admin changed anything after the loss: the newest policy is put back, not given up for the older one.
+        Assert.True(await AdminClient.EventuallyAsync(async () => (string?)await db.StringGetAsync("xtac:policy:current") is { } pointer
+            && pointer.EndsWith(newest.ETag, StringComparison.Ordinal) && store.Current!.Version > newest.Version, Deadline),
+            "the newest policy was not written back");
+        Assert.Equal(newest.ETag, store.Current!.ETag);
+        var logs = first.App.Services.GetFakeLogCollector().GetSnapshot();
+        Assert.Single(logs, r => r.Id.Id == 1110);
+        Assert.DoesNotContain(logs, r => r.Id.Id is 1111 or 1113);
     }
 
     [SkippableFact]
@@ -564,15 +631,7 @@ public sealed class RedisPolicySourceTests
         Assert.NotEqual(lostChange.ETag, taken.ETag);
 
         // Redis comes back holding the other change under the same version: the failover, seen from this instance.
-        await using (var source = await ConnectionMultiplexer.ConnectAsync(replica.ConnectionString))
-        await using (var target = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
-        {
-            var documentKey = $"xtac:policy:doc:{taken.ETag.Trim('"')}";
-            var pointer = await source.GetDatabase().StringGetAsync("xtac:policy:current");
-            await target.GetDatabase().KeyRestoreAsync(documentKey, (await source.GetDatabase().KeyDumpAsync(documentKey))!);
-            await target.GetDatabase().StringSetAsync("xtac:policy:current", pointer);
-            await target.GetSubscriber().PublishAsync(RedisChannel.Literal("xtac:policy:changes"), pointer);
-        }
+        await FailOverAsync(replica, redis, taken.ETag);
 
         Assert.True(await AdminClient.EventuallyAsync(() => Task.FromResult(first.Service<PolicySnapshotStore>().Current!.ETag == taken.ETag), Deadline),
             "the first instance did not take Redis's policy");
