@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
+using XtacGateway.Authentication;
 
 namespace XtacGateway.Admin;
 
@@ -65,31 +66,12 @@ internal sealed class AdminRoleHandler(IOptions<GatewayOptions> gateway, IOption
         // assigned the same app role must not pass for an app with a token that merely lacks a scope (an ID token).
         var options = admin.Value;
         var appRoles = requirement.Change ? [options.ChangeAppRole] : new[] { options.ReadAppRole, options.ChangeAppRole };
-        if (IsAppOnly(user) && user.FindAll("roles").Any(r => appRoles.Any(a => !string.IsNullOrEmpty(a) && string.Equals(a, r.Value, StringComparison.Ordinal))))
+        if (AccessTokens.IsAppOnly(user) && user.FindAll("roles").Any(r => appRoles.Any(a => !string.IsNullOrEmpty(a) && string.Equals(a, r.Value, StringComparison.Ordinal))))
         {
             context.Succeed(requirement);
         }
 
         return Task.CompletedTask;
-    }
-
-    /// <summary>
-    /// An app-only token: no scope, and either <c>idtyp</c> says <c>app</c> or the subject is the caller's own object
-    /// ID (in Entra's app-only tokens <c>sub</c> equals <c>oid</c>; a user's tokens carry a pairwise <c>sub</c>).
-    /// </summary>
-    private static bool IsAppOnly(ClaimsPrincipal user)
-    {
-        if (user.FindFirst("scp") is not null)
-        {
-            return false;
-        }
-
-        if (user.FindFirstValue("idtyp") is { } type)
-        {
-            return string.Equals(type, "app", StringComparison.OrdinalIgnoreCase);
-        }
-
-        return user.FindFirstValue("oid") is { Length: > 0 } oid && string.Equals(oid, user.FindFirstValue("sub"), StringComparison.OrdinalIgnoreCase);
     }
 }
 

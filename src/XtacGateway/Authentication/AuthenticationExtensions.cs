@@ -71,7 +71,7 @@ internal static class AuthenticationExtensions
 
             // Registered after Microsoft.Identity.Web's own post-configuration, so this wrapper is the outermost.
             options.Events ??= new JwtBearerEvents();
-            options.Events.OnTokenValidated = VerifiedTokenAuthenticationMiddleware.CacheWhenAccepted(options.Events.OnTokenValidated, cache);
+            options.Events.OnTokenValidated = VerifiedTokenAuthenticationMiddleware.CacheWhenAccepted(AccessTokens.RefuseOtherTokens(options.Events.OnTokenValidated), cache);
             options.Events.OnAuthenticationFailed = SigningKeysUnavailableResponse.NoResultWhenUnavailable(options.Events.OnAuthenticationFailed);
             options.Events.OnChallenge = SigningKeysUnavailableResponse.AnswerWhenUnavailable(options.Events.OnChallenge);
 

@@ -31,6 +31,7 @@ public sealed class JwtValidationTests
         "malformed-base64",
         "not-a-jwt",
         "oversized-64kb",
+        "id-token-with-app-roles",
     ];
 
     [Fact]
@@ -56,6 +57,29 @@ public sealed class JwtValidationTests
 
         ProblemAssert.Unauthorized(response, tokenSent: true);
         Assert.Empty(gateway.Backend.Requests);
+    }
+
+    [Theory]
+    [InlineData("sub equal to oid")]
+    [InlineData("idtyp app")]
+    public async Task Authenticate_AppOnlyTokenWithRoles_IsForwarded(string kind)
+    {
+        // The control for the ID token above: an app's own token carries roles and no scope as well.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        var app = Guid.NewGuid().ToString();
+        var token = gateway.Token(claims: c =>
+        {
+            c["scp"] = null;
+            c["roles"] = new List<object> { "Orders.Read" };
+            c["oid"] = app;
+            c["sub"] = kind == "idtyp app" ? "another-subject" : app;
+            c["idtyp"] = kind == "idtyp app" ? "app" : null;
+        });
+
+        using var response = await gateway.GetAsync("/orders", token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(gateway.Backend.Requests);
     }
 
     [Fact]
@@ -144,6 +168,16 @@ public sealed class JwtValidationTests
                 return gateway.Token(issuedAt: now.AddMinutes(10), lifetime: TimeSpan.FromHours(1));
             case "wrong-audience":
                 return gateway.Token(claims: c => c["aud"] = Guid.NewGuid().ToString());
+            case "id-token-with-app-roles":
+                // An ID token of the same app registration: the audience is the client ID, the user's app roles are in
+                // it, there is no scope, and the subject is pairwise, not the object ID. It names the user to the app.
+                return gateway.Token(claims: c =>
+                {
+                    c["scp"] = null;
+                    c["roles"] = new List<object> { "Orders.Read" };
+                    c["sub"] = "pairwise-subject-of-the-user";
+                    c["nonce"] = "n-0S6_WzA2Mj";
+                });
             case "tampered-payload":
             {
                 // Claim MFA and another user in the payload, keep the original signature.

@@ -1,0 +1,42 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+
+namespace XtacGateway.Authentication;
+
+/// <summary>What kind of Entra token a validated caller presented.</summary>
+internal static class AccessTokens
+{
+    /// <summary>
+    /// An app-only token: no scope, and either <c>idtyp</c> says <c>app</c> or the subject is the caller's own object
+    /// ID (in Entra's app-only tokens <c>sub</c> equals <c>oid</c>; a user's tokens carry a pairwise <c>sub</c>).
+    /// </summary>
+    public static bool IsAppOnly(ClaimsPrincipal user)
+    {
+        if (user.FindFirst("scp") is not null)
+        {
+            return false;
+        }
+
+        if (user.FindFirstValue("idtyp") is { } type)
+        {
+            return string.Equals(type, "app", StringComparison.OrdinalIgnoreCase);
+        }
+
+        return user.FindFirstValue("oid") is { Length: > 0 } oid && string.Equals(oid, user.FindFirstValue("sub"), StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// Wraps <c>OnTokenValidated</c>: a token is an access token for this API if it carries a scope (delegated) or is
+    /// app-only. Microsoft.Identity.Web lets any token with <c>roles</c> through, and an ID token issued to the same app
+    /// registration carries the user's app roles under the same audience: it names the user to the app, and is no
+    /// credential for calling it.
+    /// </summary>
+    public static Func<TokenValidatedContext, Task> RefuseOtherTokens(Func<TokenValidatedContext, Task> previous) => async context =>
+    {
+        await previous(context);
+        if (context.Result is null && context.Principal is { } user && user.FindFirst("scp") is null && !IsAppOnly(user))
+        {
+            context.Fail("The token has no 'scp' and is not an app-only token ('idtyp' 'app', or 'sub' equal to 'oid'): an ID token is not an access token.");
+        }
+    };
+}
