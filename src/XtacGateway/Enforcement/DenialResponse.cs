@@ -6,6 +6,15 @@ namespace XtacGateway.Enforcement;
 /// <summary>Writes a denial as RFC 9457 problem details carrying Entra's error code.</summary>
 internal static class DenialResponse
 {
+    /// <summary>
+    /// RFC 6750 3.1: a token that does not enable access gets a challenge; <c>insufficient_scope</c> with a 403 is the
+    /// code for a valid token that is not enough. Built once per reason: denials can come in floods.
+    /// </summary>
+    private static readonly string[] s_challenges = [.. Enum.GetValues<DecisionReason>().Select(reason =>
+        new Decision(reason, SettingsSource.None, null, Guid.Empty) is var decision
+            ? $"Bearer error=\"insufficient_scope\", error_description=\"{decision.ErrorCode ?? decision.ReasonName}: {decision.ReasonName}\""
+            : null!)];
+
     /// <param name="retryAfter">Seconds, for the 503 of a gateway without a policy (RFC 9110 10.2.3).</param>
     public static async Task WriteAsync(HttpContext context, Decision decision, string traceId, string retryAfter)
     {
@@ -17,6 +26,10 @@ internal static class DenialResponse
         if (status == StatusCodes.Status503ServiceUnavailable)
         {
             response.Headers.RetryAfter = retryAfter;
+        }
+        else
+        {
+            response.Headers.WWWAuthenticate = s_challenges[(int)decision.Reason];
         }
 
         await using (var writer = new Utf8JsonWriter(response.BodyWriter))

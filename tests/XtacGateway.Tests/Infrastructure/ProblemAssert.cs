@@ -6,7 +6,7 @@ namespace XtacGateway.Tests.Infrastructure;
 /// <summary>Checks of the gateway's answers that many tests share.</summary>
 internal static class ProblemAssert
 {
-    /// <summary>Asserts a 403 problem+json body with every contract field, and returns it.</summary>
+    /// <summary>Asserts a 403 problem+json body with every contract field and its Bearer challenge, and returns it.</summary>
     public static async Task<JsonElement> ForbiddenAsync(HttpResponseMessage response, string reason, string? errorCode, Guid? homeTenantId)
     {
         var text = await response.Content.ReadAsStringAsync();
@@ -20,6 +20,10 @@ internal static class ProblemAssert
         AssertNullableString(body, "homeTenantId", homeTenantId?.ToString());
         Assert.False(string.IsNullOrWhiteSpace(body.GetProperty("detail").GetString()));
         Assert.False(string.IsNullOrWhiteSpace(body.GetProperty("traceId").GetString()));
+        // RFC 6750 3.1: the valid token does not enable access.
+        var challenge = Assert.Single(response.Headers.WwwAuthenticate);
+        Assert.Equal("Bearer", challenge.Scheme);
+        Assert.Equal($"error=\"insufficient_scope\", error_description=\"{errorCode ?? reason}: {reason}\"", challenge.Parameter);
         return body;
     }
 
