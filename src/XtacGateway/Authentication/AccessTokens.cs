@@ -26,17 +26,19 @@ internal static class AccessTokens
     }
 
     /// <summary>
-    /// Wraps <c>OnTokenValidated</c>: a token is an access token for this API if it carries a scope (delegated) or is
-    /// app-only. Microsoft.Identity.Web lets any token with <c>roles</c> through, and an ID token issued to the same app
-    /// registration carries the user's app roles under the same audience: it names the user to the app, and is no
-    /// credential for calling it.
+    /// Wraps <c>OnTokenValidated</c>: only access tokens are credentials for this API. Entra's access tokens name the
+    /// client they were issued to (<c>azp</c> in v2, <c>appid</c> in v1) or carry a scope; its ID tokens do neither.
+    /// Microsoft.Identity.Web lets any token with <c>roles</c> through, and an ID token of the same app registration
+    /// carries the user's app roles under the same audience: it names the user to the app, and is no credential for
+    /// calling it.
     /// </summary>
     public static Func<TokenValidatedContext, Task> RefuseOtherTokens(Func<TokenValidatedContext, Task> previous) => async context =>
     {
         await previous(context);
-        if (context.Result is null && context.Principal is { } user && user.FindFirst("scp") is null && !IsAppOnly(user))
+        if (context.Result is null && context.Principal is { } user
+            && user.FindFirst("scp") is null && user.FindFirst("azp") is null && user.FindFirst("appid") is null)
         {
-            context.Fail("The token has no 'scp' and is not an app-only token ('idtyp' 'app', or 'sub' equal to 'oid'): an ID token is not an access token.");
+            context.Fail("The token has no 'scp' and names no client ('azp', 'appid'): an ID token, not an access token.");
         }
     };
 }

@@ -98,15 +98,25 @@ internal sealed partial class SigningKeyManager(IOptions<SigningKeyOptions> opti
     /// </summary>
     public async Task<bool> RefreshForUnknownKeyAsync()
     {
+        bool changed;
         try
         {
-            return await StartRefresh(force: false, unknownKey: true).WaitAsync(options.Value.UnknownKeyWait, time);
+            changed = await StartRefresh(force: false, unknownKey: true).WaitAsync(options.Value.UnknownKeyWait, time);
         }
         catch (TimeoutException)
         {
             throw new SigningKeysUnavailableException(
                 $"The token names a signing key not seen yet, and reading the issuer's keys from '{_metadataAddress}' took longer than {options.Value.UnknownKeyWait}.");
         }
+
+        // The last read failed (now, or moments ago and not tried again yet): whether the key is the issuer's is not
+        // known, so the token is neither accepted nor refused.
+        if (Status is { LastFailure: { } failure })
+        {
+            throw new SigningKeysUnavailableException($"The token names a signing key not seen yet, and the issuer's keys could not be read from '{_metadataAddress}': {failure}");
+        }
+
+        return changed;
     }
 
     private Task<bool> StartRefresh(bool force, bool unknownKey = false)

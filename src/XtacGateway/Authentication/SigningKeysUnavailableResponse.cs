@@ -12,7 +12,9 @@ internal static class SigningKeysUnavailableResponse
     public static Func<AuthenticationFailedContext, Task> NoResultWhenUnavailable(Func<AuthenticationFailedContext, Task> previous) => async context =>
     {
         await previous(context);
-        if (context.Result is null && context.Exception is SigningKeysUnavailableException)
+        // Wrapped in an AggregateException when more than one token handler failed on the token.
+        if (context.Result is null && (context.Exception is SigningKeysUnavailableException
+            || (context.Exception is AggregateException all && all.InnerExceptions.Any(e => e is SigningKeysUnavailableException))))
         {
             context.HttpContext.Features.Set(SigningKeysUnavailableFeature.Instance);
             context.NoResult();

@@ -117,18 +117,27 @@ internal sealed class LastKnownGoodStore(
     /// time moves to now; when its save failed (a full disk), it is saved again, or a restart in an outage would restore
     /// whatever older policy the file still holds.
     /// </summary>
-    public void Confirmed(PolicySnapshot current)
+    public void Confirmed(PolicySnapshot current, string? sourceMark = null)
     {
         lock (_gate)
         {
+            sourceMark ??= _sourceMark;
             if (_saveFailed)
             {
-                Save(current, _sourceMark);
+                Save(current, sourceMark);
                 return;
             }
 
             if (_saved is not { } saved || saved.ETag != current.ETag)
             {
+                return;
+            }
+
+            if (sourceMark != _sourceMark)
+            {
+                // The source's mark moved on with the same policy (Redis: the first check after an upgrade finds no
+                // admin change recorded): saved, or a restart in an outage would restore the older mark.
+                Save(current, sourceMark);
                 return;
             }
 
@@ -183,6 +192,7 @@ internal sealed class LastKnownGoodStore(
         if (TryLoad(resourceTenant, out var confirmedAt, out var sourceMark) is { } saved)
         {
             RestoredSourceMark = sourceMark;
+            _sourceMark = sourceMark;
             // Across a restart only the wall clock can say how long ago that was.
             store.Swap(saved, confirmedAgo: time.GetUtcNow() - confirmedAt);
             lock (_gate)

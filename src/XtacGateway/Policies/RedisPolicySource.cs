@@ -71,10 +71,10 @@ internal sealed class RedisPolicySource(
         return {1, version, change}
         """;
 
-    // KEYS[1] pointer, KEYS[2] the last admin change's entry ID; ARGV[1] the documents' key prefix ('{prefix}:doc:').
-    // {0, change} for an empty store, else {1, change, whether the named document exists, pointer}, read together: the
-    // change tells a store that went back in time from one an admin wrote to since (see SyncAsync). A change key of
-    // another type counts as none.
+    // KEYS[1] pointer, KEYS[2] the last admin change's entry ID, KEYS[3] the document of the policy in force here;
+    // ARGV[1] the pointer this instance holds ('' for none). {0, change} for an empty store, else {1, change, whether
+    // KEYS[3] exists when the pointer is the one held (else 1), pointer}, read together: the change tells a store that
+    // went back in time from one an admin wrote to since (see SyncAsync). A change key of another type counts as none.
     private const string ReadPointerScript = """
         local change = redis.pcall('GET', KEYS[2])
         if type(change) ~= 'string' then
@@ -84,11 +84,9 @@ internal sealed class RedisPolicySource(
         if not cur then
           return {0, change}
         end
-        local exists = 0
-        local space = string.find(cur, ' ', 1, true)
-        if space then
-          local etag = string.gsub(string.sub(cur, space + 1), '"', '')
-          exists = redis.call('EXISTS', ARGV[1] .. etag)
+        local exists = 1
+        if cur == ARGV[1] then
+          exists = redis.call('EXISTS', KEYS[3])
         end
         return {1, change, exists, cur}
         """;
@@ -118,6 +116,8 @@ internal sealed class RedisPolicySource(
     /// the store since then has an entry after it. Unknown (null) until then, and after a start from the last known good.
     /// </summary>
     private AuditStreamId? _auditMark;
+
+    private static readonly AuditStreamId NoChangeRecorded = new(0, 0);
 
     /// <summary>Documents no pointer named at the last sweep: deleted if still unnamed at the next.</summary>
     private HashSet<string> _unnamedDocuments = [];
@@ -461,7 +461,9 @@ internal sealed class RedisPolicySource(
             string? missingDocument = null;
             for (var attempt = 0; attempt < 3; attempt++)
             {
-                var read = (RedisResult[])(await db.ScriptEvaluateAsync(ReadPointerScript, [CurrentKey, LastChangeKey], [$"{_options.KeyPrefix}:doc:"]))!;
+                var held = store.Current;
+                var read = (RedisResult[])(await db.ScriptEvaluateAsync(ReadPointerScript,
+                    [CurrentKey, LastChangeKey, DocumentKey(held?.ETag ?? "none")], [held is null ? "" : $"{held.Version} {held.ETag}"]))!;
                 var lastChange = AuditStreamId.Parse((string?)read[1]);
                 if ((long)read[0] == 0)
                 {
@@ -485,26 +487,26 @@ internal sealed class RedisPolicySource(
 
                 var pointer = (string)read[3]!;
                 var (version, etag) = ParsePointer(pointer);
-                if (store.Current is { } current && current.Version == version && current.ETag == etag)
+                if (held is not null && held.Version == version && held.ETag == etag)
                 {
                     if ((long)read[2] == 0)
                     {
-                        await StoreDocumentAgainAsync(current);
+                        await StoreDocumentAgainAsync(held);
                     }
 
                     store.Confirm();
-                    lastKnownGood.Confirmed(current);
                     AdvanceMark(lastChange);
+                    lastKnownGood.Confirmed(held, _auditMark?.ToString());
                     return;
                 }
 
                 // Redis holds another policy at the same number or an older one: it went back in time (a failover to a
                 // stale replica, a restore from a backup, an instance with an old last known good policy reseeding it).
-                if (store.Current is { } held && version <= held.Version)
+                if (held is not null && version <= held.Version)
                 {
-                    // Whether an admin changed the store since this instance last saw it. Unknown (no mark: a start from
-                    // a last known good file of an older gateway), a lower version is written back and the same number
-                    // taken, as before marks existed.
+                    // Whether an admin changed the store since this instance last saw it. Unknown (no mark yet: the first
+                    // check after a start from a last known good file an older gateway saved), a lower version is written
+                    // back and the same number taken, as before marks existed.
                     var writtenSince = _auditMark is { } mark ? lastChange is { } newest && newest > mark : version == held.Version;
                     if (!writtenSince)
                     {
@@ -523,9 +525,9 @@ internal sealed class RedisPolicySource(
                     // An admin changed what was left (on an instance started after the loss): putting the policy in force
                     // back would undo that change. Redis's policy is taken, as every instance that knows where the store
                     // stood takes it, and the lost one is kept on disk for its changes to be made again.
-                    var kept = lastKnownGood.KeepLost(held);
                     if (await GatewayTelemetry.InPolicyLoadAsync(Name, () => LoadDocumentAsync(version, etag, lastChange, cancellationToken)))
                     {
+                        var kept = lastKnownGood.KeepLost(held);
                         if (version == held.Version)
                         {
                             PolicySourceLog.Diverged(logger, version, etag, held.ETag, kept);
@@ -537,14 +539,15 @@ internal sealed class RedisPolicySource(
 
                         return;
                     }
-
-                    continue;
                 }
-
-                // A span only for a new document: the check every few seconds that finds the pointer unchanged is not a load.
-                if (await GatewayTelemetry.InPolicyLoadAsync(Name, () => LoadDocumentAsync(version, etag, lastChange, cancellationToken)))
+                else
                 {
-                    return;
+                    // A span only for a new document: the check every few seconds that finds the pointer unchanged is
+                    // not a load.
+                    if (await GatewayTelemetry.InPolicyLoadAsync(Name, () => LoadDocumentAsync(version, etag, lastChange, cancellationToken)))
+                    {
+                        return;
+                    }
                 }
 
                 // Gone: replaced meanwhile (the pointer has moved on), or lost while the pointer still names it.
@@ -594,7 +597,9 @@ internal sealed class RedisPolicySource(
     /// </summary>
     private void AdvanceMark(AuditStreamId? lastChange)
     {
-        if (lastChange is { } change && (_auditMark is not { } known || change > known))
+        // Read from Redis, "none recorded" is known too: the lowest ID, so that any admin change after it counts.
+        var change = lastChange ?? NoChangeRecorded;
+        if (_auditMark is not { } known || change > known)
         {
             _auditMark = change;
         }

@@ -92,8 +92,9 @@ public sealed class AdminAuthorizationTests(AdminAuthorizationFixture fixture) :
     [InlineData("app-only token with the change role", HttpStatusCode.BadRequest)]
     [InlineData("app-only token (idtyp) with the change role", HttpStatusCode.BadRequest)]
     [InlineData("user token with the change role", HttpStatusCode.Forbidden)]
-    // No scope, and not an app's own token (an ID token): no access token at all, refused at authentication.
-    [InlineData("token without scope whose sub is not its oid", HttpStatusCode.Unauthorized)]
+    [InlineData("token without scope whose sub is not its oid", HttpStatusCode.Forbidden)]
+    // No scope and no client named: an ID token, no access token at all, refused at authentication.
+    [InlineData("ID token (no azp) whose sub is not its oid", HttpStatusCode.Unauthorized)]
     [InlineData("app-only token with Global Administrator in wids", HttpStatusCode.Forbidden)]
     [InlineData("partner's app-only token with the change role", HttpStatusCode.Forbidden)]
     public async Task AdminChange_AppRoleCallers_OnlyAppOnlyTokensOfTheResourceTenant(string caller, HttpStatusCode expected)
@@ -104,6 +105,7 @@ public sealed class AdminAuthorizationTests(AdminAuthorizationFixture fixture) :
         {
             claims["oid"] = servicePrincipal;
             claims["sub"] = caller.Contains("sub is not", StringComparison.Ordinal) ? "pairwise-subject" : servicePrincipal;
+            claims["azp"] = caller.StartsWith("ID token", StringComparison.Ordinal) ? null : Guid.NewGuid().ToString();
             if (!caller.StartsWith("user", StringComparison.Ordinal))
             {
                 claims["scp"] = null;

@@ -62,17 +62,20 @@ public sealed class JwtValidationTests
     [Theory]
     [InlineData("sub equal to oid")]
     [InlineData("idtyp app")]
-    public async Task Authenticate_AppOnlyTokenWithRoles_IsForwarded(string kind)
+    [InlineData("a user's, with app roles and no scope")]
+    public async Task Authenticate_AccessTokenWithRolesAndNoScope_IsForwarded(string kind)
     {
-        // The control for the ID token above: an app's own token carries roles and no scope as well.
+        // The controls for the ID token above: access tokens with roles and no scope, which name their client (azp).
+        // An app's own (sub equal to oid, or idtyp app), or a user's for a client with no delegated permission.
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
         var app = Guid.NewGuid().ToString();
         var token = gateway.Token(claims: c =>
         {
             c["scp"] = null;
+            c["azp"] = Guid.NewGuid().ToString();
             c["roles"] = new List<object> { "Orders.Read" };
             c["oid"] = app;
-            c["sub"] = kind == "idtyp app" ? "another-subject" : app;
+            c["sub"] = kind == "sub equal to oid" ? app : "another-subject";
             c["idtyp"] = kind == "idtyp app" ? "app" : null;
         });
 

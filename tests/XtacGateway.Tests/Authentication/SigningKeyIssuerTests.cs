@@ -85,10 +85,12 @@ public sealed class SigningKeyIssuerTests
 
         issuer.PublishesNoKeys = true;
         var fetches = issuer.MetadataRequests;
-        // A token naming a key the gateway has not seen makes it refresh now, and read the empty set.
+        // A token naming a key the gateway has not seen makes it refresh now, and read the empty set: a failed read,
+        // so whether that key is the issuer's is not known. Neither accepted nor refused: 503, try again.
         using (var unknown = await gateway.GetAsync("/a", issuer.Mint("rotated", TestIds.AllowedPartner)))
         {
-            Assert.Equal(HttpStatusCode.Unauthorized, unknown.StatusCode);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, unknown.StatusCode);
+            Assert.NotNull(unknown.Headers.RetryAfter);
         }
 
         Assert.True(issuer.MetadataRequests > fetches, "the unknown key did not make the gateway read the key set");

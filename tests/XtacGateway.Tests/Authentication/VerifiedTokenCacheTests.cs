@@ -285,14 +285,16 @@ public sealed class VerifiedTokenCacheTests
             Assert.Equal(HttpStatusCode.ServiceUnavailable, jwks.StatusCode);
         }
 
-        // A token naming an unknown key forces a refresh attempt, which fails...
+        // A token naming an unknown key forces a refresh attempt, which fails: whether the key is the issuer's is not
+        // known (it may be one just rotated in), so the token is neither accepted nor refused, 503 with Retry-After...
         using var strangerKey = RSA.Create(2048);
         var strangerPath = Path.Combine(gateway.Directory, "stranger.pem");
         DevelopmentIssuer.WriteKeyFile(strangerPath, [strangerKey]);
         var stranger = DevelopmentIssuer.LoadOrCreate(strangerPath);
         using (var unknown = await gateway.GetAsync("/a", stranger.Mint(Claims(gateway), DateTimeOffset.UtcNow, TimeSpan.FromHours(1))))
         {
-            Assert.Equal(HttpStatusCode.Unauthorized, unknown.StatusCode);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, unknown.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(1), unknown.Headers.RetryAfter?.Delta);
         }
 
         // ...and new tokens signed with the known key (never cached) still get in.

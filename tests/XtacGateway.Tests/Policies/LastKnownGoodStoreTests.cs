@@ -53,6 +53,27 @@ public sealed class LastKnownGoodStoreTests : IDisposable
     }
 
     [Fact]
+    public void Confirmed_SourceMarkMovedOn_SavedWithThePolicy()
+    {
+        var store = CreateStore();
+        var snapshot = Snapshot(version: 4);
+        store.Save(snapshot, sourceMark: "0-0");
+
+        store.Confirmed(snapshot, sourceMark: "1764400000000-3");
+        using var policies = new PolicySnapshotStore(TimeProvider.System);
+        var restarted = CreateStore();
+        restarted.RestoreIfEmpty(policies, TestIds.ResourceTenant, "redis");
+
+        Assert.Equal("1764400000000-3", restarted.RestoredSourceMark);
+        // Restored, the mark is the one a re-save keeps.
+        File.Delete(restarted.Path);
+        restarted.Confirmed(policies.Current!);
+        var again = CreateStore();
+        again.RestoreIfEmpty(new PolicySnapshotStore(TimeProvider.System), TestIds.ResourceTenant, "redis");
+        Assert.Equal("1764400000000-3", again.RestoredSourceMark);
+    }
+
+    [Fact]
     public void RestoreIfEmpty_SavedWithoutASourceMark_NoMark()
     {
         CreateStore().Save(Snapshot(version: 4));

@@ -541,8 +541,11 @@ public sealed class RedisPolicySourceTests
 
         // Putting the lost policy back would undo that admin's change: Redis's is taken, and the lost one kept on disk.
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-        Assert.True(await AdminClient.EventuallyAsync(() => Task.FromResult(store.Current!.ETag == taken.ETag), Deadline),
-            "the first instance did not take Redis's policy");
+        // The policy is taken, then the lost one kept on disk and the loss logged: wait for the log.
+        Assert.True(await AdminClient.EventuallyAsync(
+            () => Task.FromResult(first.App.Services.GetFakeLogCollector().GetSnapshot().Any(r => r.Id.Id == 1113)), Deadline),
+            "the first instance did not take Redis's policy and log the lost one");
+        Assert.Equal(taken.ETag, store.Current!.ETag);
         Assert.Equal($"{taken.Version} {taken.ETag}", (string?)await connection.GetDatabase().StringGetAsync("xtac:policy:current"));
         Assert.Equal(HttpStatusCode.Forbidden, await DecideAsync(first, TestIds.BlockedPartner));
         var logs = first.App.Services.GetFakeLogCollector().GetSnapshot();
@@ -593,9 +596,66 @@ public sealed class RedisPolicySourceTests
 
         // No admin changed anything after the loss: the newest policy is put back, not given up for the older one.
         Assert.True(await AdminClient.EventuallyAsync(async () => (string?)await db.StringGetAsync("xtac:policy:current") is { } pointer
-            && pointer.EndsWith(newest.ETag, StringComparison.Ordinal) && store.Current!.Version > newest.Version, Deadline),
+            && pointer.EndsWith(newest.ETag, StringComparison.Ordinal) && store.Current!.Version > newest.Version
+            // Written back, then logged: wait for the log too.
+            && first.App.Services.GetFakeLogCollector().GetSnapshot().Any(r => r.Id.Id == 1110), Deadline),
             "the newest policy was not written back");
         Assert.Equal(newest.ETag, store.Current!.ETag);
+        var logs = first.App.Services.GetFakeLogCollector().GetSnapshot();
+        Assert.Single(logs, r => r.Id.Id == 1110);
+        Assert.DoesNotContain(logs, r => r.Id.Id is 1111 or 1113);
+    }
+
+    [SkippableFact]
+    public async Task Sync_NoAdminChangeRecordedAndALaggingWriteBackUnderTheSameVersion_WritesTheNewerPolicyBack()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = connection.GetDatabase();
+        PolicySnapshot lagging, newest;
+        byte[] laggingDocument;
+        // Two changes by a gateway that recorded no last admin change (as before this was recorded at all).
+        await using (var older = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString)))
+        {
+            using (var patch = await older.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner))
+            {
+                Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+            }
+
+            lagging = older.Service<PolicySnapshotStore>().Current!;
+            laggingDocument = (await db.KeyDumpAsync($"xtac:policy:doc:{lagging.ETag.Trim('"')}"))!;
+            using (var patch = await older.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.AllowedPartner}",
+                """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }"""))
+            {
+                Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+            }
+
+            newest = older.Service<PolicySnapshotStore>().Current!;
+        }
+
+        Assert.True(await db.KeyDeleteAsync("xtac:policy:lastchange"));
+        // This instance reads the newest policy, and that no admin change is recorded: that much it knows.
+        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString),
+            configureBuilder: b => FakeLogs.Enable(b, LogLevel.Warning));
+        var store = first.Service<PolicySnapshotStore>();
+        Assert.Equal(newest.ETag, store.Current!.ETag);
+
+        // A failover lost both changes, and an instance holding only the first wrote it back under the newest's number.
+        var laggingKey = $"xtac:policy:doc:{lagging.ETag.Trim('"')}";
+        var transaction = db.CreateTransaction();
+        _ = transaction.KeyDeleteAsync(laggingKey);
+        _ = transaction.KeyRestoreAsync(laggingKey, laggingDocument);
+        _ = transaction.StringSetAsync("xtac:policy:current", $"{newest.Version} {lagging.ETag}");
+        Assert.True(await transaction.ExecuteAsync());
+        await connection.GetSubscriber().PublishAsync(RedisChannel.Literal("xtac:policy:changes"), $"{newest.Version} {lagging.ETag}");
+
+        // Still no admin change recorded: nothing was changed there since, only lost; the newest policy is put back.
+        Assert.True(await AdminClient.EventuallyAsync(async () => (string?)await db.StringGetAsync("xtac:policy:current") is { } pointer
+            && pointer.EndsWith(newest.ETag, StringComparison.Ordinal) && store.Current!.Version > newest.Version
+            // Written back, then logged: wait for the log too.
+            && first.App.Services.GetFakeLogCollector().GetSnapshot().Any(r => r.Id.Id == 1110), Deadline),
+            "the newest policy was not written back");
         var logs = first.App.Services.GetFakeLogCollector().GetSnapshot();
         Assert.Single(logs, r => r.Id.Id == 1110);
         Assert.DoesNotContain(logs, r => r.Id.Id is 1111 or 1113);
@@ -633,8 +693,11 @@ public sealed class RedisPolicySourceTests
         // Redis comes back holding the other change under the same version: the failover, seen from this instance.
         await FailOverAsync(replica, redis, taken.ETag);
 
-        Assert.True(await AdminClient.EventuallyAsync(() => Task.FromResult(first.Service<PolicySnapshotStore>().Current!.ETag == taken.ETag), Deadline),
-            "the first instance did not take Redis's policy");
+        // The policy is taken, then the lost one kept on disk and the loss logged: wait for the log.
+        Assert.True(await AdminClient.EventuallyAsync(
+            () => Task.FromResult(first.App.Services.GetFakeLogCollector().GetSnapshot().Any(r => r.Id.Id == 1111)), Deadline),
+            "the first instance did not take Redis's policy and log the lost one");
+        Assert.Equal(taken.ETag, first.Service<PolicySnapshotStore>().Current!.ETag);
         var logs = first.App.Services.GetFakeLogCollector().GetSnapshot();
         Assert.True(logs.Count(r => r.Id.Id == 1111) == 1, string.Join("\n", logs.Select(r => $"{r.Id.Id} {r.Level} {r.Message}")));
         var record = logs.Single(r => r.Id.Id == 1111);
