@@ -48,6 +48,67 @@ public sealed class RedisPolicySourceTests
     private static async Task<HttpStatusCode> DecideAsync(GatewayHarness gateway, Guid tenant)
         => (await gateway.GetAsync("/", gateway.Token(tenant))).StatusCode;
 
+    /// <summary>An instance whose background check waits an hour: it reads Redis at start-up and when told to.</summary>
+    private static Task<GatewayHarness> StartCheckingOnlyWhenToldAsync(RedisServer redis) => GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
+    {
+        RedisSettings(redis.ConnectionString)(s);
+        s["Xtac:Policy:Redis:CheckInterval"] = "01:00:00";
+        s["Xtac:Policy:MaxAge"] = "02:00:00";
+    });
+
+    /// <summary>
+    /// Two admin changes through <paramref name="gateway"/>: what an instance that lagged holds (the first, with a dump
+    /// of its document, which the second change deletes from Redis), and the newest.
+    /// </summary>
+    private static async Task<(PolicySnapshot Lagging, byte[] LaggingDocument, PolicySnapshot Newest)> TwoChangesAsync(GatewayHarness gateway, IDatabase db)
+    {
+        using (var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+        }
+
+        var lagging = gateway.Service<PolicySnapshotStore>().Current!;
+        var laggingDocument = (await db.KeyDumpAsync($"xtac:policy:doc:{lagging.ETag.Trim('"')}"))!;
+        using (var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.AllowedPartner}",
+            """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }"""))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+        }
+
+        return (lagging, laggingDocument, gateway.Service<PolicySnapshotStore>().Current!);
+    }
+
+    /// <summary>
+    /// Redis failed over to a replica that saw neither change (no admin change recorded), and an instance holding only
+    /// the first wrote it back, audited as the gateway's own, under <paramref name="version"/>: one transaction, announced.
+    /// </summary>
+    private static async Task LaggingWriteBackAsync(ConnectionMultiplexer connection, PolicySnapshot lagging, byte[] laggingDocument, long version)
+    {
+        var laggingKey = $"xtac:policy:doc:{lagging.ETag.Trim('"')}";
+        var transaction = connection.GetDatabase().CreateTransaction();
+        _ = transaction.KeyDeleteAsync(["xtac:policy:audit", "xtac:policy:lastchange", laggingKey]);
+        _ = transaction.KeyRestoreAsync(laggingKey, laggingDocument);
+        _ = transaction.StreamAddAsync("xtac:policy:audit", "entry", """{"activityDisplayName":"Restore the cross-tenant access setting lost by the policy store"}""");
+        _ = transaction.StringSetAsync("xtac:policy:current", $"{version} {lagging.ETag}");
+        Assert.True(await transaction.ExecuteAsync());
+        await connection.GetSubscriber().PublishAsync(RedisChannel.Literal("xtac:policy:changes"), $"{version} {lagging.ETag}");
+    }
+
+    /// <summary>The newest policy is put back under a new version (event 1110), not given up for the older one.</summary>
+    private static async Task AssertWrittenBackAsync(GatewayHarness gateway, IDatabase db, PolicySnapshot newest)
+    {
+        var store = gateway.Service<PolicySnapshotStore>();
+        Assert.True(await AdminClient.EventuallyAsync(async () => (string?)await db.StringGetAsync("xtac:policy:current") is { } pointer
+            && pointer.EndsWith(newest.ETag, StringComparison.Ordinal) && store.Current!.Version > newest.Version
+            // Written back, then logged: wait for the log too.
+            && gateway.App.Services.GetFakeLogCollector().GetSnapshot().Any(r => r.Id.Id == 1110), Deadline),
+            "the newest policy was not written back");
+        Assert.Equal(newest.ETag, store.Current!.ETag);
+        var logs = gateway.App.Services.GetFakeLogCollector().GetSnapshot();
+        Assert.Single(logs, r => r.Id.Id == 1110);
+        Assert.DoesNotContain(logs, r => r.Id.Id is 1111 or 1113);
+    }
+
     /// <summary>
     /// A failover to <paramref name="replica"/>, seen from <paramref name="primary"/>'s instances: in one transaction,
     /// the primary comes to hold the replica's pointer, the document it names, its audit stream and its last admin
@@ -338,13 +399,8 @@ public sealed class RedisPolicySourceTests
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
-        {
-            RedisSettings(redis.ConnectionString)(s);
-            // No background check during the test: only the on-demand reload can have seen the pointer.
-            s["Xtac:Policy:Redis:CheckInterval"] = "01:00:00";
-            s["Xtac:Policy:MaxAge"] = "02:00:00";
-        });
+        // No background check during the test: only the on-demand reload can have seen the pointer.
+        await using var gateway = await StartCheckingOnlyWhenToldAsync(redis);
         var store = gateway.Service<PolicySnapshotStore>();
         using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
@@ -430,12 +486,7 @@ public sealed class RedisPolicySourceTests
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
-        {
-            RedisSettings(redis.ConnectionString)(s);
-            s["Xtac:Policy:Redis:CheckInterval"] = "01:00:00";
-            s["Xtac:Policy:MaxAge"] = "02:00:00";
-        });
+        await using var gateway = await StartCheckingOnlyWhenToldAsync(redis);
         var store = gateway.Service<PolicySnapshotStore>();
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
 
@@ -508,19 +559,9 @@ public sealed class RedisPolicySourceTests
         await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString),
             configureBuilder: b => FakeLogs.Enable(b, LogLevel.Warning));
         var store = first.Service<PolicySnapshotStore>();
-        using (var patch = await first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner))
-        {
-            Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
-        }
-
-        // A second change, so the one made on what is left takes a lower version, not the same one (event 1111's case).
-        using (var patch = await first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.AllowedPartner}",
-            """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }"""))
-        {
-            Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
-        }
-
-        var lost = store.Current!;
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        // Two changes, so the one made on what is left takes a lower version, not the same one (event 1111's case).
+        var (_, _, lost) = await TwoChangesAsync(first, connection.GetDatabase());
 
         // A replica that saw neither change (the seed, version 1), where an instance started since makes another: on a
         // Redis of its own, so that this instance cannot see the replica before that change and write its policy back.
@@ -540,7 +581,6 @@ public sealed class RedisPolicySourceTests
         await FailOverAsync(replica, redis, taken.ETag);
 
         // Putting the lost policy back would undo that admin's change: Redis's is taken, and the lost one kept on disk.
-        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         // The policy is taken, then the lost one kept on disk and the loss logged: wait for the log.
         Assert.True(await AdminClient.EventuallyAsync(
             () => Task.FromResult(first.App.Services.GetFakeLogCollector().GetSnapshot().Any(r => r.Id.Id == 1113)), Deadline),
@@ -564,46 +604,14 @@ public sealed class RedisPolicySourceTests
         await using var redis = await RedisServer.StartAsync();
         await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString),
             configureBuilder: b => FakeLogs.Enable(b, LogLevel.Warning));
-        var store = first.Service<PolicySnapshotStore>();
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-        var db = connection.GetDatabase();
-        using (var patch = await first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner))
-        {
-            Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
-        }
+        var (lagging, laggingDocument, newest) = await TwoChangesAsync(first, connection.GetDatabase());
 
-        // What a lagging instance still holds: the first change only.
-        var lagging = store.Current!;
-        var laggingDocument = (await db.KeyDumpAsync($"xtac:policy:doc:{lagging.ETag.Trim('"')}"))!;
-        using (var patch = await first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.AllowedPartner}",
-            """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }"""))
-        {
-            Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
-        }
+        // The lagging instance writes its policy back under the next number after what is left: the newest one's.
+        await LaggingWriteBackAsync(connection, lagging, laggingDocument, newest.Version);
 
-        var newest = store.Current!;
-
-        // Redis failed over to a replica that saw neither change (the seed: no admin change yet), and the lagging
-        // instance wrote its policy back, audited as the gateway's own, under the next number: the newest one's.
-        var laggingKey = $"xtac:policy:doc:{lagging.ETag.Trim('"')}";
-        var transaction = db.CreateTransaction();
-        _ = transaction.KeyDeleteAsync(["xtac:policy:audit", "xtac:policy:lastchange", laggingKey]);
-        _ = transaction.KeyRestoreAsync(laggingKey, laggingDocument);
-        _ = transaction.StreamAddAsync("xtac:policy:audit", "entry", """{"activityDisplayName":"Restore the cross-tenant access setting lost by the policy store"}""");
-        _ = transaction.StringSetAsync("xtac:policy:current", $"{newest.Version} {lagging.ETag}");
-        Assert.True(await transaction.ExecuteAsync());
-        await connection.GetSubscriber().PublishAsync(RedisChannel.Literal("xtac:policy:changes"), $"{newest.Version} {lagging.ETag}");
-
-        // No admin changed anything after the loss: the newest policy is put back, not given up for the older one.
-        Assert.True(await AdminClient.EventuallyAsync(async () => (string?)await db.StringGetAsync("xtac:policy:current") is { } pointer
-            && pointer.EndsWith(newest.ETag, StringComparison.Ordinal) && store.Current!.Version > newest.Version
-            // Written back, then logged: wait for the log too.
-            && first.App.Services.GetFakeLogCollector().GetSnapshot().Any(r => r.Id.Id == 1110), Deadline),
-            "the newest policy was not written back");
-        Assert.Equal(newest.ETag, store.Current!.ETag);
-        var logs = first.App.Services.GetFakeLogCollector().GetSnapshot();
-        Assert.Single(logs, r => r.Id.Id == 1110);
-        Assert.DoesNotContain(logs, r => r.Id.Id is 1111 or 1113);
+        // No admin changed anything after the loss.
+        await AssertWrittenBackAsync(first, connection.GetDatabase(), newest);
     }
 
     [SkippableFact]
@@ -615,50 +623,22 @@ public sealed class RedisPolicySourceTests
         var db = connection.GetDatabase();
         PolicySnapshot lagging, newest;
         byte[] laggingDocument;
-        // Two changes by a gateway that recorded no last admin change (as before this was recorded at all).
         await using (var older = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString)))
         {
-            using (var patch = await older.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner))
-            {
-                Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
-            }
-
-            lagging = older.Service<PolicySnapshotStore>().Current!;
-            laggingDocument = (await db.KeyDumpAsync($"xtac:policy:doc:{lagging.ETag.Trim('"')}"))!;
-            using (var patch = await older.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.AllowedPartner}",
-                """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }"""))
-            {
-                Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
-            }
-
-            newest = older.Service<PolicySnapshotStore>().Current!;
+            (lagging, laggingDocument, newest) = await TwoChangesAsync(older, db);
         }
 
+        // Made by a gateway that recorded no last admin change (as before this was recorded at all).
         Assert.True(await db.KeyDeleteAsync("xtac:policy:lastchange"));
         // This instance reads the newest policy, and that no admin change is recorded: that much it knows.
         await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString),
             configureBuilder: b => FakeLogs.Enable(b, LogLevel.Warning));
-        var store = first.Service<PolicySnapshotStore>();
-        Assert.Equal(newest.ETag, store.Current!.ETag);
+        Assert.Equal(newest.ETag, first.Service<PolicySnapshotStore>().Current!.ETag);
 
-        // A failover lost both changes, and an instance holding only the first wrote it back under the newest's number.
-        var laggingKey = $"xtac:policy:doc:{lagging.ETag.Trim('"')}";
-        var transaction = db.CreateTransaction();
-        _ = transaction.KeyDeleteAsync(laggingKey);
-        _ = transaction.KeyRestoreAsync(laggingKey, laggingDocument);
-        _ = transaction.StringSetAsync("xtac:policy:current", $"{newest.Version} {lagging.ETag}");
-        Assert.True(await transaction.ExecuteAsync());
-        await connection.GetSubscriber().PublishAsync(RedisChannel.Literal("xtac:policy:changes"), $"{newest.Version} {lagging.ETag}");
+        await LaggingWriteBackAsync(connection, lagging, laggingDocument, newest.Version);
 
-        // Still no admin change recorded: nothing was changed there since, only lost; the newest policy is put back.
-        Assert.True(await AdminClient.EventuallyAsync(async () => (string?)await db.StringGetAsync("xtac:policy:current") is { } pointer
-            && pointer.EndsWith(newest.ETag, StringComparison.Ordinal) && store.Current!.Version > newest.Version
-            // Written back, then logged: wait for the log too.
-            && first.App.Services.GetFakeLogCollector().GetSnapshot().Any(r => r.Id.Id == 1110), Deadline),
-            "the newest policy was not written back");
-        var logs = first.App.Services.GetFakeLogCollector().GetSnapshot();
-        Assert.Single(logs, r => r.Id.Id == 1110);
-        Assert.DoesNotContain(logs, r => r.Id.Id is 1111 or 1113);
+        // Still no admin change recorded: nothing was changed there since, only lost.
+        await AssertWrittenBackAsync(first, db, newest);
     }
 
     [SkippableFact]
