@@ -116,6 +116,15 @@ internal sealed class VerifiedTokenCache : IDisposable
 
     public void Dispose() => _expirySweep.Dispose();
 
+    /// <summary>Drops every entry: the next request with each token is validated again.</summary>
+    public void Clear()
+    {
+        foreach (var (token, entry) in _entries)
+        {
+            Remove(token, entry);
+        }
+    }
+
     private bool IsOverLimits() => Volatile.Read(ref _count) > _options.MaxEntries || Interlocked.Read(ref _bytes) > _options.MaxBytes;
 
     private void Trim()
