@@ -252,7 +252,7 @@ internal sealed class SigningKeyOptions
 
     /// <summary>
     /// How long a request whose token names an unknown key waits for the refresh it asked for; after that the token is
-    /// refused as signed by an unknown key (401), and the refresh carries on for the requests after it.
+    /// neither accepted nor refused (503 with Retry-After), and the refresh carries on for the requests after it.
     /// </summary>
     [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
     public TimeSpan UnknownKeyWait { get; set; } = TimeSpan.FromSeconds(5);

@@ -3,9 +3,9 @@ using Microsoft.AspNetCore.Authentication.JwtBearer;
 namespace XtacGateway.Authentication;
 
 /// <summary>
-/// While the issuer's signing keys have never been read (the identity provider down at start-up), no token can be
-/// checked: callers get 503 with <c>Retry-After</c>, not the 500 of an unhandled exception nor a 401 that blames their
-/// token. The reason is logged by <see cref="SigningKeyManager"/>, not shown to callers.
+/// While the issuer's signing keys cannot be read (never read yet, or a token names a key the last read could not
+/// confirm), the token cannot be checked: callers get 503 with <c>Retry-After</c>, not the 500 of an unhandled exception
+/// nor a 401 that blames their token. The reason is logged by <see cref="SigningKeyManager"/>, not shown to callers.
 /// </summary>
 internal static class SigningKeysUnavailableResponse
 {
@@ -35,7 +35,7 @@ internal static class SigningKeysUnavailableResponse
         await Results.Problem(
             statusCode: StatusCodes.Status503ServiceUnavailable,
             title: "Token issuer unavailable",
-            detail: "The gateway has not been able to read its token issuer's signing keys, so no token can be checked yet. Retry later.")
+            detail: "The gateway could not read its token issuer's signing keys, so this token cannot be checked yet. Retry later.")
             .ExecuteAsync(context.HttpContext);
     };
 }

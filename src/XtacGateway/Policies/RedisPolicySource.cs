@@ -379,8 +379,12 @@ internal sealed class RedisPolicySource(
         }
 
         var snapshot = draft.WithVersion(new PolicyVersion((long)result[1], etag, time.GetUtcNow()));
-        // An admin change is the newest one now; the gateway's own seeds and write-backs leave the mark as it was.
-        AdvanceMark(AuditStreamId.Parse((string?)result[2]));
+        // An admin change is the newest one now; the gateway's own seeds and write-backs leave the mark as it was (an
+        // empty result is "not an admin change", not "none recorded").
+        if (AuditStreamId.Parse((string?)result[2]) is { } change)
+        {
+            AdvanceMark(change);
+        }
 
         Apply(snapshot);
         return new PolicyCommitResult(PolicyCommitStatus.Committed, snapshot, AuditRecorded: audit is not null);
@@ -472,6 +476,9 @@ internal sealed class RedisPolicySource(
                         return;
                     }
 
+                    // Where Redis stands is known now (an emptied store: none recorded, unless that key survived).
+                    AdvanceMark(lastChange);
+
                     // The policy in force or the last known good one puts back what Redis lost: audited as the write-back
                     // below is. The seed file on a first start restores nothing.
                     var seeded = await CompareAndSetAsync(seed.Draft, string.Empty, seed.Draft.Version,
@@ -510,6 +517,8 @@ internal sealed class RedisPolicySource(
                     var writtenSince = _auditMark is { } mark ? lastChange is { } newest && newest > mark : version == held.Version;
                     if (!writtenSince)
                     {
+                        // Where Redis stands is known now, and what the write-back saves with the policy.
+                        AdvanceMark(lastChange);
                         // Nothing was changed there since, only lost (or written back by an instance that lagged): the
                         // policy in force holds changes that were acknowledged, so it is put back rather than reverted.
                         var reasserted = await CompareAndSetAsync(held, etag, held.Version, WriteBackAudit(version, held.Version));
