@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using XtacGateway.Hosting;
 
 namespace XtacGateway.Authentication;
 
@@ -31,7 +32,7 @@ internal static class SigningKeysUnavailableResponse
 
         context.HandleResponse();
         var keys = context.HttpContext.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<SigningKeyOptions>>().Value;
-        context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(keys.MinimumRefreshInterval.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        context.Response.Headers.RetryAfter = RetryAfterHeader.Seconds(keys.MinimumRefreshInterval);
         await Results.Problem(
             statusCode: StatusCodes.Status503ServiceUnavailable,
             title: "Token issuer unavailable",

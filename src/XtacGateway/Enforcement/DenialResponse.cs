@@ -10,10 +10,7 @@ internal static class DenialResponse
     /// RFC 6750 3.1: a token that does not enable access gets a challenge; <c>insufficient_scope</c> with a 403 is the
     /// code for a valid token that is not enough. Built once per reason: denials can come in floods.
     /// </summary>
-    private static readonly string[] s_challenges = [.. Enum.GetValues<DecisionReason>().Select(reason =>
-        new Decision(reason, SettingsSource.None, null, Guid.Empty) is var decision
-            ? $"Bearer error=\"insufficient_scope\", error_description=\"{decision.ErrorCode ?? decision.ReasonName}: {decision.ReasonName}\""
-            : null!)];
+    private static readonly string[] s_challenges = [.. Enum.GetValues<DecisionReason>().Select(Challenge)];
 
     /// <param name="retryAfter">Seconds, for the 503 of a gateway without a policy (RFC 9110 10.2.3).</param>
     public static async Task WriteAsync(HttpContext context, Decision decision, string traceId, string retryAfter)
@@ -63,5 +60,11 @@ internal static class DenialResponse
         }
 
         await response.BodyWriter.FlushAsync(context.RequestAborted);
+    }
+
+    private static string Challenge(DecisionReason reason)
+    {
+        var decision = new Decision(reason, SettingsSource.None, null, Guid.Empty);
+        return $"Bearer error=\"insufficient_scope\", error_description=\"{decision.ErrorCode ?? decision.ReasonName}: {decision.ReasonName}\"";
     }
 }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
+using XtacGateway.Hosting;
 using XtacGateway.Observability;
 using XtacGateway.Policies;
 using XtacGateway.Policy.Claims;
@@ -38,7 +39,7 @@ internal sealed class EnforcementMiddleware(
     private readonly Guid _resourceTenant = options.Value.ResourceTenantId!.Value;
 
     /// <summary>Without a policy, the caller may try again when the source is next tried: its shortest retry delay.</summary>
-    private readonly string _policyRetryAfter = Math.Max(1, (int)Math.Ceiling(sourceOptions.Value.RetryMinDelay.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    private readonly string _policyRetryAfter = RetryAfterHeader.Seconds(sourceOptions.Value.RetryMinDelay);
 
     public Task Invoke(HttpContext context)
     {

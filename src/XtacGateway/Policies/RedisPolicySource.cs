@@ -71,10 +71,10 @@ internal sealed class RedisPolicySource(
         return {1, version, change}
         """;
 
-    // KEYS[1] pointer, KEYS[2] the last admin change's entry ID, KEYS[3] the document of the policy in force here;
-    // ARGV[1] the pointer this instance holds ('' for none). {0, change} for an empty store, else {1, change, whether
-    // KEYS[3] exists when the pointer is the one held (else 1), pointer}, read together: the change tells a store that
-    // went back in time from one an admin wrote to since (see SyncAsync). A change key of another type counts as none.
+    // KEYS[1] pointer, KEYS[2] the last admin change's entry ID, KEYS[3] the document of the policy in force here.
+    // {0, change} for an empty store, else {1, change, whether KEYS[3] exists, pointer}, read together: the change tells
+    // a store that went back in time from one an admin wrote to since (see SyncAsync). A change key of another type
+    // counts as none.
     private const string ReadPointerScript = """
         local change = redis.pcall('GET', KEYS[2])
         if type(change) ~= 'string' then
@@ -84,11 +84,7 @@ internal sealed class RedisPolicySource(
         if not cur then
           return {0, change}
         end
-        local exists = 1
-        if cur == ARGV[1] then
-          exists = redis.call('EXISTS', KEYS[3])
-        end
-        return {1, change, exists, cur}
+        return {1, change, redis.call('EXISTS', KEYS[3]), cur}
         """;
 
     // KEYS[1] pointer, KEYS[2] a replaced document; ARGV[1] its etag. Deleted only if the pointer does not name it
@@ -248,17 +244,19 @@ internal sealed class RedisPolicySource(
     /// <summary>
     /// Nobody points at the old document any more; an instance that was about to read it re-reads the pointer. Best
     /// effort and not cancellable: the change is already in force, so a failure here must not be reported as its failure.
+    /// True when it was deleted (not named again meanwhile, and there).
     /// </summary>
-    private async Task RemoveReplacedDocumentAsync(string etag)
+    private async Task<bool> RemoveReplacedDocumentAsync(string etag)
     {
         try
         {
             var db = await redis.DatabaseAsync();
-            await db.ScriptEvaluateAsync(DeleteReplacedScript, [CurrentKey, DocumentKey(etag)], [etag]);
+            return (long)await db.ScriptEvaluateAsync(DeleteReplacedScript, [CurrentKey, DocumentKey(etag)], [etag]) > 0;
         }
         catch (Exception ex)
         {
             PolicySourceLog.ReplacedDocumentNotRemoved(logger, DocumentKey(etag), ex.Message);
+            return false;
         }
     }
 
@@ -273,9 +271,8 @@ internal sealed class RedisPolicySource(
     {
         var multiplexer = await redis.GetAsync();
         var db = await redis.DatabaseAsync();
-        var named = (string?)await db.StringGetAsync(CurrentKey) is { } pointer && pointer.IndexOf(' ', StringComparison.Ordinal) is var space and > 0
-            ? DocumentKey(pointer[(space + 1)..])
-            : null;
+        // A malformed pointer stops the sweep (logged): nothing is deleted while it is unknown what is named.
+        var named = (string?)await db.StringGetAsync(CurrentKey) is { } pointer ? DocumentKey(ParsePointer(pointer).ETag) : null;
         var unnamed = new HashSet<string>(StringComparer.Ordinal);
         var documentPrefix = $"{_options.KeyPrefix}:doc:";
         var pattern = $"{EscapeGlob(_options.KeyPrefix)}:doc:*";
@@ -294,9 +291,8 @@ internal sealed class RedisPolicySource(
 
         foreach (var key in unnamed.Where(_unnamedDocuments.Contains))
         {
-            // The script keeps it if the pointer has come to name it since.
-            var etag = key[(key.LastIndexOf(':') + 1)..];
-            if ((long)await db.ScriptEvaluateAsync(DeleteReplacedScript, [CurrentKey, key], [$"\"{etag}\""]) > 0)
+            // Kept if the pointer has come to name it since, as a replaced document is.
+            if (await RemoveReplacedDocumentAsync($"\"{key[documentPrefix.Length..]}\""))
             {
                 PolicySourceLog.UnnamedDocumentDeleted(logger, key);
             }
@@ -466,8 +462,7 @@ internal sealed class RedisPolicySource(
             for (var attempt = 0; attempt < 3; attempt++)
             {
                 var held = store.Current;
-                var read = (RedisResult[])(await db.ScriptEvaluateAsync(ReadPointerScript,
-                    [CurrentKey, LastChangeKey, DocumentKey(held?.ETag ?? "none")], [held is null ? "" : $"{held.Version} {held.ETag}"]))!;
+                var read = (RedisResult[])(await db.ScriptEvaluateAsync(ReadPointerScript, [CurrentKey, LastChangeKey, DocumentKey(held?.ETag ?? "none")]))!;
                 var lastChange = AuditStreamId.Parse((string?)read[1]);
                 if ((long)read[0] == 0)
                 {
