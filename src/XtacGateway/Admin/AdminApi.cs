@@ -28,7 +28,8 @@ internal static class AdminApi
     /// <summary>One partner with thousands of user targets is well under this; a body of Kestrel's default 30 MB is not an admin change.</summary>
     private const long MaxBodyBytes = 4 * 1024 * 1024;
     private const int AuditPageSize = 100;
-    private const int AuditMaxPageSize = 10_000;
+    /// <summary>Entries in one audit response: each may carry a partner's configuration before and after.</summary>
+    private const int AuditMaxPageSize = 1000;
     private const string Relative = "/policies/crossTenantAccessPolicy";
 
     /// <summary>Partners in one list response: 100,000 of them would be tens of MB in one answer.</summary>
@@ -117,8 +118,7 @@ internal static class AdminApi
         {
             if (!PartnerPageToken.TryRead(skipToken.ToString(), out var etag, out start))
             {
-                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid $skiptoken",
-                    detail: "'$skiptoken' is not one this API gave in an '@odata.nextLink'; list again from the first page.");
+                return InvalidSkipToken();
             }
 
             if (etag != snapshot.ETag)
@@ -134,8 +134,7 @@ internal static class AdminApi
         var page = new PartnerCollectionResponse { Value = [.. partners.Skip(start).Take(end - start)] };
         if (end < partners.Count)
         {
-            var request = context.Request;
-            var next = $"{request.Scheme}://{request.Host}{request.PathBase}{request.Path}?$top={size}&$skiptoken={PartnerPageToken.Write(snapshot.ETag, end)}";
+            var next = SkipToken.NextLink(context.Request, size, PartnerPageToken.Write(snapshot.ETag, end));
             page.AdditionalData = new() { ["@odata.nextLink"] = JsonSerializer.SerializeToElement(next, PolicyJsonContext.Default.String) };
         }
 
@@ -365,7 +364,10 @@ internal static class AdminApi
             : NoPolicy();
     }
 
-    /// <summary>The newest entries, newest first: <c>$top</c> of them as Graph's directory audits take it (<c>top</c> too), 100 by default.</summary>
+    /// <summary>
+    /// The entries, newest first, a page at a time: <c>$top</c> of them as Graph's directory audits take it (<c>top</c>
+    /// too), 100 by default, and an <c>@odata.nextLink</c> to the older ones while any are left.
+    /// </summary>
     private static async Task<IResult> ReadAudit(HttpContext context, IAuditLog audit)
     {
         var query = context.Request.Query;
@@ -378,10 +380,27 @@ internal static class AdminApi
                 detail: $"'{name}' must be a whole number from 1 to {AuditMaxPageSize}, not '{text}'.");
         }
 
+        string? before = null;
+        if (query.TryGetValue("$skiptoken", out var skipToken) && !SkipToken.TryRead(skipToken.ToString(), out before))
+        {
+            return InvalidSkipToken();
+        }
+
         try
         {
-            var entries = await audit.ReadAsync(top, context.RequestAborted);
-            return Results.Json(new AuditEntryList(entries), AdminJsonContext.Default.AuditEntryList);
+            var page = await audit.ReadAsync(top, before, context.RequestAborted);
+            return Results.Json(
+                new AuditEntryList(page.Entries) { NextLink = page.Next is { } next ? SkipToken.NextLink(context.Request, top, SkipToken.Write(next)) : null },
+                AdminJsonContext.Default.AuditEntryList);
+        }
+        catch (AuditPositionException ex) when (ex.IsStale)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "The audit log changed",
+                detail: $"{ex.Message} List again from the first page.");
+        }
+        catch (AuditPositionException)
+        {
+            return InvalidSkipToken();
         }
         catch (Exception ex) when (RedisConnection.IsUnreachable(ex) || ex is RedisServerException or IOException or UnauthorizedAccessException)
         {
@@ -390,6 +409,10 @@ internal static class AdminApi
             return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Audit log unavailable", detail: ex.Message);
         }
     }
+
+    private static IResult InvalidSkipToken()
+        => Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid $skiptoken",
+            detail: "'$skiptoken' is not one this API gave in an '@odata.nextLink'; list again from the first page.");
 
     private static async Task<IResult> Evaluate(HttpContext context, PolicySnapshotStore store, IOptions<GatewayOptions> options)
     {
@@ -600,25 +623,45 @@ internal static class AdminApi
 }
 
 /// <summary>
-/// The <c>$skiptoken</c> of a partner page: where the page starts and the ETag of the policy it was given from, as
-/// base64url (opaque to clients, and needing no escaping in a URL).
+/// A <c>$skiptoken</c>: where the next page starts, in the API's own terms, as base64url (opaque to clients, and
+/// needing no escaping in a URL).
 /// </summary>
-internal static class PartnerPageToken
+internal static class SkipToken
 {
-    public static string Write(string etag, int start)
-        => System.Buffers.Text.Base64Url.EncodeToString(System.Text.Encoding.UTF8.GetBytes(
-            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{start}:{etag}")));
+    public static string Write(string text) => System.Buffers.Text.Base64Url.EncodeToString(System.Text.Encoding.UTF8.GetBytes(text));
 
-    public static bool TryRead(string token, out string etag, out int start)
+    public static bool TryRead(string token, out string text)
     {
-        etag = string.Empty;
-        start = 0;
+        text = string.Empty;
         if (token.Length is 0 or > 512 || !System.Buffers.Text.Base64Url.IsValid(token))
         {
             return false;
         }
 
-        var text = System.Text.Encoding.UTF8.GetString(System.Buffers.Text.Base64Url.DecodeFromChars(token));
+        text = System.Text.Encoding.UTF8.GetString(System.Buffers.Text.Base64Url.DecodeFromChars(token));
+        return true;
+    }
+
+    /// <summary>The request's own URL with the next page's <c>$top</c> and <c>$skiptoken</c>, for <c>@odata.nextLink</c>.</summary>
+    public static string NextLink(HttpRequest request, int top, string token)
+        => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{request.Scheme}://{request.Host}{request.PathBase}{request.Path}?$top={top}&$skiptoken={token}");
+}
+
+/// <summary>The <c>$skiptoken</c> of a partner page: where the page starts and the ETag of the policy it was given from.</summary>
+internal static class PartnerPageToken
+{
+    public static string Write(string etag, int start)
+        => SkipToken.Write(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{start}:{etag}"));
+
+    public static bool TryRead(string token, out string etag, out int start)
+    {
+        etag = string.Empty;
+        start = 0;
+        if (!SkipToken.TryRead(token, out var text))
+        {
+            return false;
+        }
+
         var colon = text.IndexOf(':', StringComparison.Ordinal);
         if (colon <= 0 || colon == text.Length - 1
             || !int.TryParse(text.AsSpan(0, colon), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out start))

@@ -53,7 +53,25 @@ internal sealed record AuditActor(string? ObjectId, string? TenantId, string? Ap
 
 internal sealed record AuditModifiedProperty(string DisplayName, JsonNode? OldValue, JsonNode? NewValue);
 
-internal sealed record AuditEntryList(IReadOnlyList<AuditEntry> Value);
+internal sealed record AuditEntryList(IReadOnlyList<AuditEntry> Value)
+{
+    [JsonPropertyName("@odata.nextLink")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? NextLink { get; init; }
+}
+
+/// <summary>
+/// Entries, newest first, and the position the next (older) page reads from: null when no older entry is left. A
+/// position is the log's own (a stream ID, a byte offset); clients see it only inside an opaque <c>$skiptoken</c>.
+/// </summary>
+internal sealed record AuditPage(IReadOnlyList<AuditEntry> Entries, string? Next);
+
+/// <summary>A <c>$skiptoken</c> naming a position that is not one of this log's (<see cref="IsStale"/> false), or no longer is.</summary>
+internal sealed class AuditPositionException(string message, bool isStale) : Exception(message)
+{
+    /// <summary>The position was the log's once, but the log was moved or replaced since.</summary>
+    public bool IsStale { get; } = isStale;
+}
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(AuditEntry))]
@@ -66,8 +84,11 @@ internal interface IAuditLog
 {
     Task AppendAsync(AuditEntry entry, CancellationToken cancellationToken);
 
-    /// <summary>The newest <paramref name="top"/> entries, newest first.</summary>
-    Task<IReadOnlyList<AuditEntry>> ReadAsync(int top, CancellationToken cancellationToken);
+    /// <summary>
+    /// At most <paramref name="top"/> entries, newest first: the newest, or those older than <paramref name="before"/>
+    /// (a page's <see cref="AuditPage.Next"/>). Throws <see cref="AuditPositionException"/> for a position not the log's.
+    /// </summary>
+    Task<AuditPage> ReadAsync(int top, string? before, CancellationToken cancellationToken);
 }
 
 /// <summary>JSON lines, appended and flushed to disk one entry at a time.</summary>
@@ -124,20 +145,41 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
         }
     }
 
-    public async Task<IReadOnlyList<AuditEntry>> ReadAsync(int top, CancellationToken cancellationToken)
+    /// <remarks>
+    /// A position is <c>offset:id</c>, the byte offset and ID of the previous page's oldest entry: offsets alone cannot
+    /// tell a file moved aside and started again, whose lines may well fall at the same offsets.
+    /// </remarks>
+    public async Task<AuditPage> ReadAsync(int top, string? before, CancellationToken cancellationToken)
     {
+        (long Offset, string Id)? start = null;
+        if (before is not null)
+        {
+            var colon = before.IndexOf(':', StringComparison.Ordinal);
+            start = colon > 0 && colon < before.Length - 1
+                && long.TryParse(before.AsSpan(0, colon), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var offset)
+                ? (offset, before[(colon + 1)..])
+                : throw new AuditPositionException($"'{before}' is not a position in the audit file.", isStale: false);
+        }
+
         if (!File.Exists(Path))
         {
-            return [];
+            return start is null ? new AuditPage([], null) : throw Replaced();
         }
 
         var entries = new List<AuditEntry>(Math.Min(top, 1024));
+        string? next = null;
         await _gate.WaitAsync(cancellationToken);
         try
         {
+            if (start is { } from && (await ReadLineAtAsync(Path, from.Offset, cancellationToken) is not { } held || AuditEntry.TryParse(held)?.Id != from.Id))
+            {
+                throw Replaced();
+            }
+
             // From the end back, only as far as the newest entries asked for: the log never rotates, so reading it
             // whole would cost memory in proportion to its whole history on every read.
-            await foreach (var (offset, line) in LinesFromEndAsync(Path, cancellationToken))
+            var last = string.Empty;
+            await foreach (var (offset, line) in LinesFromEndAsync(Path, cancellationToken, endOffset: start?.Offset))
             {
                 if (string.IsNullOrWhiteSpace(line))
                 {
@@ -146,11 +188,15 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
 
                 if (AuditEntry.TryParse(line) is { } entry)
                 {
-                    entries.Add(entry);
                     if (entries.Count == top)
                     {
+                        // An older entry is there to be read: the next page starts after this page's oldest.
+                        next = last;
                         break;
                     }
+
+                    entries.Add(entry);
+                    last = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{offset}:{entry.Id}");
                 }
                 else
                 {
@@ -163,16 +209,48 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
             _gate.Release();
         }
 
-        return entries;
+        return new AuditPage(entries, next);
+
+        AuditPositionException Replaced()
+            => new($"The audit file {Path} was moved or replaced since this page's link was given.", isStale: true);
     }
 
-    /// <summary>The file's lines, last first, each with the byte offset it starts at; read in blocks from the end.</summary>
+    /// <summary>The line starting at byte <paramref name="offset"/>, or null when the file is not that long.</summary>
+    private static async Task<string?> ReadLineAtAsync(string path, long offset, CancellationToken cancellationToken)
+    {
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1, FileOptions.Asynchronous);
+        if (offset >= stream.Length)
+        {
+            return null;
+        }
+
+        stream.Position = offset;
+        var line = new MemoryStream();
+        var block = new byte[16 * 1024];
+        int read;
+        while ((read = await stream.ReadAsync(block, cancellationToken)) > 0)
+        {
+            var newline = block.AsSpan(0, read).IndexOf((byte)'\n');
+            line.Write(block, 0, newline < 0 ? read : newline);
+            if (newline >= 0)
+            {
+                break;
+            }
+        }
+
+        return Encoding.UTF8.GetString(line.GetBuffer(), 0, (int)line.Length);
+    }
+
+    /// <summary>
+    /// The file's lines before byte <paramref name="endOffset"/> (the whole file when null), last first, each with the
+    /// byte offset it starts at; read in blocks from the end.
+    /// </summary>
     internal static async IAsyncEnumerable<(long Offset, string Line)> LinesFromEndAsync(
-        string path, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken, int blockSize = 64 * 1024)
+        string path, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken, int blockSize = 64 * 1024, long? endOffset = null)
     {
         await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1, FileOptions.Asynchronous);
         var block = new byte[blockSize];
-        var position = stream.Length;
+        var position = Math.Min(endOffset ?? long.MaxValue, stream.Length);
 
         // The start of the line the previous block ended in, carried until its beginning is read ('\n' never occurs
         // inside a UTF-8 sequence, so splitting bytes on it is safe).
@@ -251,12 +329,20 @@ internal sealed class RedisAuditLog(RedisConnection redis, IOptions<PolicySource
         await db.StreamAddAsync(Key, Field, json, maxLength: options.Value.Redis.AuditMaxEntries, useApproximateMaxLength: true);
     }
 
-    public async Task<IReadOnlyList<AuditEntry>> ReadAsync(int top, CancellationToken cancellationToken)
+    public async Task<AuditPage> ReadAsync(int top, string? before, CancellationToken cancellationToken)
     {
+        if (before is not null && AuditStreamId.Parse(before) is null)
+        {
+            throw new AuditPositionException($"'{before}' is not an entry ID of the audit stream {Key}.", isStale: false);
+        }
+
+        // One more than asked for tells whether an older page follows; '(' makes the range exclude the previous page's
+        // last entry (Redis 6.2 and later).
         var db = await redis.DatabaseAsync();
-        var stream = await db.StreamRangeAsync(Key, count: top, messageOrder: Order.Descending);
-        var entries = new List<AuditEntry>(stream.Length);
-        foreach (var message in stream)
+        var stream = await db.StreamRangeAsync(Key, minId: "-", maxId: before is null ? "+" : "(" + before, count: top + 1, messageOrder: Order.Descending);
+        var read = Math.Min(stream.Length, top);
+        var entries = new List<AuditEntry>(read);
+        foreach (var message in stream.AsSpan(0, read))
         {
             var value = message[Field];
             if (!value.IsNull && AuditEntry.TryParse(Encoding.UTF8.GetString((byte[])value!)) is { } entry)
@@ -269,6 +355,6 @@ internal sealed class RedisAuditLog(RedisConnection redis, IOptions<PolicySource
             }
         }
 
-        return entries;
+        return new AuditPage(entries, stream.Length > top ? stream[top - 1].Id.ToString() : null);
     }
 }

@@ -159,6 +159,29 @@ public sealed class RedisPolicySourceTests
     }
 
     [SkippableFact]
+    public async Task ReadAudit_StreamHasMoreEntriesThanTop_NextLinksGiveEveryEntryOnceOnAnyInstance()
+    {
+        RedisServer.SkipIfUnavailable();
+        await using var redis = await RedisServer.StartAsync();
+        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+        var versions = await first.FiveAuditedChangesAsync();
+
+        // The link is the stream's own position: the other instance follows it just as well.
+        using var page = await first.AdminAsync(HttpMethod.Get, "/admin/audit?$top=2");
+        var next = (string)(await page.JsonAsync())["@odata.nextLink"]!;
+        var rest = await second.AuditPagesAsync(new Uri(next).PathAndQuery);
+
+        Assert.Equal([[versions[2], versions[1]], [versions[0]]], rest);
+        Assert.Equal([[versions[4], versions[3], versions[2], versions[1], versions[0]]], await second.AuditPagesAsync("/admin/audit?$top=5"));
+        foreach (var token in new[] { "MTIz" /* "123" */, "MTIzOmFiYw" /* "123:abc", a file position */, "YWJj" })
+        {
+            using var refused = await second.AdminAsync(HttpMethod.Get, $"/admin/audit?$skiptoken={token}");
+            await ProblemAssert.IsProblemAsync(refused, HttpStatusCode.BadRequest, "'$skiptoken'");
+        }
+    }
+
+    [SkippableFact]
     public async Task TwoAdminsOnTwoInstances_SameIfMatch_OneWinsTheOtherGets412()
     {
         RedisServer.SkipIfUnavailable();
