@@ -57,7 +57,7 @@ internal static class GatewayApplication
         services.AddHostedService(sp => sp.GetRequiredService<ShutdownDrain>());
         services.AddXtacHealthChecks();
         services.AddAuthorization();
-        services.AddSingleton<IAuthorizationMiddlewareResultHandler, AnsweredByGatewayAuthorization>();
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, GatewayAuthorizationResults>();
         services.AddProblemDetails();
 
         // A route's Timeout needs the request timeouts middleware; without it YARP fails each of the route's requests.

@@ -48,30 +48,50 @@ internal sealed class AdminRoleHandler(IOptions<GatewayOptions> gateway, IOption
     protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, AdminRoleRequirement requirement)
     {
         var user = context.User;
-        if (!Guid.TryParse(user.FindFirstValue("tid"), out var tenant) || tenant != gateway.Value.ResourceTenantId)
+        var resourceTenant = gateway.Value.ResourceTenantId;
+        var tid = user.FindFirstValue("tid");
+        if (!Guid.TryParse(tid, out var tenant) || tenant != resourceTenant)
         {
-            return Task.CompletedTask;
+            return Refuse($"Roles count only in tokens issued by this gateway's resource tenant {resourceTenant}; this token's tenant is {tid ?? "not named"}.");
         }
 
         // Directory roles count for a signed-in user: a delegated access token (it has a scope). A service principal
         // holding a directory role goes through the app roles below, as README says.
         var allowed = requirement.Change ? AdminRoles.Change : AdminRoles.Read;
-        if (user.FindFirst("scp") is not null && user.FindAll("wids").Any(c => allowed.Contains(c.Value)))
+        var action = requirement.Change ? "Changing" : "Reading";
+        if (user.FindFirst("scp") is not null)
+        {
+            return user.FindAll("wids").Any(c => allowed.Contains(c.Value))
+                ? Allow()
+                : Refuse($"{action} the cross-tenant access policy needs one of these directory roles in the token's 'wids': {string.Join(", ", allowed.Select(r => AdminRoles.Names[r]).Order(StringComparer.Ordinal))}.");
+        }
+
+        // Application (app-only) tokens: an app role granted to the caller, in a token that is an app's own. A user
+        // assigned the same app role must not pass for an app with a token that merely lacks a scope (an ID token).
+        if (!AccessTokens.IsAppOnly(user))
+        {
+            return Refuse("The token has no 'scp' and is not an app's own token ('idtyp' app, or 'sub' equal to 'oid'): neither directory roles nor app roles count in it.");
+        }
+
+        var options = admin.Value;
+        string[] appRoles = [.. (requirement.Change ? [options.ChangeAppRole] : new[] { options.ReadAppRole, options.ChangeAppRole }).OfType<string>().Where(r => r.Length > 0)];
+        return user.FindAll("roles").Any(r => appRoles.Contains(r.Value, StringComparer.Ordinal)) ? Allow()
+            : appRoles.Length == 0 ? Refuse($"{action} the cross-tenant access policy is granted to no app role here ({(requirement.Change ? "Xtac:Admin:ChangeAppRole is" : "neither Xtac:Admin:ReadAppRole nor Xtac:Admin:ChangeAppRole is")} set).")
+            : Refuse($"{action} the cross-tenant access policy needs one of these app roles in the token's 'roles': {string.Join(", ", appRoles)}.");
+
+        Task Allow()
         {
             context.Succeed(requirement);
             return Task.CompletedTask;
         }
 
-        // Application (app-only) tokens: an app role granted to the caller, in a token that is an app's own. A user
-        // assigned the same app role must not pass for an app with a token that merely lacks a scope (an ID token).
-        var options = admin.Value;
-        var appRoles = requirement.Change ? [options.ChangeAppRole] : new[] { options.ReadAppRole, options.ChangeAppRole };
-        if (AccessTokens.IsAppOnly(user) && user.FindAll("roles").Any(r => appRoles.Any(a => !string.IsNullOrEmpty(a) && string.Equals(a, r.Value, StringComparison.Ordinal))))
+        // The reason reaches the caller in the 403's problem details (GatewayAuthorizationResults), so that a wrong
+        // admin call says what it lacks.
+        Task Refuse(string reason)
         {
-            context.Succeed(requirement);
+            context.Fail(new AuthorizationFailureReason(this, reason));
+            return Task.CompletedTask;
         }
-
-        return Task.CompletedTask;
     }
 }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using XtacGateway.Authentication;
 using XtacGateway.Policy.Evaluation;
 
 namespace XtacGateway.Enforcement;
@@ -6,10 +7,7 @@ namespace XtacGateway.Enforcement;
 /// <summary>Writes a denial as RFC 9457 problem details carrying Entra's error code.</summary>
 internal static class DenialResponse
 {
-    /// <summary>
-    /// RFC 6750 3.1: a token that does not enable access gets a challenge; <c>insufficient_scope</c> with a 403 is the
-    /// code for a valid token that is not enough. Built once per reason: denials can come in floods.
-    /// </summary>
+    /// <summary>RFC 6750's challenge for each reason, built once: denials can come in floods.</summary>
     private static readonly string[] s_challenges = [.. Enum.GetValues<DecisionReason>().Select(Challenge)];
 
     /// <param name="retryAfter">Seconds, for the 503 of a gateway without a policy (RFC 9110 10.2.3).</param>
@@ -65,6 +63,6 @@ internal static class DenialResponse
     private static string Challenge(DecisionReason reason)
     {
         var decision = new Decision(reason, SettingsSource.None, null, Guid.Empty);
-        return $"Bearer error=\"insufficient_scope\", error_description=\"{decision.ErrorCode ?? decision.ReasonName}: {decision.ReasonName}\"";
+        return BearerChallenge.InsufficientScope($"{decision.ErrorCode ?? decision.ReasonName}: {decision.ReasonName}");
     }
 }

@@ -86,18 +86,25 @@ public sealed class AdminAuthorizationTests(AdminAuthorizationFixture fixture) :
         {
             Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
         }
+        else if (expected == HttpStatusCode.Forbidden)
+        {
+            // What the token lacks, named: the resource tenant, or the roles that would do.
+            await ProblemAssert.InsufficientScopeAsync(response, caller == "PartnerGlobalAdministrator" ? $"this token's tenant is {TestIds.AllowedPartner}"
+                : change ? "Changing the cross-tenant access policy needs one of these directory roles in the token's 'wids': Global Administrator, Security Administrator."
+                : "Reading the cross-tenant access policy needs one of these directory roles in the token's 'wids': Global Administrator, Global Reader, Security Administrator, Security Reader, Teams Administrator.");
+        }
     }
 
     [Theory]
-    [InlineData("app-only token with the change role", HttpStatusCode.BadRequest)]
-    [InlineData("app-only token (idtyp) with the change role", HttpStatusCode.BadRequest)]
-    [InlineData("user token with the change role", HttpStatusCode.Forbidden)]
-    [InlineData("token without scope whose sub is not its oid", HttpStatusCode.Forbidden)]
+    [InlineData("app-only token with the change role", HttpStatusCode.BadRequest, null)]
+    [InlineData("app-only token (idtyp) with the change role", HttpStatusCode.BadRequest, null)]
+    [InlineData("user token with the change role", HttpStatusCode.Forbidden, "directory roles in the token's 'wids'")]
+    [InlineData("token without scope whose sub is not its oid", HttpStatusCode.Forbidden, "is not an app's own token")]
     // No scope and no client named: an ID token, no access token at all, refused at authentication.
-    [InlineData("ID token (no azp) whose sub is not its oid", HttpStatusCode.Unauthorized)]
-    [InlineData("app-only token with Global Administrator in wids", HttpStatusCode.Forbidden)]
-    [InlineData("partner's app-only token with the change role", HttpStatusCode.Forbidden)]
-    public async Task AdminChange_AppRoleCallers_OnlyAppOnlyTokensOfTheResourceTenant(string caller, HttpStatusCode expected)
+    [InlineData("ID token (no azp) whose sub is not its oid", HttpStatusCode.Unauthorized, null)]
+    [InlineData("app-only token with Global Administrator in wids", HttpStatusCode.Forbidden, "needs one of these app roles in the token's 'roles': Policy.Change.")]
+    [InlineData("partner's app-only token with the change role", HttpStatusCode.Forbidden, "resource tenant")]
+    public async Task AdminChange_AppRoleCallers_OnlyAppOnlyTokensOfTheResourceTenant(string caller, HttpStatusCode expected, string? refusal)
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Admin:ChangeAppRole"] = "Policy.Change");
         var servicePrincipal = Guid.NewGuid().ToString();
@@ -131,8 +138,30 @@ public sealed class AdminAuthorizationTests(AdminAuthorizationFixture fixture) :
 
         using var response = await gateway.AdminWithTokenAsync(HttpMethod.Patch, $"{AdminClient.Base}/default", token, """{"inboundTrust": {"isMfaAccepted": "yes"}}""");
 
-        // Authorized, the invalid body is refused on its merits (400); otherwise 403, or 401. Nothing changes either way.
+        // Authorized, the invalid body is refused on its merits (400); otherwise 403 saying why, or 401. Nothing changes
+        // either way.
         Assert.Equal(expected, response.StatusCode);
+        if (refusal is not null)
+        {
+            await ProblemAssert.InsufficientScopeAsync(response, refusal);
+        }
+    }
+
+    [Fact]
+    public async Task AdminRead_AppOnlyTokenWhereNoAppRoleIsConfigured_403SaysNoneIs()
+    {
+        var servicePrincipal = Guid.NewGuid().ToString();
+        var token = fixture.Gateway.Token(TestIds.ResourceTenant, claims =>
+        {
+            claims["oid"] = claims["sub"] = servicePrincipal;
+            claims["azp"] = Guid.NewGuid().ToString();
+            claims["scp"] = null;
+            claims["roles"] = new List<object> { "Policy.Read" };
+        });
+
+        using var response = await fixture.Gateway.AdminWithTokenAsync(HttpMethod.Get, $"{AdminClient.Base}/default", token);
+
+        await ProblemAssert.InsufficientScopeAsync(response, "granted to no app role here (neither Xtac:Admin:ReadAppRole nor Xtac:Admin:ChangeAppRole is set)");
     }
 
     [Fact]

@@ -38,6 +38,19 @@ internal static class ProblemAssert
         Assert.Contains(detailPart, json.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Asserts a 403 for a token that does not carry what the call needs: problem details whose detail contains
+    /// <paramref name="detailPart"/>, and RFC 6750's <c>insufficient_scope</c> challenge describing the same.
+    /// </summary>
+    public static async Task InsufficientScopeAsync(HttpResponseMessage response, string detailPart)
+    {
+        await IsProblemAsync(response, HttpStatusCode.Forbidden, detailPart);
+        var challenge = Assert.Single(response.Headers.WwwAuthenticate);
+        Assert.Equal("Bearer", challenge.Scheme);
+        Assert.StartsWith("error=\"insufficient_scope\", error_description=\"", challenge.Parameter, StringComparison.Ordinal);
+        Assert.Contains(detailPart, challenge.Parameter, StringComparison.Ordinal);
+    }
+
     /// <summary>Asserts a 401 Bearer challenge; <paramref name="tokenSent"/> also requires <c>error="invalid_token"</c>.</summary>
     public static void Unauthorized(HttpResponseMessage response, bool tokenSent)
     {
