@@ -528,10 +528,12 @@ internal sealed class RedisPolicySource(
 
                     // An admin changed what was left (on an instance started after the loss): putting the policy in force
                     // back would undo that change. Redis's policy is taken, as every instance that knows where the store
-                    // stood takes it, and the lost one is kept on disk for its changes to be made again.
+                    // stood takes it, and the lost one is kept on disk for its changes to be made again. Kept before the
+                    // take: taking replaces the last known good file too, and a crash in between would leave no copy. A
+                    // take that then fails leaves the copy of a policy still in force, written again at the next try.
+                    var kept = lastKnownGood.KeepLost(held);
                     if (await GatewayTelemetry.InPolicyLoadAsync(Name, () => LoadDocumentAsync(version, etag, lastChange, cancellationToken)))
                     {
-                        var kept = lastKnownGood.KeepLost(held);
                         if (version == held.Version)
                         {
                             PolicySourceLog.Diverged(logger, version, etag, held.ETag, kept);
