@@ -27,6 +27,7 @@ public class TokenCacheBenchmarks
     public void Setup()
     {
         var services = GatewayServices.WithTelemetry();
+        services.AddOptions<SigningKeyOptions>();
         services.AddSingleton<SigningKeyManager>();
         services.AddSingleton<VerifiedTokenCache>();
         _services = services.BuildServiceProvider();
@@ -34,6 +35,12 @@ public class TokenCacheBenchmarks
 
         using var rsa = RSA.Create(2048);
         var credentials = new SigningCredentials(new RsaSecurityKey(rsa) { KeyId = "benchmark" }, SecurityAlgorithms.RsaSha256);
+
+        // The cache keeps only tokens verified by a key of the set in force: the key manager reads the key from an
+        // issuer answering in memory, and each token names that key object as JwtBearer's verification would.
+        var keys = _services.GetRequiredService<SigningKeyManager>();
+        keys.Attach("http://issuer.invalid/.well-known/openid-configuration", new HttpClient(new InMemoryIssuer(rsa.ExportParameters(false))), requireHttps: false);
+        var signingKey = keys.GetConfigurationAsync(CancellationToken.None).GetAwaiter().GetResult().SigningKeys.Single();
         var handler = new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false };
         var identity = new ClaimsIdentity([new Claim("tid", LoadTestPolicy.AllowedPartner.ToString())], "Bearer");
         var now = DateTime.UtcNow;
@@ -59,7 +66,7 @@ public class TokenCacheBenchmarks
                 Expires = now.AddHours(2),
                 SigningCredentials = credentials,
             });
-            _cache.Add(new JsonWebToken(last), identity);
+            _cache.Add(new JsonWebToken(last) { SigningKey = signingKey }, identity);
         }
 
         if (_cache.Count != CachedTokens)
@@ -90,4 +97,16 @@ public class TokenCacheBenchmarks
 
     private bool Lookup(string header)
         => VerifiedTokenAuthenticationMiddleware.TryReadBearerToken(header, out var token) && _cache.TryGet(token, out _);
+
+    /// <summary>An issuer's metadata and its one-key JWKS.</summary>
+    private sealed class InMemoryIssuer(RSAParameters key) : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var json = request.RequestUri!.AbsolutePath.EndsWith("/keys", StringComparison.Ordinal)
+                ? $$"""{"keys":[{"kty":"RSA","use":"sig","kid":"benchmark","n":"{{Base64UrlEncoder.Encode(key.Modulus)}}","e":"{{Base64UrlEncoder.Encode(key.Exponent)}}"}]}"""
+                : """{"issuer":"http://issuer.invalid/","jwks_uri":"http://issuer.invalid/keys"}""";
+            return Task.FromResult(new HttpResponseMessage(System.Net.HttpStatusCode.OK) { Content = new StringContent(json) });
+        }
+    }
 }

@@ -26,7 +26,7 @@ internal sealed class VerifiedTokenCache : IDisposable
     private readonly TimeProvider _time;
     private readonly GatewayTelemetry _telemetry;
     private readonly TokenCacheOptions _options;
-    private IReadOnlySet<string>? _publishedKeys;
+    private readonly SigningKeyManager _keys;
     private long _bytes;
 
     /// <summary>
@@ -41,6 +41,7 @@ internal sealed class VerifiedTokenCache : IDisposable
         _time = time;
         _telemetry = telemetry;
         _entriesBySpan = _entries.GetAlternateLookup<ReadOnlySpan<char>>();
+        _keys = keys;
         keys.KeysChanged += RemoveKeysNoLongerAsVerified;
         // Tokens nobody presents again would otherwise stay until the limits push them out.
         _expirySweep = time.CreateTimer(_ => RemoveExpired(), null, _options.MaxLifetime, _options.MaxLifetime);
@@ -100,9 +101,10 @@ internal sealed class VerifiedTokenCache : IDisposable
 
         Interlocked.Increment(ref _count);
         Interlocked.Add(ref _bytes, entry.Size);
-        // JwtBearer checked the signature against the keys of when the request began. If a refresh removed that key
-        // since, its sweep may have run before this entry existed: either the sweep or this check catches it.
-        if (Volatile.Read(ref _publishedKeys) is { } published && !IsPublished(entry, published))
+        // JwtBearer checked the signature against the keys of when the request began. If a refresh removed or redefined
+        // that key since, its sweep may have run before this entry existed: either the sweep or this check catches it.
+        // The key itself is compared, not its ID: a key redefined under the same ID is another key object.
+        if (!IsInForce(token.SigningKey))
         {
             Remove(raw, entry);
             return;
@@ -198,10 +200,11 @@ internal sealed class VerifiedTokenCache : IDisposable
     /// </summary>
     private void RemoveKeysNoLongerAsVerified(PublishedSigningKeys keys)
     {
+        // Raised after the key manager swapped the key set in. A full fence: the sweep's reads below must not move
+        // before that write, or an entry added meanwhile (whose own check reads the key set after a fence of its own)
+        // could be missed by both.
+        Interlocked.MemoryBarrier();
         var published = keys.KeyIds;
-        // A full fence, not a release: the sweep's reads below must not move before this write, or an entry added
-        // meanwhile (whose own check reads the keys after a fence of its own) could be missed by both.
-        Interlocked.Exchange(ref _publishedKeys, published);
         foreach (var (token, entry) in _entries)
         {
             if (!IsPublished(entry, published) || keys.Redefined.Contains(entry.KeyId!))
@@ -209,6 +212,26 @@ internal sealed class VerifiedTokenCache : IDisposable
                 Remove(token, entry);
             }
         }
+    }
+
+    /// <summary>Whether the key that verified a token is one of the key set in force (each refresh reads new key objects).</summary>
+    private bool IsInForce(SecurityKey? key)
+    {
+        // After the entry's addition (a full fence), so that a refresh's swap this misses is one whose sweep sees the entry.
+        if (key is null || _keys.Current is not { } current)
+        {
+            return false;
+        }
+
+        foreach (var inForce in current.SigningKeys)
+        {
+            if (ReferenceEquals(inForce, key))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static bool IsPublished(Entry entry, IReadOnlySet<string> published) => entry.KeyId is not null && published.Contains(entry.KeyId);

@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using System.Net;
+using System.Security.Claims;
+using Microsoft.IdentityModel.JsonWebTokens;
+using XtacGateway.Authentication;
 using XtacGateway.Tests.Infrastructure;
 
 namespace XtacGateway.Tests.Authentication;
@@ -177,6 +180,40 @@ public sealed class SigningKeyIssuerTests
 
         using var after = await gateway.GetAsync("/a", token);
         Assert.Equal(HttpStatusCode.Unauthorized, after.StatusCode);
+    }
+
+    [Fact]
+    public async Task Add_TokenOfAKeyRedefinedWhileItWasValidated_NotCached()
+    {
+        // JwtBearer verified this token with the key of when its request began; the refresh that rebound that key ID to
+        // another tenant, and swept the cache, finished before the token reached the cache. Its key ID is still published.
+        await using var issuer = await LoopbackIssuer.StartAsync(boundTo: TestIds.BlockedPartner);
+        await using var gateway = await StartGatewayAsync(issuer, minimumRefreshInterval: "00:00:01");
+        using (var first = await gateway.GetAsync("/a", issuer.Mint("any-tenant", TestIds.AllowedPartner)))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        var keys = gateway.Service<SigningKeyManager>();
+        var verifiedWith = keys.Current!.SigningKeys.Single(k => k.KeyId == "any-tenant");
+        issuer.AnyTenantKeyBoundTo = TestIds.BlockedPartner;
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        using (var unknownKey = await gateway.GetAsync("/a", issuer.Mint("not-published", TestIds.AllowedPartner)))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, unknownKey.StatusCode);
+        }
+
+        var cache = gateway.Service<VerifiedTokenCache>();
+        var identity = new ClaimsIdentity([new Claim("tid", TestIds.AllowedPartner.ToString())], "Bearer");
+        var stale = issuer.Mint("any-tenant", TestIds.AllowedPartner);
+        cache.Add(new JsonWebToken(stale) { SigningKey = verifiedWith }, identity);
+        // The same addition with the key now in force under that ID is kept: only the stale key is refused.
+        var current = issuer.Mint("any-tenant", TestIds.BlockedPartner);
+        cache.Add(new JsonWebToken(current) { SigningKey = keys.Current!.SigningKeys.Single(k => k.KeyId == "any-tenant") }, identity);
+
+        Assert.NotSame(verifiedWith, keys.Current!.SigningKeys.Single(k => k.KeyId == "any-tenant"));
+        Assert.False(cache.TryGet(stale, out _));
+        Assert.True(cache.TryGet(current, out _));
     }
 
     [Theory]

@@ -168,6 +168,13 @@ public sealed class VerifiedTokenCacheTests
         // and swept the cache finished before the token reached the cache.
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
         var oldKeyToken = gateway.Token();
+        using (var verified = await gateway.GetAsync("/a", gateway.Token()))
+        {
+            Assert.Equal(HttpStatusCode.OK, verified.StatusCode);
+        }
+
+        // The key object JwtBearer verified the token with, as it sets it on the token.
+        var oldKey = gateway.Service<SigningKeyManager>().Current!.SigningKeys.Single(k => k.KeyId == new JsonWebToken(oldKeyToken).Kid);
         using var newKey = RSA.Create(2048);
         DevelopmentIssuer.WriteKeyFile(gateway.KeyPath, [newKey]);
         var rotated = DevelopmentIssuer.LoadOrCreate(gateway.KeyPath);
@@ -178,7 +185,7 @@ public sealed class VerifiedTokenCacheTests
 
         var cache = gateway.Service<VerifiedTokenCache>();
         var before = cache.Count;
-        cache.Add(new JsonWebToken(oldKeyToken), new ClaimsIdentity([new Claim("tid", TestIds.AllowedPartner.ToString())], "Bearer"));
+        cache.Add(new JsonWebToken(oldKeyToken) { SigningKey = oldKey }, new ClaimsIdentity([new Claim("tid", TestIds.AllowedPartner.ToString())], "Bearer"));
 
         Assert.Equal(before, cache.Count);
         Assert.False(cache.TryGet(oldKeyToken, out _));
