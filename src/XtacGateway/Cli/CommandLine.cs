@@ -82,7 +82,7 @@ internal static class CommandLine
               XtacGateway validate --policy FILE [--resource-tenant GUID]
               XtacGateway evaluate --policy FILE --input FILE [--resource-tenant GUID]
               XtacGateway token [--tenant GUID] [--oid GUID] [--group GUID]... [--amr VALUE]... [--wids GUID]...
-                                [--idp URL] [--claim NAME=VALUE]... [--expires-in SECONDS]
+                                [--idp URL] [--app GUID] [--role NAME]... [--claim NAME=VALUE]... [--expires-in SECONDS]
               XtacGateway healthcheck [URL]                exit 0 when URL (default http://127.0.0.1:8080/healthz) answers 200
             """);
         return Success;

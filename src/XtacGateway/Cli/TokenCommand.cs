@@ -6,15 +6,15 @@ namespace XtacGateway.Cli;
 
 /// <summary>
 /// <c>token [--tenant GUID] [--oid GUID] [--group GUID]... [--amr VALUE]... [--wids GUID]... [--idp URL]
-/// [--claim NAME=VALUE]... [--expires-in SECONDS]</c>: prints only a JWT signed by the development issuer's key,
-/// which every Development gateway on this machine trusts, whatever its port.
+/// [--app GUID] [--role NAME]... [--claim NAME=VALUE]... [--expires-in SECONDS]</c>: prints only a JWT signed by the
+/// development issuer's key, which every Development gateway on this machine trusts, whatever its port.
 /// </summary>
 internal static class TokenCommand
 {
     /// <summary>The sample policy's allowed partner, so that a bare <c>token</c> gets in.</summary>
     public static readonly Guid DefaultTenant = new("bbbbbbbb-0000-4000-8000-000000000002");
 
-    private static readonly HashSet<string> s_options = ["tenant", "oid", "group", "amr", "wids", "idp", "claim", "expires-in"];
+    private static readonly HashSet<string> s_options = ["tenant", "oid", "group", "amr", "wids", "idp", "app", "role", "claim", "expires-in"];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -42,6 +42,27 @@ internal static class TokenCommand
             ["scp"] = "access_as_user",
             ["amr"] = ToList(options.All("amr"), ["pwd"]),
         };
+
+        if (options.Guid("app") is { } client)
+        {
+            // An app's own token (client credentials), as Entra issues it: the client in 'azp', the service principal
+            // as both 'oid' and 'sub', 'idtyp' app, and no scope or sign-in methods, since no user signed in.
+            if (options.All("amr").Count > 0)
+            {
+                throw new UsageException("option '--amr' is for a user's token; an app-only token (--app) has no sign-in methods.");
+            }
+
+            claims.Remove("scp");
+            claims.Remove("amr");
+            claims["sub"] = objectId.ToString();
+            claims["azp"] = client.ToString();
+            claims["idtyp"] = "app";
+        }
+
+        if (options.All("role") is { Count: > 0 } roles)
+        {
+            claims["roles"] = roles.ToList<object>();
+        }
 
         AddGuids(claims, "groups", options.All("group"), "--group");
         AddGuids(claims, "wids", options.All("wids"), "--wids");

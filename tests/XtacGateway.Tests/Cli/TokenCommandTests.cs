@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using XtacGateway.Tests.Admin;
 using XtacGateway.Tests.Infrastructure;
 
 namespace XtacGateway.Tests.Cli;
@@ -144,6 +145,42 @@ public sealed class TokenCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Token_AppOnlyWithRole_AnAppsOwnTokenTheAdminApiTakes()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Admin:ReadAppRole"] = "Policy.Read");
+        var client = Guid.NewGuid();
+        var servicePrincipal = Guid.NewGuid();
+
+        var result = await RunTokenWithKeyAsync(gateway.KeyPath, "--tenant", TestIds.ResourceTenant.ToString(), "--oid", servicePrincipal.ToString(),
+            "--app", client.ToString(), "--role", "Policy.Read");
+        var token = SingleLineJwt(result);
+        using var read = await gateway.AdminWithTokenAsync(HttpMethod.Get, $"{AdminClient.Base}/default", token);
+        // Another app role: Microsoft.Identity.Web lets in an app-only token only with some role.
+        var otherRole = SingleLineJwt(await RunTokenWithKeyAsync(gateway.KeyPath, "--tenant", TestIds.ResourceTenant.ToString(), "--app", client.ToString(), "--role", "Orders.Read"));
+        using var refused = await gateway.AdminWithTokenAsync(HttpMethod.Get, $"{AdminClient.Base}/default", otherRole);
+
+        var payload = Jwt.Payload(token);
+        Assert.False(payload.TryGetProperty("scp", out _));
+        Assert.False(payload.TryGetProperty("amr", out _));
+        Assert.Equal(client.ToString(), payload.GetProperty("azp").GetString());
+        Assert.Equal("app", payload.GetProperty("idtyp").GetString());
+        Assert.Equal(servicePrincipal.ToString(), payload.GetProperty("sub").GetString());
+        Assert.Equal(["Policy.Read"], Strings(payload.GetProperty("roles")));
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        await ProblemAssert.InsufficientScopeAsync(refused, "app roles in the token's 'roles': Policy.Read.");
+    }
+
+    [Fact]
+    public async Task Token_AppOnlyWithAmr_UsageErrorNamingIt()
+    {
+        var result = await RunTokenAsync("--app", Guid.NewGuid().ToString(), "--amr", "mfa");
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Equal(string.Empty, result.Stdout);
+        Assert.Contains("'--amr'", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Token_SignedWithAnotherKeyFile_IsRefusedByGateway()
     {
         // The control for the acceptance test: a key the gateway does not publish gets a 401.
@@ -178,6 +215,7 @@ public sealed class TokenCommandTests : IDisposable
     [InlineData("--tenant", "contoso")]
     [InlineData("--claim", "novalue")]
     [InlineData("--expires-in", "soon")]
+    [InlineData("--app", "my-app")]
     [InlineData("--audience", "x")]
     public async Task Token_BadOption_ExitsTwoWithNothingOnStdout(string option, string value)
     {
