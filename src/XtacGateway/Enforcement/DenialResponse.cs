@@ -63,6 +63,6 @@ internal static class DenialResponse
     private static string Challenge(DecisionReason reason)
     {
         var decision = new Decision(reason, SettingsSource.None, null, Guid.Empty);
-        return BearerChallenge.InsufficientScope($"{decision.ErrorCode ?? decision.ReasonName}: {decision.ReasonName}");
+        return BearerChallenge.InsufficientScope(decision.ErrorCode is { } code ? $"{code}: {decision.ReasonName}" : decision.ReasonName);
     }
 }

@@ -23,7 +23,7 @@ internal static class ProblemAssert
         // RFC 6750 3.1: the valid token does not enable access.
         var challenge = Assert.Single(response.Headers.WwwAuthenticate);
         Assert.Equal("Bearer", challenge.Scheme);
-        Assert.Equal($"error=\"insufficient_scope\", error_description=\"{errorCode ?? reason}: {reason}\"", challenge.Parameter);
+        Assert.Equal($"error=\"insufficient_scope\", error_description=\"{(errorCode is null ? reason : $"{errorCode}: {reason}")}\"", challenge.Parameter);
         return body;
     }
 
