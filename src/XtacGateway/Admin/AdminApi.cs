@@ -105,12 +105,9 @@ internal static class AdminApi
         }
 
         var query = context.Request.Query;
-        var size = PartnerPageSize;
-        if (query.TryGetValue("$top", out var top)
-            && !(int.TryParse(top, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out size) && size is >= 1 and <= PartnerPageSize))
+        if (PageSize(query, "$top", PartnerPageSize, PartnerPageSize, out var size) is { } invalid)
         {
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid $top",
-                detail: $"'$top' must be a whole number from 1 to {PartnerPageSize}, not '{top}'.");
+            return invalid;
         }
 
         var start = 0;
@@ -371,13 +368,9 @@ internal static class AdminApi
     private static async Task<IResult> ReadAudit(HttpContext context, IAuditLog audit)
     {
         var query = context.Request.Query;
-        var name = query.ContainsKey("$top") ? "$top" : "top";
-        var top = AuditPageSize;
-        if (query.TryGetValue(name, out var text)
-            && !(int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out top) && top is >= 1 and <= AuditMaxPageSize))
+        if (PageSize(query, query.ContainsKey("$top") ? "$top" : "top", AuditPageSize, AuditMaxPageSize, out var top) is { } invalid)
         {
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: $"Invalid {name}",
-                detail: $"'{name}' must be a whole number from 1 to {AuditMaxPageSize}, not '{text}'.");
+            return invalid;
         }
 
         string? before = null;
@@ -408,6 +401,17 @@ internal static class AdminApi
             // cannot be read: either way the log cannot be read now, which is not a fault of the caller's.
             return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Audit log unavailable", detail: ex.Message);
         }
+    }
+
+    /// <summary>The page size the query asks for with <paramref name="name"/>, else <paramref name="size"/>; a 400 naming it when it is not 1 to <paramref name="most"/>.</summary>
+    private static IResult? PageSize(IQueryCollection query, string name, int size, int most, out int top)
+    {
+        top = size;
+        return !query.TryGetValue(name, out var text)
+            || (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out top) && top is >= 1 && top <= most)
+            ? null
+            : Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: $"Invalid {name}",
+                detail: $"'{name}' must be a whole number from 1 to {most}, not '{text}'.");
     }
 
     private static IResult InvalidSkipToken()
@@ -642,6 +646,25 @@ internal static class SkipToken
         return true;
     }
 
+    /// <summary>A position made of a number and a text (<c>number:text</c>): where a page starts, and what it is bound to.</summary>
+    public static string Join(long number, string text) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{number}:{text}");
+
+    /// <summary>The number and text of <see cref="Join"/>; false for anything else (no number, a negative one, no text).</summary>
+    public static bool TrySplit(string position, out long number, out string text)
+    {
+        var colon = position.IndexOf(':', StringComparison.Ordinal);
+        if (colon > 0 && colon < position.Length - 1
+            && long.TryParse(position.AsSpan(0, colon), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out number))
+        {
+            text = position[(colon + 1)..];
+            return true;
+        }
+
+        number = 0;
+        text = string.Empty;
+        return false;
+    }
+
     /// <summary>The request's own URL with the next page's <c>$top</c> and <c>$skiptoken</c>, for <c>@odata.nextLink</c>.</summary>
     public static string NextLink(HttpRequest request, int top, string token)
         => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{request.Scheme}://{request.Host}{request.PathBase}{request.Path}?$top={top}&$skiptoken={token}");
@@ -650,27 +673,18 @@ internal static class SkipToken
 /// <summary>The <c>$skiptoken</c> of a partner page: where the page starts and the ETag of the policy it was given from.</summary>
 internal static class PartnerPageToken
 {
-    public static string Write(string etag, int start)
-        => SkipToken.Write(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{start}:{etag}"));
+    public static string Write(string etag, int start) => SkipToken.Write(SkipToken.Join(start, etag));
 
     public static bool TryRead(string token, out string etag, out int start)
     {
-        etag = string.Empty;
         start = 0;
-        if (!SkipToken.TryRead(token, out var text))
+        if (!SkipToken.TryRead(token, out var text) || !SkipToken.TrySplit(text, out var number, out etag) || number > int.MaxValue)
         {
+            etag = string.Empty;
             return false;
         }
 
-        var colon = text.IndexOf(':', StringComparison.Ordinal);
-        if (colon <= 0 || colon == text.Length - 1
-            || !int.TryParse(text.AsSpan(0, colon), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out start))
-        {
-            start = 0;
-            return false;
-        }
-
-        etag = text[(colon + 1)..];
+        start = (int)number;
         return true;
     }
 }

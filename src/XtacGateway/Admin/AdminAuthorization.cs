@@ -3,6 +3,7 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using XtacGateway.Authentication;
+using XtacGateway.Hosting;
 
 namespace XtacGateway.Admin;
 
@@ -76,7 +77,7 @@ internal sealed class AdminRoleHandler(IOptions<GatewayOptions> gateway, IOption
         var options = admin.Value;
         string[] appRoles = [.. (requirement.Change ? [options.ChangeAppRole] : new[] { options.ReadAppRole, options.ChangeAppRole }).OfType<string>().Where(r => r.Length > 0)];
         return user.FindAll("roles").Any(r => appRoles.Contains(r.Value, StringComparer.Ordinal)) ? Allow()
-            : appRoles.Length == 0 ? Refuse($"{action} the cross-tenant access policy is granted to no app role here ({(requirement.Change ? "Xtac:Admin:ChangeAppRole is" : "neither Xtac:Admin:ReadAppRole nor Xtac:Admin:ChangeAppRole is")} set).")
+            : appRoles.Length == 0 ? Refuse($"{action} the cross-tenant access policy is granted to no app role here ({(requirement.Change ? "Xtac:Admin:ChangeAppRole is not set" : "neither Xtac:Admin:ReadAppRole nor Xtac:Admin:ChangeAppRole is set")}).")
             : Refuse($"{action} the cross-tenant access policy needs one of these app roles in the token's 'roles': {string.Join(", ", appRoles)}.");
 
         Task Allow()
@@ -86,10 +87,11 @@ internal sealed class AdminRoleHandler(IOptions<GatewayOptions> gateway, IOption
         }
 
         // The reason reaches the caller in the 403's problem details (GatewayAuthorizationResults), so that a wrong
-        // admin call says what it lacks.
+        // admin call says what it lacks. Fail is a veto over any other handler of this requirement: there is none, and
+        // these roles are the only way into the admin API.
         Task Refuse(string reason)
         {
-            context.Fail(new AuthorizationFailureReason(this, reason));
+            context.Fail(new CallerFacingFailureReason(this, reason));
             return Task.CompletedTask;
         }
     }

@@ -154,10 +154,8 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
         (long Offset, string Id)? start = null;
         if (before is not null)
         {
-            var colon = before.IndexOf(':', StringComparison.Ordinal);
-            start = colon > 0 && colon < before.Length - 1
-                && long.TryParse(before.AsSpan(0, colon), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var offset)
-                ? (offset, before[(colon + 1)..])
+            start = SkipToken.TrySplit(before, out var offset, out var id)
+                ? (offset, id)
                 : throw new AuditPositionException($"'{before}' is not a position in the audit file.", isStale: false);
         }
 
@@ -171,7 +169,9 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            if (start is { } from && (await ReadLineAtAsync(Path, from.Offset, cancellationToken) is not { } held || AuditEntry.TryParse(held)?.Id != from.Id))
+            // One open for the check and the read: a file moved or truncated between two opens would be read as another.
+            await using var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1, FileOptions.Asynchronous);
+            if (start is { } from && (await ReadLineAtAsync(stream, from.Offset, cancellationToken) is not { } held || AuditEntry.TryParse(held)?.Id != from.Id))
             {
                 throw Replaced();
             }
@@ -179,7 +179,7 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
             // From the end back, only as far as the newest entries asked for: the log never rotates, so reading it
             // whole would cost memory in proportion to its whole history on every read.
             var last = string.Empty;
-            await foreach (var (offset, line) in LinesFromEndAsync(Path, cancellationToken, endOffset: start?.Offset))
+            await foreach (var (offset, line) in LinesFromEndAsync(stream, cancellationToken, endOffset: start?.Offset))
             {
                 if (string.IsNullOrWhiteSpace(line))
                 {
@@ -196,7 +196,7 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
                     }
 
                     entries.Add(entry);
-                    last = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{offset}:{entry.Id}");
+                    last = SkipToken.Join(offset, entry.Id);
                 }
                 else
                 {
@@ -211,14 +211,14 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
 
         return new AuditPage(entries, next);
 
-        AuditPositionException Replaced()
-            => new($"The audit file {Path} was moved or replaced since this page's link was given.", isStale: true);
+        // The path stays in the log's configuration: a reader of the audit need not learn the server's file system.
+        static AuditPositionException Replaced()
+            => new("The audit file was moved or replaced since this page's link was given.", isStale: true);
     }
 
     /// <summary>The line starting at byte <paramref name="offset"/>, or null when the file is not that long.</summary>
-    private static async Task<string?> ReadLineAtAsync(string path, long offset, CancellationToken cancellationToken)
+    private static async Task<string?> ReadLineAtAsync(FileStream stream, long offset, CancellationToken cancellationToken)
     {
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1, FileOptions.Asynchronous);
         if (offset >= stream.Length)
         {
             return null;
@@ -246,9 +246,8 @@ internal sealed class FileAuditLog(IOptions<AdminOptions> options, IHostEnvironm
     /// byte offset it starts at; read in blocks from the end.
     /// </summary>
     internal static async IAsyncEnumerable<(long Offset, string Line)> LinesFromEndAsync(
-        string path, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken, int blockSize = 64 * 1024, long? endOffset = null)
+        FileStream stream, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken, int blockSize = 64 * 1024, long? endOffset = null)
     {
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1, FileOptions.Asynchronous);
         var block = new byte[blockSize];
         var position = Math.Min(endOffset ?? long.MaxValue, stream.Length);
 
@@ -331,15 +330,26 @@ internal sealed class RedisAuditLog(RedisConnection redis, IOptions<PolicySource
 
     public async Task<AuditPage> ReadAsync(int top, string? before, CancellationToken cancellationToken)
     {
-        if (before is not null && AuditStreamId.Parse(before) is null)
+        RedisValue newest = "+";
+        if (before is not null)
         {
-            throw new AuditPositionException($"'{before}' is not an entry ID of the audit stream {Key}.", isStale: false);
+            if (AuditStreamId.Parse(before) is not { } previousPageEnd)
+            {
+                throw new AuditPositionException($"'{before}' is not an entry ID of the audit stream.", isStale: false);
+            }
+
+            // The ID just below the previous page's oldest entry: Redis 5 has no exclusive range ('(' came with 6.2).
+            if (Below(previousPageEnd) is not { } below)
+            {
+                return new AuditPage([], null);
+            }
+
+            newest = below;
         }
 
-        // One more than asked for tells whether an older page follows; '(' makes the range exclude the previous page's
-        // last entry (Redis 6.2 and later).
+        // One more than asked for tells whether an older page follows.
         var db = await redis.DatabaseAsync();
-        var stream = await db.StreamRangeAsync(Key, minId: "-", maxId: before is null ? "+" : "(" + before, count: top + 1, messageOrder: Order.Descending);
+        var stream = await db.StreamRangeAsync(Key, minId: "-", maxId: newest, count: top + 1, messageOrder: Order.Descending);
         var read = Math.Min(stream.Length, top);
         var entries = new List<AuditEntry>(read);
         foreach (var message in stream.AsSpan(0, read))
@@ -357,4 +367,10 @@ internal sealed class RedisAuditLog(RedisConnection redis, IOptions<PolicySource
 
         return new AuditPage(entries, stream.Length > top ? stream[top - 1].Id.ToString() : null);
     }
+
+    /// <summary>The greatest stream ID below <paramref name="id"/> (sequences run to 2^64 - 1), or null below 0-0.</summary>
+    private static string? Below(AuditStreamId id)
+        => id.Sequence > 0 ? $"{id.Milliseconds}-{id.Sequence - 1}"
+            : id.Milliseconds > 0 ? $"{id.Milliseconds - 1}-{ulong.MaxValue}"
+            : null;
 }

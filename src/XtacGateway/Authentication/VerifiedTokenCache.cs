@@ -214,10 +214,14 @@ internal sealed class VerifiedTokenCache : IDisposable
         }
     }
 
-    /// <summary>Whether the key that verified a token is one of the key set in force (each refresh reads new key objects).</summary>
+    /// <summary>
+    /// Whether the key that verified a token is one of the key set in force. Every refresh reads new key objects, so a
+    /// token validated across any refresh is not cached, only validated again on its next request.
+    /// </summary>
     private bool IsInForce(SecurityKey? key)
     {
-        // After the entry's addition (a full fence), so that a refresh's swap this misses is one whose sweep sees the entry.
+        // After the entry's addition (a full fence): a key-changing refresh whose swap this misses is one whose sweep,
+        // raised after the swap, sees the entry.
         if (key is null || _keys.Current is not { } current)
         {
             return false;

@@ -100,6 +100,12 @@ internal sealed class LastKnownGoodStore(
     public string KeepLost(PolicySnapshot lost)
     {
         var path = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(Path)!, $"lost-policy-v{lost.Version}-{lost.ETag.Trim('"')}.json");
+        if (File.Exists(path))
+        {
+            // Kept already (a take that failed and is tried again): the name is the document's ETag, so it holds these bytes.
+            return path;
+        }
+
         try
         {
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);

@@ -147,8 +147,10 @@ public sealed class AdminAuthorizationTests(AdminAuthorizationFixture fixture) :
         }
     }
 
-    [Fact]
-    public async Task AdminRead_AppOnlyTokenWhereNoAppRoleIsConfigured_403SaysNoneIs()
+    [Theory]
+    [InlineData("GET", "neither Xtac:Admin:ReadAppRole nor Xtac:Admin:ChangeAppRole is set")]
+    [InlineData("PATCH", "Changing the cross-tenant access policy is granted to no app role here (Xtac:Admin:ChangeAppRole is not set)")]
+    public async Task AdminCall_AppOnlyTokenWhereNoAppRoleIsConfigured_403SaysNoneIs(string method, string refusal)
     {
         var servicePrincipal = Guid.NewGuid().ToString();
         var token = fixture.Gateway.Token(TestIds.ResourceTenant, claims =>
@@ -159,9 +161,10 @@ public sealed class AdminAuthorizationTests(AdminAuthorizationFixture fixture) :
             claims["roles"] = new List<object> { "Policy.Read" };
         });
 
-        using var response = await fixture.Gateway.AdminWithTokenAsync(HttpMethod.Get, $"{AdminClient.Base}/default", token);
+        using var response = await fixture.Gateway.AdminWithTokenAsync(new HttpMethod(method), $"{AdminClient.Base}/default", token,
+            method == "PATCH" ? """{"inboundTrust": {"isMfaAccepted": "yes"}}""" : null);
 
-        await ProblemAssert.InsufficientScopeAsync(response, "granted to no app role here (neither Xtac:Admin:ReadAppRole nor Xtac:Admin:ChangeAppRole is set)");
+        await ProblemAssert.InsufficientScopeAsync(response, refusal);
     }
 
     [Fact]

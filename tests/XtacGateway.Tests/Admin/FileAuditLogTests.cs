@@ -22,7 +22,8 @@ public sealed class FileAuditLogTests : IDisposable
         var bytes = await File.ReadAllBytesAsync(path);
 
         var read = new List<(long Offset, string Line)>();
-        await foreach (var line in FileAuditLog.LinesFromEndAsync(path, CancellationToken.None, blockSize))
+        await using var stream = File.OpenRead(path);
+        await foreach (var line in FileAuditLog.LinesFromEndAsync(stream, CancellationToken.None, blockSize))
         {
             read.Add(line);
         }

@@ -185,10 +185,15 @@ public sealed class VerifiedTokenCacheTests
 
         var cache = gateway.Service<VerifiedTokenCache>();
         var before = cache.Count;
-        cache.Add(new JsonWebToken(oldKeyToken) { SigningKey = oldKey }, new ClaimsIdentity([new Claim("tid", TestIds.AllowedPartner.ToString())], "Bearer"));
+        var identity = new ClaimsIdentity([new Claim("tid", TestIds.AllowedPartner.ToString())], "Bearer");
+        cache.Add(new JsonWebToken(oldKeyToken) { SigningKey = oldKey }, identity);
 
         Assert.Equal(before, cache.Count);
         Assert.False(cache.TryGet(oldKeyToken, out _));
+        // The control: the same addition for a token of the key in force is kept.
+        var newKeyToken = rotated.Mint(Claims(gateway), DateTimeOffset.UtcNow, TimeSpan.FromHours(1));
+        cache.Add(new JsonWebToken(newKeyToken) { SigningKey = gateway.Service<SigningKeyManager>().Current!.SigningKeys.Single() }, identity);
+        Assert.True(cache.TryGet(newKeyToken, out _));
     }
 
     [Theory]

@@ -174,6 +174,15 @@ public sealed class RedisPolicySourceTests
 
         Assert.Equal([[versions[2], versions[1]], [versions[0]]], rest);
         Assert.Equal([[versions[4], versions[3], versions[2], versions[1], versions[0]]], await second.AuditPagesAsync("/admin/audit?$top=5"));
+        // Nothing is older than the first ID a stream can hold: an empty last page.
+        using (var oldest = await second.AdminAsync(HttpMethod.Get, "/admin/audit?$skiptoken=MC0w" /* "0-0" */))
+        {
+            Assert.Equal(HttpStatusCode.OK, oldest.StatusCode);
+            var body = await oldest.JsonAsync();
+            Assert.Empty(body["value"]!.AsArray());
+            Assert.Null(body["@odata.nextLink"]);
+        }
+
         foreach (var token in new[] { "MTIz" /* "123" */, "MTIzOmFiYw" /* "123:abc", a file position */, "YWJj" })
         {
             using var refused = await second.AdminAsync(HttpMethod.Get, $"/admin/audit?$skiptoken={token}");
