@@ -158,6 +158,19 @@ public sealed class SigningKeyIssuerTests
         return (check.GetProperty("status").GetString(), keys, check.TryGetProperty("lastFailure", out var failure) ? failure.GetString() : null);
     }
 
+    /// <summary>
+    /// The issuer's any-tenant key, same key ID, bound to <paramref name="tenant"/> from now on, and the gateway made to
+    /// read it: a token naming an unpublished key makes it read the keys (once the shortest interval between such reads,
+    /// 1 s in these tests, has passed since the first).
+    /// </summary>
+    private static async Task RebindAnyTenantKeyAsync(LoopbackIssuer issuer, GatewayHarness gateway, Guid tenant)
+    {
+        issuer.AnyTenantKeyBoundTo = tenant;
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        using var unknownKey = await gateway.GetAsync("/a", issuer.Mint("not-published", TestIds.AllowedPartner));
+        Assert.Equal(HttpStatusCode.Unauthorized, unknownKey.StatusCode);
+    }
+
     [Fact]
     public async Task ValidateToken_KeyReboundToOneTenantUnderItsKeyId_CachedTokensOfOtherTenantsDropped()
     {
@@ -169,14 +182,7 @@ public sealed class SigningKeyIssuerTests
             Assert.Equal(HttpStatusCode.OK, cached.StatusCode);
         }
 
-        // Same key ID, now bound to another tenant; a token naming an unpublished key makes the gateway read the keys
-        // (once the shortest interval between such reads, 1 s, has passed since the first).
-        issuer.AnyTenantKeyBoundTo = TestIds.BlockedPartner;
-        await Task.Delay(TimeSpan.FromSeconds(1.1));
-        using (var unknownKey = await gateway.GetAsync("/a", issuer.Mint("not-published", TestIds.AllowedPartner)))
-        {
-            Assert.Equal(HttpStatusCode.Unauthorized, unknownKey.StatusCode);
-        }
+        await RebindAnyTenantKeyAsync(issuer, gateway, TestIds.BlockedPartner);
 
         using var after = await gateway.GetAsync("/a", token);
         Assert.Equal(HttpStatusCode.Unauthorized, after.StatusCode);
@@ -196,12 +202,7 @@ public sealed class SigningKeyIssuerTests
 
         var keys = gateway.Service<SigningKeyManager>();
         var verifiedWith = keys.Current!.SigningKeys.Single(k => k.KeyId == "any-tenant");
-        issuer.AnyTenantKeyBoundTo = TestIds.BlockedPartner;
-        await Task.Delay(TimeSpan.FromSeconds(1.1));
-        using (var unknownKey = await gateway.GetAsync("/a", issuer.Mint("not-published", TestIds.AllowedPartner)))
-        {
-            Assert.Equal(HttpStatusCode.Unauthorized, unknownKey.StatusCode);
-        }
+        await RebindAnyTenantKeyAsync(issuer, gateway, TestIds.BlockedPartner);
 
         var cache = gateway.Service<VerifiedTokenCache>();
         var identity = new ClaimsIdentity([new Claim("tid", TestIds.AllowedPartner.ToString())], "Bearer");
