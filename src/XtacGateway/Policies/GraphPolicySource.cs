@@ -198,16 +198,21 @@ internal sealed class GraphPolicySource(
             request.Headers.TryAddWithoutValidation("Authorization", await tokens.GetAuthorizationHeaderAsync(cancellationToken));
             using var response = await client.SendAsync(request, cancellationToken);
             // Throttled, or briefly unavailable: Graph names the wait in Retry-After (or a short one is taken).
-            if (response.StatusCode is (HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout) && attempt < 5)
+            if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout)
             {
                 var retryAfter = response.Headers.RetryAfter;
-                var delay = retryAfter?.Delta ?? (retryAfter?.Date is { } date ? date - time.GetUtcNow() : TimeSpan.FromSeconds(attempt));
-                if (delay > _options.MaxRetryAfter)
+                var asked = retryAfter?.Delta ?? (retryAfter?.Date is { } date ? date - time.GetUtcNow() : null);
+                var delay = asked ?? TimeSpan.FromSeconds(attempt);
+                delay = delay < TimeSpan.Zero ? TimeSpan.Zero : delay;
+                if (delay > _options.MaxRetryAfter || attempt == 5)
                 {
-                    throw new HttpRequestException($"Microsoft Graph asked to wait {delay.TotalSeconds:F0} s (Retry-After), longer than {_options.MaxRetryAfter.TotalSeconds:F0} s.");
+                    // Given up for this pull; the next one waits at least as long as Graph asked.
+                    var reason = delay > _options.MaxRetryAfter
+                        ? $"Microsoft Graph asked to wait {delay.TotalSeconds:F0} s (Retry-After), longer than {_options.MaxRetryAfter.TotalSeconds:F0} s"
+                        : $"Microsoft Graph answered {(int)response.StatusCode} {response.ReasonPhrase} to GET {url.AbsolutePath} five times";
+                    throw new SourceAskedToWaitException(asked is null ? $"{reason}." : $"{reason}; the next pull waits {delay.TotalSeconds:F0} s or more.", asked is null ? TimeSpan.Zero : delay);
                 }
 
-                delay = delay < TimeSpan.Zero ? TimeSpan.Zero : delay;
                 PolicySourceLog.GraphThrottled(logger, (int)response.StatusCode, url.AbsolutePath, delay.TotalMilliseconds);
                 await Task.Delay(delay, time, cancellationToken);
                 continue;

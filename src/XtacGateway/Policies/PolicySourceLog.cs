@@ -3,10 +3,10 @@ namespace XtacGateway.Policies;
 /// <summary>Log lines of the shared policy sources (event IDs 1100-1199).</summary>
 internal static partial class PolicySourceLog
 {
-    [LoggerMessage(1101, LogLevel.Warning, "Policy source {Source} is unreachable; policy version {Version} stays in force, next attempt in {RetryMs} ms: {Reason}")]
+    [LoggerMessage(1101, LogLevel.Warning, "Policy source {Source} could not be read or gave no valid policy; policy version {Version} stays in force, next attempt in {RetryMs} ms: {Reason}")]
     public static partial void SourceUnreachable(ILogger logger, string source, long version, double retryMs, string reason);
 
-    [LoggerMessage(1102, LogLevel.Information, "Policy source {Source} is reachable again.")]
+    [LoggerMessage(1102, LogLevel.Information, "Policy source {Source} is read again.")]
     public static partial void SourceRecovered(ILogger logger, string source);
 
     [LoggerMessage(1103, LogLevel.Warning, "Policy source {Source} is unreachable at start-up; starting with the last known good policy version {Version} from {Path}.")]

@@ -15,15 +15,23 @@ internal sealed class SourceHealth(string source, PolicySnapshotStore store, Pol
     private int _failures;
     private TimeSpan _retryDelay;
 
+    /// <summary>The last failure was a policy the source holds but that does not validate: asking again soon gets it again.</summary>
+    private bool _rejected;
+
     /// <summary>The background loop's current <see cref="WaitAsync"/>, which a failure reported meanwhile ends early.</summary>
     private CancellationTokenSource? _wait;
 
-    /// <summary>How long to wait before the next attempt: the source's own interval while healthy, else the backoff.</summary>
+    /// <summary>
+    /// How long to wait before the next attempt: the source's own interval while healthy or after it gave an invalid
+    /// policy (which only an edit there mends), else the backoff.
+    /// </summary>
     public TimeSpan NextDelay(TimeSpan healthyInterval)
     {
         lock (_lock)
         {
-            return _failures == 0 ? healthyInterval : _retryDelay;
+            return _failures == 0 ? healthyInterval
+                : _rejected && healthyInterval > _retryDelay ? healthyInterval
+                : _retryDelay;
         }
     }
 
@@ -74,8 +82,9 @@ internal sealed class SourceHealth(string source, PolicySnapshotStore store, Pol
     public void FailedAtStart(LastKnownGoodStore lastKnownGood, Guid resourceTenant, Exception exception)
     {
         var retryDelay = Record(exception);
-        PolicySourceLog.SourceUnreachable(logger, source, store.Current?.Version ?? 0, retryDelay.TotalMilliseconds, exception.Message);
+        // Restored first, so that the version logged is the one in force.
         lastKnownGood.RestoreIfEmpty(store, resourceTenant, source);
+        PolicySourceLog.SourceUnreachable(logger, source, store.Current?.Version ?? 0, retryDelay.TotalMilliseconds, exception.Message);
     }
 
     /// <summary>An attempt failed: the policy in force stays, and the next attempt waits longer.</summary>
@@ -121,11 +130,25 @@ internal sealed class SourceHealth(string source, PolicySnapshotStore store, Pol
         lock (_lock)
         {
             _failures++;
+            _rejected = exception is PolicyRejectedException;
             _retryDelay = Backoff.Delay(_failures, options.RetryMinDelay, options.RetryMaxDelay);
+            if (exception is SourceAskedToWaitException { Wait: var asked } && asked > _retryDelay)
+            {
+                // The source named its wait (Graph's Retry-After): every instance shares its throttling budget, and
+                // asking again sooner only prolongs the throttling.
+                _retryDelay = asked;
+            }
+
             store.ReportSource(PolicySourceState.Degraded, exception.Message);
             return _retryDelay;
         }
     }
+}
+
+/// <summary>The source answered, asking to be asked again no sooner than <see cref="Wait"/> (a throttled Graph's Retry-After).</summary>
+internal sealed class SourceAskedToWaitException(string message, TimeSpan wait) : HttpRequestException(message)
+{
+    public TimeSpan Wait { get; } = wait;
 }
 
 /// <summary>The source delivered a policy that does not validate: counted as <c>invalid</c>, not as a failure to read.</summary>

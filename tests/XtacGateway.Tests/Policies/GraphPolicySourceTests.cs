@@ -211,6 +211,64 @@ public sealed class GraphPolicySourceTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await gateway.Management.GetAsync("/readyz")).StatusCode);
     }
 
+    /// <summary>When the requests for page two came, after the first.</summary>
+    private static TimeSpan[] PageTwoRequestsAfterTheFirst(FakeGraph graph)
+    {
+        var pageTwo = graph.Requests.Where(r => r.Query.Contains("skiptoken", StringComparison.Ordinal)).Select(r => r.At).ToArray();
+        return [.. pageTwo.Select(at => at - pageTwo[0])];
+    }
+
+    [Fact]
+    public async Task Refresh_GraphAsksForALongerWaitThanMaxRetryAfter_NextPullWaitsAsAsked()
+    {
+        // Graph says "wait 4 s", more than this gateway waits inside a pull (1 s): the pull gives up, and the next one
+        // comes no sooner than Graph asked, not at the backoff's 100 ms.
+        await using var graph = await FakeGraph.StartAsync(transientStatus: 429, transientCount: 2, retryAfterSeconds: 4);
+        await using var gateway = await StartGatewayAsync(graph, s =>
+        {
+            s["Xtac:Policy:Graph:MaxRetryAfter"] = "00:00:01";
+            s["Xtac:Policy:Graph:RefreshInterval"] = "00:00:00.200";
+            s["Xtac:Policy:RetryMinDelay"] = "00:00:00.100";
+            s["Xtac:Policy:RetryMaxDelay"] = "00:00:00.200";
+        });
+        var store = gateway.Service<PolicySnapshotStore>();
+        Assert.Contains("asked to wait 4 s (Retry-After), longer than 1 s; the next pull waits 4 s or more", store.Source.Reason, StringComparison.Ordinal);
+
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(store.Current?.PartnerCount == 3), TimeSpan.FromSeconds(60)),
+            "the policy was not loaded once Graph stopped throttling");
+        var pageTwo = PageTwoRequestsAfterTheFirst(graph);
+        Assert.Equal(3, pageTwo.Length);
+        Assert.True(pageTwo[1] >= TimeSpan.FromSeconds(3.9) && pageTwo[2] - pageTwo[1] >= TimeSpan.FromSeconds(3.9),
+            $"a pull came sooner than Graph's Retry-After: {string.Join(", ", pageTwo)}");
+    }
+
+    [Fact]
+    public async Task Refresh_GraphHoldsAnInvalidPolicy_AskedAgainOnlyAtTheRefreshInterval()
+    {
+        // Only an edit in Entra mends an invalid policy: Graph is not asked for it again at the failure backoff.
+        await using var graph = await FakeGraph.StartAsync(transientCount: 0);
+        await using var gateway = await StartGatewayAsync(graph, s =>
+        {
+            s["Xtac:Policy:Graph:RefreshInterval"] = "00:00:03";
+            s["Xtac:Policy:RetryMinDelay"] = "00:00:00.100";
+            s["Xtac:Policy:RetryMaxDelay"] = "00:00:00.200";
+        });
+        using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
+
+        graph.SecondPage = """{ "value": [ { "tenantId": "not-a-tenant" } ] }""";
+        using (var reload = await gateway.AdminAsync(HttpMethod.Post, "/admin/policies/reload"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, reload.StatusCode);
+        }
+
+        var rejectedAt = DateTimeOffset.UtcNow;
+        await reloads.WaitForAsync("invalid", TimeSpan.FromSeconds(30));
+        await Task.Delay(TimeSpan.FromSeconds(2));
+
+        Assert.DoesNotContain(graph.Requests, r => r.Query.Contains("skiptoken", StringComparison.Ordinal) && r.At > rejectedAt);
+        Assert.Equal(PolicySourceState.Degraded, gateway.Service<PolicySnapshotStore>().SourceState);
+    }
+
     [Fact]
     public async Task TokenProvider_ApiAcceptsAnyOrganisation_AsksTheResourceTenantsAuthority()
     {
