@@ -183,8 +183,9 @@ internal sealed partial class FilePolicySource(
 
     /// <summary>
     /// An exclusive lock on <c>{policy file}.lock</c> beside the file: .NET takes FileShare.None as an advisory
-    /// <c>flock</c> on Unix, which gateways sharing a local file system honour (a network file system may hold it on
-    /// one host only). Waits a few seconds for another writer, then gives up with an <see cref="IOException"/>.
+    /// <c>flock</c> on Unix, which gateways sharing a file system honour (Linux's NFS client turns it into a byte-range
+    /// lock across hosts, which needs the file open for writing). Waits a few seconds for another writer, then gives up
+    /// with an <see cref="IOException"/>.
     /// </summary>
     private async Task<FileStream> AcquireWriterLockAsync(CancellationToken cancellationToken)
     {
@@ -194,9 +195,17 @@ internal sealed partial class FilePolicySource(
         {
             try
             {
-                // Read access is enough for the lock, and lets a gateway running as another user take a lock file it did
-                // not create.
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.Read, FileShare.None);
+                // Open for writing: on NFS an exclusive lock on a file opened read-only fails, and .NET ignores that
+                // failure, so no lock would be held at all. A lock file another user created and this one may only read
+                // still locks on a local file system.
+                try
+                {
+                    return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                }
+                catch (UnauthorizedAccessException) when (File.Exists(path))
+                {
+                    return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None);
+                }
             }
             catch (IOException) when (time.GetUtcNow() < giveUpAt && File.Exists(path))
             {
