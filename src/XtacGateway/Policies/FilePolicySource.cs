@@ -79,11 +79,11 @@ internal sealed partial class FilePolicySource(
             }
             else if ((file.LastWriteTimeUtc, file.Length) != _lastStamp)
             {
-                await LoadAsync(cancellationToken);
+                await LoadAsync(cancellationToken, mayBeMidWrite: true);
             }
             else if (time.GetElapsedTime(_lastReadAt) >= options.Value.Policy.FileContentCheckInterval && await ContentChangedAsync(file, cancellationToken))
             {
-                await LoadAsync(cancellationToken);
+                await LoadAsync(cancellationToken, mayBeMidWrite: true);
             }
             else if (_fileInForce)
             {
@@ -248,13 +248,21 @@ internal sealed partial class FilePolicySource(
         }
     }
 
-    /// <summary>Loads the file; returns null on success (or no change), otherwise the errors.</summary>
-    private Task<IReadOnlyList<string>?> LoadAsync(CancellationToken cancellationToken)
-        => GatewayTelemetry.InPolicyLoadAsync(Name, () => LoadFileAsync(cancellationToken));
+    /// <summary>How long after its last write an invalid file may still be in the middle of being written in place.</summary>
+    private static readonly TimeSpan InPlaceWriteSettle = TimeSpan.FromSeconds(1);
 
-    private async Task<IReadOnlyList<string>?> LoadFileAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Loads the file; returns null on success (or no change), otherwise the errors. <paramref name="mayBeMidWrite"/>
+    /// (the watcher's reads) leaves a file that changed while it was read, or an invalid one written within
+    /// <see cref="InPlaceWriteSettle"/>, for the next check instead of rejecting it: a file written in place (cat >,
+    /// kubectl cp, an editor saving over it) reads as half a policy until its writer is done.
+    /// </summary>
+    private Task<IReadOnlyList<string>?> LoadAsync(CancellationToken cancellationToken, bool mayBeMidWrite = false)
+        => GatewayTelemetry.InPolicyLoadAsync(Name, () => LoadFileAsync(cancellationToken, mayBeMidWrite));
+
+    private async Task<IReadOnlyList<string>?> LoadFileAsync(CancellationToken cancellationToken, bool mayBeMidWrite)
     {
-        (DateTime, long) stamp;
+        (DateTime Modified, long Length) stamp;
         byte[] bytes;
         try
         {
@@ -262,6 +270,10 @@ internal sealed partial class FilePolicySource(
             var file = TargetFile();
             stamp = (file.LastWriteTimeUtc, file.Length);
             bytes = await File.ReadAllBytesAsync(file.FullName, cancellationToken);
+            if (mayBeMidWrite && TargetFile() is var after && (after.LastWriteTimeUtc, after.Length) != stamp)
+            {
+                return null;
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -285,6 +297,14 @@ internal sealed partial class FilePolicySource(
 
         // Compiled from the bytes, partner by partner: the typed model of a large policy is never held whole.
         var compiled = PolicyCompiler.Compile(bytes, resourceTenant, default, out var parseErrors);
+        if (compiled is null && mayBeMidWrite && time.GetUtcNow() - new DateTimeOffset(stamp.Modified, TimeSpan.Zero) is var sinceWritten
+            && sinceWritten >= TimeSpan.Zero && sinceWritten < InPlaceWriteSettle)
+        {
+            // Read again at the next check, whatever its stamp says then.
+            _lastStamp = default;
+            return null;
+        }
+
         if (compiled is null)
         {
             var errors = parseErrors.Select(e => e.ToString()).ToArray();

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text.Json;
+using XtacGateway.Policies;
 using XtacGateway.Tests.Admin;
 using XtacGateway.Tests.Infrastructure;
 
@@ -95,6 +96,44 @@ public sealed class FilePolicySourceTests
         Assert.DoesNotContain("success", reloads.Results);
         Assert.Single(reloads.Results, r => r == "invalid");
         Assert.All(gateway.Backend.Requests, r => Assert.Equal(TestIds.AllowedPartner.ToString(), r.Headers["X-Xtac-Home-Tenant-Id"]));
+    }
+
+    [Fact]
+    public async Task Reload_FileWrittenInPlaceAndSeenHalfWritten_NotRejectedAndTheWholeFileLoaded()
+    {
+        // Written over in place (cat >, kubectl cp) rather than renamed: the watcher (every 100 ms here) reads the first
+        // half for a while before the rest arrives. That is no rejected edit: nothing logged, counted or degraded.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
+        var store = gateway.Service<PolicySnapshotStore>();
+        var versionBefore = await gateway.PolicyVersionAsync();
+        var whole = PartnerNowBlocked;
+
+        await using (var stream = new FileStream(gateway.PolicyPath, FileMode.Truncate, FileAccess.Write, FileShare.ReadWrite))
+        {
+            await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(whole[..(whole.Length / 2)]));
+            await stream.FlushAsync();
+            await Task.Delay(TimeSpan.FromMilliseconds(600));
+            Assert.Empty(reloads.Results);
+            Assert.Equal(PolicySourceState.Healthy, store.SourceState);
+            await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(whole[(whole.Length / 2)..]));
+        }
+
+        Assert.True(await Eventually.TrueAsync(async () => await gateway.PolicyVersionAsync() > versionBefore, ReloadDeadline), "the whole file was not loaded");
+        Assert.Equal(["success"], reloads.Results);
+    }
+
+    [Fact]
+    public async Task Reload_InvalidFileWrittenInPlace_RejectedOnceItIsNoLongerBeingWritten()
+    {
+        // The other side: an invalid file whose writer is done is rejected, a second or so after its last write.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
+
+        await File.WriteAllTextAsync(gateway.PolicyPath, InvalidPolicy);
+
+        await reloads.WaitForAsync("invalid", ReloadDeadline);
+        Assert.Equal(PolicySourceState.Degraded, gateway.Service<PolicySnapshotStore>().SourceState);
     }
 
     [Theory]
