@@ -36,6 +36,9 @@ internal sealed partial class FilePolicySource(
     private byte[]? _lastReadHash;
     private bool _fileInForce;
 
+    /// <summary>The file was missing or unreadable at the last look.</summary>
+    private bool _fileUnreadable;
+
     public string PolicyPath { get; } = ResolvePath(options.Value.Policy.Path, environment.ContentRootPath);
 
     public override async Task StartAsync(CancellationToken cancellationToken)
@@ -277,7 +280,6 @@ internal sealed partial class FilePolicySource(
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            telemetry.PolicyReloaded("failure");
             Report(inForce: false, ex.Message);
             return [$"cannot read the policy file: {ex.Message}"];
         }
@@ -338,13 +340,16 @@ internal sealed partial class FilePolicySource(
     }
 
     /// <summary>
-    /// Whether the file holds the policy in force. Only then is the policy confirmed; otherwise the source is degraded
-    /// (the unreadable reason, when there is one, logged once as it becomes so; a rejected edit was logged already).
+    /// Whether the file holds the policy in force. Only then is the policy confirmed; otherwise the source is degraded.
+    /// A file that becomes missing or unreadable is logged and counted as a failed reload once, as it becomes so: the
+    /// watcher has no backoff, and counting every tick would count twice a second (a rejected edit was logged and
+    /// counted already).
     /// </summary>
     private void Report(bool inForce, string? unreadable = null, string? rejected = null)
     {
-        var wasInForce = _fileInForce;
         _fileInForce = inForce;
+        var wasUnreadable = _fileUnreadable;
+        _fileUnreadable = unreadable is not null;
         if (inForce)
         {
             store.ReportSource(PolicySourceState.Healthy);
@@ -357,9 +362,10 @@ internal sealed partial class FilePolicySource(
         {
             // Forget the stamp: a file that comes back as it was (same time and length: mv, cp -p, a restore) is read again.
             _lastStamp = default;
-            if (wasInForce)
+            if (!wasUnreadable)
             {
                 Log.PolicyFileUnreadable(logger, PolicyPath, unreadable);
+                telemetry.PolicyReloaded("failure");
             }
         }
     }

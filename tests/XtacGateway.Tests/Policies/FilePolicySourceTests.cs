@@ -389,6 +389,7 @@ public sealed class FilePolicySourceTests
     {
         // A missing file (mid rename, or removed by mistake) is no reason to drop the policy in force.
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
         var allowedToken = gateway.Token(TestIds.AllowedPartner);
         var blockedToken = gateway.Token(TestIds.BlockedPartner);
         var versionBefore = await gateway.PolicyVersionAsync();
@@ -399,6 +400,8 @@ public sealed class FilePolicySourceTests
 
         Assert.Equal(versionBefore, await gateway.PolicyVersionAsync());
         Assert.Equal((HttpStatusCode.OK, "Degraded"), await PolicyReadinessAsync(gateway));
+        // A failed reload, for an alert to see, counted once however many checks (every 100 ms here) found it missing.
+        Assert.Equal(["failure"], reloads.Results);
 
         // And the file coming back is read again.
         await gateway.WritePolicyAsync(PartnerNowBlocked);
