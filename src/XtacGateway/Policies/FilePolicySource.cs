@@ -111,7 +111,8 @@ internal sealed partial class FilePolicySource(
     {
         if (await LoadLockedAsync(cancellationToken) is { } errors)
         {
-            throw new InvalidDataException($"The policy file '{PolicyPath}' is invalid; the policy in force is unchanged.{Environment.NewLine}{string.Join(Environment.NewLine, errors)}");
+            throw new InvalidDataException(
+                $"The policy file '{PolicyPath}' {(_fileUnreadable ? "cannot be read" : "is invalid")}; the policy in force is unchanged.{Environment.NewLine}{string.Join(Environment.NewLine, errors)}");
         }
     }
 
@@ -137,6 +138,12 @@ internal sealed partial class FilePolicySource(
             // length, so it is read and hashed again). An edit that is not in force, because it is invalid or
             // unreadable, must not be written over.
             var fileErrors = await LoadAsync(cancellationToken);
+            if (fileErrors is not null && _fileUnreadable)
+            {
+                return new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail:
+                    $"The policy file '{PolicyPath}' cannot be read ({string.Join("; ", fileErrors)}); nothing was written, and the policy in force is unchanged.");
+            }
+
             if (fileErrors is not null || store.Current?.ETag != ETagOf(_lastHash))
             {
                 return new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail:

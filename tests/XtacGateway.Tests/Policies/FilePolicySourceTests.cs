@@ -306,9 +306,13 @@ public sealed class FilePolicySourceTests
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, change.StatusCode);
         Assert.Equal("application/problem+json", change.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("policy.json", await change.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var detail = await change.Content.ReadAsStringAsync();
+        Assert.Contains("policy.json' cannot be read", detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("holds an edit", detail, StringComparison.Ordinal);
         Assert.Equal(before, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
         Assert.False(File.Exists(gateway.PolicyPath));
+        using var reload = await gateway.AdminAsync(HttpMethod.Post, "/admin/policies/reload");
+        await ProblemAssert.IsProblemAsync(reload, HttpStatusCode.ServiceUnavailable, "policy.json' cannot be read; the policy in force is unchanged");
     }
 
     [Fact]
