@@ -211,6 +211,31 @@ public sealed class GraphPolicySourceTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await gateway.Management.GetAsync("/readyz")).StatusCode);
     }
 
+    [Theory]
+    [InlineData(500)]
+    [InlineData(403)]
+    public async Task Start_GraphFailsAfterAnEarlierRun_StartsFromTheLastKnownGoodPolicyDegraded(int status)
+    {
+        // A 500, or a 403 (the app lost Policy.Read.All): either way the policy the last run held is enforced.
+        await using var graph = await FakeGraph.StartAsync(transientCount: 0);
+        using var temp = new TempDirectory("xtac-graph-lkg-");
+        string etag;
+        await using (var first = await StartGatewayAsync(graph, directory: temp.Path))
+        {
+            etag = first.Service<PolicySnapshotStore>().Current!.ETag;
+        }
+
+        graph.Failing = status;
+        await using var second = await StartGatewayAsync(graph, directory: temp.Path);
+        var store = second.Service<PolicySnapshotStore>();
+
+        Assert.Equal(etag, store.Current?.ETag);
+        Assert.Equal(PolicySourceState.Degraded, store.SourceState);
+        Assert.Contains($"{status}", store.Source.Reason, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, (await second.GetAsync("/", second.Token(TestIds.BlockedPartner))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await second.GetAsync("/", second.Token(TestIds.UnlistedTenant))).StatusCode);
+    }
+
     /// <summary>When the requests for page two came, after the first.</summary>
     private static TimeSpan[] PageTwoRequestsAfterTheFirst(FakeGraph graph)
     {
@@ -307,7 +332,7 @@ public sealed class GraphPolicySourceTests
     }
 
     /// <summary>A gateway mirroring <paramref name="graph"/> with a fixed development token.</summary>
-    private static Task<GatewayHarness> StartGatewayAsync(FakeGraph graph, Action<Dictionary<string, string?>>? configure = null)
+    private static Task<GatewayHarness> StartGatewayAsync(FakeGraph graph, Action<Dictionary<string, string?>>? configure = null, string? directory = null)
         => GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
         {
             s["Xtac:Policy:Source"] = "Graph";
@@ -315,7 +340,7 @@ public sealed class GraphPolicySourceTests
             s["Xtac:Policy:Graph:DevelopmentBearerToken"] = "fake-graph-token";
             s["Xtac:Policy:LastKnownGoodPath"] = "last-known-good.json";
             configure?.Invoke(s);
-        });
+        }, directory: directory);
 
     /// <summary>
     /// A fake Microsoft Graph on loopback (real Kestrel): the default, partners in two pages, page two first answered
@@ -339,6 +364,15 @@ public sealed class GraphPolicySourceTests
 
         public volatile bool DropSecondPagePartner;
 
+        /// <summary>Every request answered with this status (no Retry-After), while set.</summary>
+        public int? Failing
+        {
+            get => Volatile.Read(ref _failing) is var status and > 0 ? status : null;
+            set => Volatile.Write(ref _failing, value ?? 0);
+        }
+
+        private int _failing;
+
         /// <summary>When set, the first partners page links here instead of to page two.</summary>
         public volatile string? FirstPageNextLink;
 
@@ -358,6 +392,12 @@ public sealed class GraphPolicySourceTests
             app.Use(async (context, next) =>
             {
                 graph.Requests.Enqueue((context.Request.Headers.Authorization.ToString(), context.Request.QueryString.Value ?? string.Empty, DateTimeOffset.UtcNow));
+                if (graph.Failing is { } status)
+                {
+                    context.Response.StatusCode = status;
+                    return;
+                }
+
                 await next(context);
             });
             app.MapGet("/v1.0/policies/crossTenantAccessPolicy/default", () => Results.Text($$"""
