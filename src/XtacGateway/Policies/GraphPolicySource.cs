@@ -32,7 +32,7 @@ internal sealed class GraphPolicySource(
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly GraphPolicySourceOptions _options = sourceOptions.Value.Graph;
     private readonly Guid _resourceTenant = gatewayOptions.Value.ResourceTenantId!.Value;
-    private readonly SourceHealth _health = new("graph", store, sourceOptions.Value, telemetry, time, logger);
+    private readonly SourceHealth _health = new("graph", sourceOptions.Value.Graph.RefreshInterval, store, sourceOptions.Value, telemetry, time, logger);
 
     public string Name => "graph";
 
@@ -70,7 +70,7 @@ internal sealed class GraphPolicySource(
         {
             try
             {
-                if (await _health.WaitAsync(_options.RefreshInterval, stoppingToken))
+                if (await _health.WaitAsync(stoppingToken))
                 {
                     await PullAsync(stoppingToken);
                     _health.Succeeded();
@@ -204,13 +204,18 @@ internal sealed class GraphPolicySource(
                 var asked = retryAfter?.Delta ?? (retryAfter?.Date is { } date ? date - time.GetUtcNow() : null);
                 var delay = asked ?? TimeSpan.FromSeconds(attempt);
                 delay = delay < TimeSpan.Zero ? TimeSpan.Zero : delay;
+                if (asked is not null)
+                {
+                    // Whatever ends this pull (giving up here, the pull or start-up timing out mid-wait, another
+                    // failure), the next one waits as long as Graph asked, up to a refresh interval.
+                    _health.AskedToWait(delay, _options.RefreshInterval > _options.MaxRetryAfter ? _options.RefreshInterval : _options.MaxRetryAfter);
+                }
+
                 if (delay > _options.MaxRetryAfter || attempt == 5)
                 {
-                    // Given up for this pull; the next one waits at least as long as Graph asked.
-                    var reason = delay > _options.MaxRetryAfter
-                        ? $"Microsoft Graph asked to wait {delay.TotalSeconds:F0} s (Retry-After), longer than {_options.MaxRetryAfter.TotalSeconds:F0} s"
-                        : $"Microsoft Graph answered {(int)response.StatusCode} {response.ReasonPhrase} to GET {url.AbsolutePath} five times";
-                    throw new SourceAskedToWaitException(asked is null ? $"{reason}." : $"{reason}; the next pull waits {delay.TotalSeconds:F0} s or more.", asked is null ? TimeSpan.Zero : delay);
+                    throw new HttpRequestException(delay > _options.MaxRetryAfter
+                        ? $"Microsoft Graph asked to wait {delay.TotalSeconds:F0} s (Retry-After), longer than {_options.MaxRetryAfter.TotalSeconds:F0} s; the next pull waits as long (at most a refresh interval)."
+                        : $"Microsoft Graph answered {(int)response.StatusCode} {response.ReasonPhrase} to GET {url.AbsolutePath} five times.", null, response.StatusCode);
                 }
 
                 PolicySourceLog.GraphThrottled(logger, (int)response.StatusCode, url.AbsolutePath, delay.TotalMilliseconds);

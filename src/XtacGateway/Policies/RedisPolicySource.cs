@@ -104,7 +104,7 @@ internal sealed class RedisPolicySource(
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly RedisPolicySourceOptions _options = sourceOptions.Value.Redis;
     private readonly Guid _resourceTenant = gatewayOptions.Value.ResourceTenantId!.Value;
-    private readonly SourceHealth _health = new("redis", store, sourceOptions.Value, telemetry, time, logger);
+    private readonly SourceHealth _health = new("redis", sourceOptions.Value.Redis.CheckInterval, store, sourceOptions.Value, telemetry, time, logger);
     private bool _subscribed;
 
     /// <summary>
@@ -176,7 +176,7 @@ internal sealed class RedisPolicySource(
         {
             try
             {
-                await _wake.WaitAsync(_health.NextDelay(_options.CheckInterval), stoppingToken);
+                await _wake.WaitAsync(_health.NextDelay(), stoppingToken);
             }
             catch (OperationCanceledException)
             {

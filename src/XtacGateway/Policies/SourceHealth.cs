@@ -7,7 +7,8 @@ namespace XtacGateway.Policies;
 /// attempt, and what the store and the log are told when that changes. One place, so both sources degrade, back off
 /// and recover alike. Each failed attempt counts as a <c>failure</c> in <c>xtac.policy.reloads</c>.
 /// </summary>
-internal sealed class SourceHealth(string source, PolicySnapshotStore store, PolicySourceOptions options, GatewayTelemetry telemetry, TimeProvider time, ILogger logger)
+internal sealed class SourceHealth(
+    string source, TimeSpan healthyInterval, PolicySnapshotStore store, PolicySourceOptions options, GatewayTelemetry telemetry, TimeProvider time, ILogger logger)
 {
     // The background check and on-demand reloads (admin calls) report at the same time: the count, the wait and the
     // state the store is told change together.
@@ -18,35 +19,64 @@ internal sealed class SourceHealth(string source, PolicySnapshotStore store, Pol
     /// <summary>The last failure was a policy the source holds but that does not validate: asking again soon gets it again.</summary>
     private bool _rejected;
 
+    /// <summary>
+    /// No attempt before this (UTC), as the source last asked (Graph's Retry-After), whatever failed since: every
+    /// instance shares the source's throttling budget, and asking sooner only prolongs the throttling. Cleared by a success.
+    /// </summary>
+    private DateTimeOffset _notBefore;
+
     /// <summary>The background loop's current <see cref="WaitAsync"/>, which a failure reported meanwhile ends early.</summary>
     private CancellationTokenSource? _wait;
 
     /// <summary>
     /// How long to wait before the next attempt: the source's own interval while healthy or after it gave an invalid
-    /// policy (which only an edit there mends), else the backoff.
+    /// policy (which only an edit there mends), else the backoff; and never before the source asked.
     /// </summary>
-    public TimeSpan NextDelay(TimeSpan healthyInterval)
+    public TimeSpan NextDelay()
     {
         lock (_lock)
         {
-            return _failures == 0 ? healthyInterval
-                : _rejected && healthyInterval > _retryDelay ? healthyInterval
-                : _retryDelay;
+            return NextDelayLocked();
+        }
+    }
+
+    private TimeSpan NextDelayLocked()
+    {
+        var delay = _failures == 0 ? healthyInterval
+            : _rejected && healthyInterval > _retryDelay ? healthyInterval
+            : _retryDelay;
+        var asked = _notBefore - time.GetUtcNow();
+        return asked > delay ? asked : delay;
+    }
+
+    /// <summary>
+    /// The source asked not to be asked again for <paramref name="wait"/> (a throttled Graph's Retry-After), at most
+    /// <paramref name="most"/>: a wait of hours would stop every instance confirming its policy for as long.
+    /// </summary>
+    public void AskedToWait(TimeSpan wait, TimeSpan most)
+    {
+        var until = time.GetUtcNow() + (wait < most ? wait : most);
+        lock (_lock)
+        {
+            if (until > _notBefore)
+            {
+                _notBefore = until;
+            }
         }
     }
 
     /// <summary>
-    /// Waits until the background loop's next attempt is due: <paramref name="healthyInterval"/>, or the backoff once a
-    /// failure was reported. False when a failure reported meanwhile (an on-demand attempt) ended the wait: the caller
-    /// waits again, with the backoff, so a recovered source is found healthy soon rather than a long interval later.
+    /// Waits until the background loop's next attempt is due (<see cref="NextDelay"/>). False when a failure or a
+    /// recovery reported meanwhile (an on-demand attempt) ended the wait: the caller waits again, for the wait that
+    /// earns, so a recovered source is found healthy soon rather than a long interval later.
     /// </summary>
-    public async Task<bool> WaitAsync(TimeSpan healthyInterval, CancellationToken stoppingToken)
+    public async Task<bool> WaitAsync(CancellationToken stoppingToken)
     {
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         Volatile.Write(ref _wait, wait);
         try
         {
-            await Task.Delay(NextDelay(healthyInterval), time, wait.Token);
+            await Task.Delay(NextDelay(), time, wait.Token);
             return true;
         }
         catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
@@ -92,29 +122,42 @@ internal sealed class SourceHealth(string source, PolicySnapshotStore store, Pol
     {
         var retryDelay = Record(exception);
         PolicySourceLog.SourceUnreachable(logger, source, store.Current?.Version ?? 0, retryDelay.TotalMilliseconds, exception.Message);
-        try
-        {
-            Volatile.Read(ref _wait)?.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // That wait has just ended; the next one is timed from this failure anyway.
-        }
+        EndWait();
     }
 
     public void Succeeded()
     {
-        bool recovered;
+        bool recovered, waitCut;
         lock (_lock)
         {
             recovered = _failures > 0;
+            waitCut = recovered || _notBefore != default;
             _failures = 0;
+            _notBefore = default;
             store.ReportSource(PolicySourceState.Healthy);
         }
 
         if (recovered)
         {
             PolicySourceLog.SourceRecovered(logger, source);
+        }
+
+        if (waitCut)
+        {
+            // A wait earned by the failures (or asked for) may run longer than the healthy interval: time it again.
+            EndWait();
+        }
+    }
+
+    private void EndWait()
+    {
+        try
+        {
+            Volatile.Read(ref _wait)?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // That wait has just ended; the next one is timed from now anyway.
         }
     }
 
@@ -132,23 +175,10 @@ internal sealed class SourceHealth(string source, PolicySnapshotStore store, Pol
             _failures++;
             _rejected = exception is PolicyRejectedException;
             _retryDelay = Backoff.Delay(_failures, options.RetryMinDelay, options.RetryMaxDelay);
-            if (exception is SourceAskedToWaitException { Wait: var asked } && asked > _retryDelay)
-            {
-                // The source named its wait (Graph's Retry-After): every instance shares its throttling budget, and
-                // asking again sooner only prolongs the throttling.
-                _retryDelay = asked;
-            }
-
             store.ReportSource(PolicySourceState.Degraded, exception.Message);
-            return _retryDelay;
+            return NextDelayLocked();
         }
     }
-}
-
-/// <summary>The source answered, asking to be asked again no sooner than <see cref="Wait"/> (a throttled Graph's Retry-After).</summary>
-internal sealed class SourceAskedToWaitException(string message, TimeSpan wait) : HttpRequestException(message)
-{
-    public TimeSpan Wait { get; } = wait;
 }
 
 /// <summary>The source delivered a policy that does not validate: counted as <c>invalid</c>, not as a failure to read.</summary>
