@@ -86,6 +86,14 @@ internal sealed class PolicyOptions
     public TimeSpan FileContentCheckInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
+    /// How long the watcher gives a file written over in place (cat >, kubectl cp) to be finished: one that reads as
+    /// invalid within this of its last write, or changed while read, is read again at the next check, for at most this
+    /// long, before it is rejected. Zero judges every read as it is.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan FileWriteSettle { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// Readiness fails when the source has not confirmed the policy in force for this long; at least twice the source's
     /// check interval (<see cref="PolicyFreshnessValidator"/>).
     /// </summary>

@@ -39,15 +39,22 @@ internal sealed partial class FilePolicySource(
     /// <summary>The file was missing or unreadable at the last look.</summary>
     private bool _fileUnreadable;
 
+    /// <summary>Since when (a monotonic timestamp) the watcher has been leaving the file for its writer to finish; 0 when not.</summary>
+    private long _waitingForWriterSince;
+
+    /// <summary>The file was found missing once: a second look in a row reports it (an unlink and re-create is not a loss).</summary>
+    private bool _missingOnce;
+
+    /// <summary>Why the file could not be read, while it cannot.</summary>
+    private string? _unreadableReason;
+
     public string PolicyPath { get; } = ResolvePath(options.Value.Policy.Path, environment.ContentRootPath);
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        var result = await LoadAsync(cancellationToken);
-        if (result is { } errors)
+        if (await LoadAsync(cancellationToken) is { } errors)
         {
-            throw new InvalidOperationException(
-                $"The policy file '{PolicyPath}' is invalid; the gateway will not start.{Environment.NewLine}{string.Join(Environment.NewLine, errors)}");
+            throw new InvalidOperationException(Failure(errors, "the gateway will not start"));
         }
 
         await base.StartAsync(cancellationToken);
@@ -76,9 +83,15 @@ internal sealed partial class FilePolicySource(
         try
         {
             var file = TargetFile();
-            if (!file.Exists)
+            var missing = !file.Exists;
+            var missingAgain = missing && _missingOnce;
+            _missingOnce = missing;
+            if (missing)
             {
-                Report(inForce: false, "the file does not exist");
+                if (missingAgain)
+                {
+                    Report(inForce: false, "the file does not exist");
+                }
             }
             else if ((file.LastWriteTimeUtc, file.Length) != _lastStamp)
             {
@@ -109,10 +122,9 @@ internal sealed partial class FilePolicySource(
 
     public async Task ReloadAsync(CancellationToken cancellationToken)
     {
-        if (await LoadLockedAsync(cancellationToken) is { } errors)
+        if (await LoadLockedAsync("the policy in force is unchanged", cancellationToken) is { } failure)
         {
-            throw new InvalidDataException(
-                $"The policy file '{PolicyPath}' {(_fileUnreadable ? "cannot be read" : "is invalid")}; the policy in force is unchanged.{Environment.NewLine}{string.Join(Environment.NewLine, errors)}");
+            throw new InvalidDataException(failure);
         }
     }
 
@@ -138,10 +150,9 @@ internal sealed partial class FilePolicySource(
             // length, so it is read and hashed again). An edit that is not in force, because it is invalid or
             // unreadable, must not be written over.
             var fileErrors = await LoadAsync(cancellationToken);
-            if (fileErrors is not null && _fileUnreadable)
+            if (fileErrors is not null && _unreadableReason is not null)
             {
-                return new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail:
-                    $"The policy file '{PolicyPath}' cannot be read ({string.Join("; ", fileErrors)}); nothing was written, and the policy in force is unchanged.");
+                return new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail: Failure(fileErrors, "nothing was written, and the policy in force is unchanged"));
             }
 
             if (fileErrors is not null || store.Current?.ETag != ETagOf(_lastHash))
@@ -228,18 +239,25 @@ internal sealed partial class FilePolicySource(
         }
     }
 
-    private async Task<IReadOnlyList<string>?> LoadLockedAsync(CancellationToken cancellationToken)
+    /// <summary>Loads the file under the gate; null on success, else what is wrong with it and what follows.</summary>
+    private async Task<string?> LoadLockedAsync(string consequence, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            return await LoadAsync(cancellationToken);
+            return await LoadAsync(cancellationToken) is { } errors ? Failure(errors, consequence) : null;
         }
         finally
         {
             _gate.Release();
         }
     }
+
+    /// <summary>What a failed load found, naming the file, and <paramref name="consequence"/>: unreadable (and why), or invalid with every error.</summary>
+    private string Failure(IReadOnlyList<string> errors, string consequence)
+        => _unreadableReason is { } reason
+            ? $"The policy file '{PolicyPath}' cannot be read ({reason}); {consequence}."
+            : $"The policy file '{PolicyPath}' is invalid; {consequence}.{Environment.NewLine}{string.Join(Environment.NewLine, errors)}";
 
     /// <summary>
     /// The file the path names, through any symbolic links. A link's own time and length never change, and Kubernetes
@@ -258,14 +276,12 @@ internal sealed partial class FilePolicySource(
         }
     }
 
-    /// <summary>How long after its last write an invalid file may still be in the middle of being written in place.</summary>
-    private static readonly TimeSpan InPlaceWriteSettle = TimeSpan.FromSeconds(1);
-
     /// <summary>
     /// Loads the file; returns null on success (or no change), otherwise the errors. <paramref name="mayBeMidWrite"/>
     /// (the watcher's reads) leaves a file that changed while it was read, or an invalid one written within
-    /// <see cref="InPlaceWriteSettle"/>, for the next check instead of rejecting it: a file written in place (cat >,
-    /// kubectl cp, an editor saving over it) reads as half a policy until its writer is done.
+    /// <see cref="PolicyOptions.FileWriteSettle"/>, for the next check instead of rejecting it, for at most that long:
+    /// a file written in place (cat >, kubectl cp, an editor saving over it) reads as half a policy until its writer is
+    /// done, and one rewritten for ever must still be judged.
     /// </summary>
     private Task<IReadOnlyList<string>?> LoadAsync(CancellationToken cancellationToken, bool mayBeMidWrite = false)
         => GatewayTelemetry.InPolicyLoadAsync(Name, () => LoadFileAsync(cancellationToken, mayBeMidWrite));
@@ -280,7 +296,7 @@ internal sealed partial class FilePolicySource(
             var file = TargetFile();
             stamp = (file.LastWriteTimeUtc, file.Length);
             bytes = await File.ReadAllBytesAsync(file.FullName, cancellationToken);
-            if (mayBeMidWrite && TargetFile() is var after && (after.LastWriteTimeUtc, after.Length) != stamp)
+            if (mayBeMidWrite && TargetFile() is var after && (after.LastWriteTimeUtc, after.Length) != stamp && MayWaitForWriter())
             {
                 return null;
             }
@@ -297,6 +313,7 @@ internal sealed partial class FilePolicySource(
         _lastReadHash = hash;
         if (_lastHash is not null && hash.AsSpan().SequenceEqual(_lastHash))
         {
+            _waitingForWriterSince = 0;
             GatewayTelemetry.PolicyLoadUnchanged();
             Report(inForce: true);
             return null;
@@ -307,12 +324,14 @@ internal sealed partial class FilePolicySource(
         // Compiled from the bytes, partner by partner: the typed model of a large policy is never held whole.
         var compiled = PolicyCompiler.Compile(bytes, resourceTenant, default, out var parseErrors);
         if (compiled is null && mayBeMidWrite && time.GetUtcNow() - new DateTimeOffset(stamp.Modified, TimeSpan.Zero) is var sinceWritten
-            && sinceWritten >= TimeSpan.Zero && sinceWritten < InPlaceWriteSettle)
+            && sinceWritten >= TimeSpan.Zero && sinceWritten < options.Value.Policy.FileWriteSettle && MayWaitForWriter())
         {
             // Read again at the next check, whatever its stamp says then.
             _lastStamp = default;
             return null;
         }
+
+        _waitingForWriterSince = 0;
 
         if (compiled is null)
         {
@@ -332,6 +351,17 @@ internal sealed partial class FilePolicySource(
         Log.PolicyLoaded(logger, PolicyPath, snapshot.Version, snapshot.PartnerCount);
         telemetry.PolicyReloaded("success");
         return null;
+    }
+
+    /// <summary>Whether the file may be left for the next check as still being written: for at most the settle time in a row.</summary>
+    private bool MayWaitForWriter()
+    {
+        if (_waitingForWriterSince == 0)
+        {
+            _waitingForWriterSince = time.GetTimestamp();
+        }
+
+        return time.GetElapsedTime(_waitingForWriterSince) < options.Value.Policy.FileWriteSettle;
     }
 
     /// <summary>
@@ -357,6 +387,14 @@ internal sealed partial class FilePolicySource(
         _fileInForce = inForce;
         var wasUnreadable = _fileUnreadable;
         _fileUnreadable = unreadable is not null;
+        _unreadableReason = unreadable;
+        if (unreadable is not null && !wasUnreadable)
+        {
+            // Counted before the state is shown, so that whoever sees it degraded finds the failure counted.
+            Log.PolicyFileUnreadable(logger, PolicyPath, unreadable);
+            telemetry.PolicyReloaded("failure");
+        }
+
         if (inForce)
         {
             store.ReportSource(PolicySourceState.Healthy);
@@ -369,11 +407,6 @@ internal sealed partial class FilePolicySource(
         {
             // Forget the stamp: a file that comes back as it was (same time and length: mv, cp -p, a restore) is read again.
             _lastStamp = default;
-            if (!wasUnreadable)
-            {
-                Log.PolicyFileUnreadable(logger, PolicyPath, unreadable);
-                telemetry.PolicyReloaded("failure");
-            }
         }
     }
 

@@ -9,7 +9,7 @@ internal static partial class PolicySourceLog
     [LoggerMessage(1102, LogLevel.Information, "Policy source {Source} is read again.")]
     public static partial void SourceRecovered(ILogger logger, string source);
 
-    [LoggerMessage(1103, LogLevel.Warning, "Policy source {Source} is unreachable at start-up; starting with the last known good policy version {Version} from {Path}.")]
+    [LoggerMessage(1103, LogLevel.Warning, "Policy source {Source} could not be read at start-up; starting with the last known good policy version {Version} from {Path}.")]
     public static partial void StartedFromLastKnownGood(ILogger logger, string source, long version, string path);
 
     [LoggerMessage(1104, LogLevel.Error, "Policy source {Source} is unreachable at start-up and no last known good policy exists at {Path}: cross-tenant requests are denied until it is reachable.")]
