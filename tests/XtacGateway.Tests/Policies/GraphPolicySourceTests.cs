@@ -243,6 +243,22 @@ public sealed class GraphPolicySourceTests
         return [.. pageTwo.Select(at => at - pageTwo[0])];
     }
 
+    /// <summary>A failure backoff of 100-200 ms: a longer gap between two pulls is a wait that was asked for.</summary>
+    private static void ShortBackoff(Dictionary<string, string?> settings)
+    {
+        settings["Xtac:Policy:RetryMinDelay"] = "00:00:00.100";
+        settings["Xtac:Policy:RetryMaxDelay"] = "00:00:00.200";
+    }
+
+    /// <summary>Waits for the whole policy to be in force, then gives when page two was asked for, after the first time.</summary>
+    private static async Task<TimeSpan[]> PageTwoRequestsOnceLoadedAsync(GatewayHarness gateway, FakeGraph graph)
+    {
+        var store = gateway.Service<PolicySnapshotStore>();
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(store.Current?.PartnerCount == 3), TimeSpan.FromSeconds(60)),
+            "the policy was not loaded once Graph stopped throttling");
+        return PageTwoRequestsAfterTheFirst(graph);
+    }
+
     [Fact]
     public async Task Refresh_GraphAsksForALongerWaitThanMaxRetryAfter_NextPullWaitsAsAsked()
     {
@@ -253,15 +269,12 @@ public sealed class GraphPolicySourceTests
         {
             s["Xtac:Policy:Graph:MaxRetryAfter"] = "00:00:01";
             s["Xtac:Policy:Graph:RefreshInterval"] = "00:00:10";
-            s["Xtac:Policy:RetryMinDelay"] = "00:00:00.100";
-            s["Xtac:Policy:RetryMaxDelay"] = "00:00:00.200";
+            ShortBackoff(s);
         });
-        var store = gateway.Service<PolicySnapshotStore>();
-        Assert.Contains("asked to wait 4 s (Retry-After), longer than 1 s; the next pull waits as long", store.Source.Reason, StringComparison.Ordinal);
+        Assert.Contains("asked to wait 4 s (Retry-After), longer than 1 s; the next pull waits as long",
+            gateway.Service<PolicySnapshotStore>().Source.Reason, StringComparison.Ordinal);
 
-        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(store.Current?.PartnerCount == 3), TimeSpan.FromSeconds(60)),
-            "the policy was not loaded once Graph stopped throttling");
-        var pageTwo = PageTwoRequestsAfterTheFirst(graph);
+        var pageTwo = await PageTwoRequestsOnceLoadedAsync(gateway, graph);
         Assert.True(pageTwo.Length >= 3 && pageTwo[1] >= TimeSpan.FromSeconds(3.9) && pageTwo[2] - pageTwo[1] >= TimeSpan.FromSeconds(3.9),
             $"a pull came sooner than Graph's Retry-After: {string.Join(", ", pageTwo)}");
     }
@@ -275,14 +288,10 @@ public sealed class GraphPolicySourceTests
         await using var gateway = await StartGatewayAsync(graph, s =>
         {
             s["Xtac:Policy:Graph:StartupWait"] = "00:00:01";
-            s["Xtac:Policy:RetryMinDelay"] = "00:00:00.100";
-            s["Xtac:Policy:RetryMaxDelay"] = "00:00:00.200";
+            ShortBackoff(s);
         });
-        var store = gateway.Service<PolicySnapshotStore>();
 
-        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(store.Current?.PartnerCount == 3), TimeSpan.FromSeconds(60)),
-            "the policy was not loaded once Graph stopped throttling");
-        var pageTwo = PageTwoRequestsAfterTheFirst(graph);
+        var pageTwo = await PageTwoRequestsOnceLoadedAsync(gateway, graph);
         Assert.True(pageTwo.Length >= 2 && pageTwo[1] >= TimeSpan.FromSeconds(4.9), $"a pull came sooner than Graph's Retry-After: {string.Join(", ", pageTwo)}");
     }
 
@@ -294,8 +303,7 @@ public sealed class GraphPolicySourceTests
         await using var gateway = await StartGatewayAsync(graph, s =>
         {
             s["Xtac:Policy:Graph:RefreshInterval"] = "00:00:03";
-            s["Xtac:Policy:RetryMinDelay"] = "00:00:00.100";
-            s["Xtac:Policy:RetryMaxDelay"] = "00:00:00.200";
+            ShortBackoff(s);
         });
 
         graph.SecondPage = """{ "value": [ { "tenantId": "not-a-tenant" } ] }""";
