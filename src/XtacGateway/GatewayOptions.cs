@@ -87,8 +87,8 @@ internal sealed class PolicyOptions
 
     /// <summary>
     /// How long the watcher gives a file written over in place (cat >, kubectl cp) to be finished: one that reads as
-    /// invalid within this of its last write, or changed while read, is read again at the next check, for at most this
-    /// long, before it is rejected. Zero judges every read as it is.
+    /// invalid within this of its last write, or changed while read, is read again at the next check, for about this
+    /// long at most (a check interval more), before it is rejected. Zero judges every read as it is.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
     public TimeSpan FileWriteSettle { get; set; } = TimeSpan.FromSeconds(1);

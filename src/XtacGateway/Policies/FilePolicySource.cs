@@ -108,9 +108,24 @@ internal sealed partial class FilePolicySource(
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            // Mid-write or briefly missing (rename-replace); the next tick sees the finished file.
-            Report(inForce: false, ex.Message);
+            // Mid-write or briefly missing (unlinked and created again); the next tick sees the finished file.
+            if (!GoneForTheFirstTime(ex))
+            {
+                Report(inForce: false, ex.Message);
+            }
         }
+    }
+
+    /// <summary>
+    /// The file vanished (between the look and the read, or during it) and was present at the last check: like a file
+    /// missing at one check only, left for the next check to report.
+    /// </summary>
+    private bool GoneForTheFirstTime(Exception ex)
+    {
+        var gone = ex is FileNotFoundException or DirectoryNotFoundException;
+        var first = gone && !_missingOnce;
+        _missingOnce = gone;
+        return first;
     }
 
     /// <summary>How long a change waits for another gateway writing the same policy file.</summary>
@@ -183,7 +198,7 @@ internal sealed partial class FilePolicySource(
             // The file holds the change now: the caller going away must not stop it from taking effect here.
             if (await LoadAsync(CancellationToken.None) is { } errors)
             {
-                return new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail: string.Join(Environment.NewLine, errors));
+                return new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail: Failure(errors, "the change was written but is not in force"));
             }
 
             // Another process replaced the file between this write and its read: what is in force is theirs, and the
@@ -256,7 +271,7 @@ internal sealed partial class FilePolicySource(
     /// <summary>What a failed load found, naming the file, and <paramref name="consequence"/>: unreadable (and why), or invalid with every error.</summary>
     private string Failure(IReadOnlyList<string> errors, string consequence)
         => _unreadableReason is { } reason
-            ? $"The policy file '{PolicyPath}' cannot be read ({reason}); {consequence}."
+            ? $"The policy file '{PolicyPath}' cannot be read; {consequence}: {reason}"
             : $"The policy file '{PolicyPath}' is invalid; {consequence}.{Environment.NewLine}{string.Join(Environment.NewLine, errors)}";
 
     /// <summary>
@@ -303,6 +318,11 @@ internal sealed partial class FilePolicySource(
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            if (mayBeMidWrite && GoneForTheFirstTime(ex))
+            {
+                return null;
+            }
+
             Report(inForce: false, ex.Message);
             return [$"cannot read the policy file: {ex.Message}"];
         }
@@ -388,6 +408,12 @@ internal sealed partial class FilePolicySource(
         var wasUnreadable = _fileUnreadable;
         _fileUnreadable = unreadable is not null;
         _unreadableReason = unreadable;
+        if (unreadable is not null)
+        {
+            // Whatever is written next is a new write: its writer gets the whole settle time.
+            _waitingForWriterSince = 0;
+        }
+
         if (unreadable is not null && !wasUnreadable)
         {
             // Counted before the state is shown, so that whoever sees it degraded finds the failure counted.

@@ -204,17 +204,18 @@ internal sealed class GraphPolicySource(
                 var asked = retryAfter?.Delta ?? (retryAfter?.Date is { } date ? date - time.GetUtcNow() : null);
                 var delay = asked ?? TimeSpan.FromSeconds(attempt);
                 delay = delay < TimeSpan.Zero ? TimeSpan.Zero : delay;
+                // Whatever ends this pull (giving up here, the pull or start-up timing out mid-wait, another failure),
+                // the next background pull waits as long as Graph asked, up to the longer of these two.
+                var most = _options.RefreshInterval > _options.MaxRetryAfter ? _options.RefreshInterval : _options.MaxRetryAfter;
                 if (asked is not null)
                 {
-                    // Whatever ends this pull (giving up here, the pull or start-up timing out mid-wait, another
-                    // failure), the next one waits as long as Graph asked, up to a refresh interval.
-                    _health.AskedToWait(delay, _options.RefreshInterval > _options.MaxRetryAfter ? _options.RefreshInterval : _options.MaxRetryAfter);
+                    _health.AskedToWait(delay, most);
                 }
 
                 if (delay > _options.MaxRetryAfter || attempt == 5)
                 {
                     throw new HttpRequestException(delay > _options.MaxRetryAfter
-                        ? $"Microsoft Graph asked to wait {delay.TotalSeconds:F0} s (Retry-After), longer than {_options.MaxRetryAfter.TotalSeconds:F0} s; the next pull waits as long (at most a refresh interval)."
+                        ? $"Microsoft Graph asked to wait {delay.TotalSeconds:F0} s (Retry-After), longer than {_options.MaxRetryAfter.TotalSeconds:F0} s; the next pull waits as long (at most {most.TotalSeconds:F0} s)."
                         : $"Microsoft Graph answered {(int)response.StatusCode} {response.ReasonPhrase} to GET {url.AbsolutePath} five times.", null, response.StatusCode);
                 }
 

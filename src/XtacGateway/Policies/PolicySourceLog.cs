@@ -12,7 +12,7 @@ internal static partial class PolicySourceLog
     [LoggerMessage(1103, LogLevel.Warning, "Policy source {Source} could not be read at start-up; starting with the last known good policy version {Version} from {Path}.")]
     public static partial void StartedFromLastKnownGood(ILogger logger, string source, long version, string path);
 
-    [LoggerMessage(1104, LogLevel.Error, "Policy source {Source} is unreachable at start-up and no last known good policy exists at {Path}: cross-tenant requests are denied until it is reachable.")]
+    [LoggerMessage(1104, LogLevel.Error, "Policy source {Source} could not be read at start-up and no last known good policy exists at {Path}: cross-tenant requests are denied until it is read.")]
     public static partial void StartedWithoutPolicy(ILogger logger, string source, string path);
 
     [LoggerMessage(1105, LogLevel.Information, "Seeded the empty Redis policy store with version {Version} from {Origin}.")]

@@ -316,7 +316,7 @@ public sealed class FilePolicySourceTests
         Assert.Equal(before, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
         Assert.False(File.Exists(gateway.PolicyPath));
         using var reload = await gateway.AdminAsync(HttpMethod.Post, "/admin/policies/reload");
-        await ProblemAssert.IsProblemAsync(reload, HttpStatusCode.ServiceUnavailable, "policy.json' cannot be read (");
+        await ProblemAssert.IsProblemAsync(reload, HttpStatusCode.ServiceUnavailable, "policy.json' cannot be read; the policy in force is unchanged: ");
     }
 
     [Fact]
@@ -407,8 +407,10 @@ public sealed class FilePolicySourceTests
         await AssertOldPolicyDecidesAsync(gateway, allowedToken, blockedToken, TimeSpan.FromSeconds(1));
 
         Assert.Equal(versionBefore, await gateway.PolicyVersionAsync());
-        Assert.Equal((HttpStatusCode.OK, "Degraded"), await PolicyReadinessAsync(gateway));
+        Assert.True(await Eventually.TrueAsync(async () => await PolicyReadinessAsync(gateway) == (HttpStatusCode.OK, "Degraded"), ReloadDeadline),
+            "the missing file was not reported");
         // A failed reload, for an alert to see, counted once however many checks (every 100 ms here) found it missing.
+        await Task.Delay(TimeSpan.FromSeconds(0.5));
         Assert.Equal(["failure"], reloads.Results);
 
         // And the file coming back is read again.

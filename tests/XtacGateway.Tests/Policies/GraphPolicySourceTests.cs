@@ -298,11 +298,12 @@ public sealed class GraphPolicySourceTests
     [Fact]
     public async Task Refresh_GraphHoldsAnInvalidPolicy_AskedAgainOnlyAtTheRefreshInterval()
     {
-        // Only an edit in Entra mends an invalid policy: Graph is not asked for it again at the failure backoff.
+        // Only an edit in Entra mends an invalid policy: Graph is not asked for it again at the failure backoff. (A
+        // 6 s interval: the background pull due at start-up plus 6 s cannot fall into the reload just after start-up.)
         await using var graph = await FakeGraph.StartAsync(transientCount: 0);
         await using var gateway = await StartGatewayAsync(graph, s =>
         {
-            s["Xtac:Policy:Graph:RefreshInterval"] = "00:00:03";
+            s["Xtac:Policy:Graph:RefreshInterval"] = "00:00:06";
             ShortBackoff(s);
         });
 
