@@ -427,26 +427,6 @@ public sealed class RedisPolicySourceTests
     }
 
     [SkippableFact]
-    public async Task Reload_PointerMalformed_CountedAndReportedWithoutWaitingForTheCheck()
-    {
-        RedisServer.SkipIfUnavailable();
-        await using var redis = await RedisServer.StartAsync();
-        // No background check during the test: only the on-demand reload can have seen the pointer.
-        await using var gateway = await StartCheckingOnlyWhenToldAsync(redis);
-        var store = gateway.Service<PolicySnapshotStore>();
-        using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
-        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-        Assert.Equal(PolicySourceState.Healthy, store.SourceState);
-
-        await connection.GetDatabase().StringSetAsync("xtac:policy:current", "7");
-        using var reload = await gateway.AdminAsync(HttpMethod.Post, "/admin/policies/reload");
-
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, reload.StatusCode);
-        Assert.Contains("failure", reloads.Results);
-        Assert.Equal(PolicySourceState.Degraded, store.SourceState);
-    }
-
-    [SkippableFact]
     public async Task Sync_DocumentInForceDeleted_StoredAgainByAnInstanceHoldingIt()
     {
         RedisServer.SkipIfUnavailable();
@@ -513,23 +493,30 @@ public sealed class RedisPolicySourceTests
         Assert.Equal(HttpStatusCode.OK, await DecideAsync(gateway, TestIds.AllowedPartner));
     }
 
-    [SkippableFact]
-    public async Task Reload_PointerNamesAMissingDocument_503NamingTheMissingKey()
+    [SkippableTheory]
+    [InlineData("7", "holds '7', not '<version> <etag>'")]
+    // Written by hand (or its document evicted): a pointer naming a document nobody has.
+    [InlineData("{next} \"0123456789abcdef01234567\"", "document 'xtac:policy:doc:0123456789abcdef01234567' does not exist")]
+    public async Task Reload_PointerMalformedOrNamingAMissingDocument_503NamingItCountedWithoutWaitingForTheCheck(string pointer, string detailPart)
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
+        // No background check during the test: only the on-demand reload can have seen the pointer.
         await using var gateway = await StartCheckingOnlyWhenToldAsync(redis);
         var store = gateway.Service<PolicySnapshotStore>();
+        using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        Assert.Equal(PolicySourceState.Healthy, store.SourceState);
 
-        // A pointer written by hand (or whose document was evicted) naming a document nobody has.
-        await connection.GetDatabase().StringSetAsync("xtac:policy:current", $"{store.Current!.Version + 1} \"0123456789abcdef01234567\"");
+        await connection.GetDatabase().StringSetAsync("xtac:policy:current",
+            pointer.Replace("{next}", (store.Current!.Version + 1).ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
         using var reload = await gateway.AdminAsync(HttpMethod.Post, "/admin/policies/reload");
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, reload.StatusCode);
         var detail = (string?)(await reload.JsonAsync())["detail"];
-        Assert.Contains("document 'xtac:policy:doc:0123456789abcdef01234567' does not exist", detail, StringComparison.Ordinal);
+        Assert.Contains(detailPart, detail, StringComparison.Ordinal);
         Assert.DoesNotContain("kept moving", detail, StringComparison.Ordinal);
+        Assert.Contains("failure", reloads.Results);
         Assert.Equal(PolicySourceState.Degraded, store.SourceState);
     }
 
