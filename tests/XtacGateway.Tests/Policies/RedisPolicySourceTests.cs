@@ -48,6 +48,40 @@ public sealed class RedisPolicySourceTests
     private static async Task<HttpStatusCode> DecideAsync(GatewayHarness gateway, Guid tenant)
         => (await gateway.GetAsync("/", gateway.Token(tenant))).StatusCode;
 
+    /// <summary>
+    /// Waits for <paramref name="eventId"/> (logged once Redis's policy is taken and the lost one kept), then asserts it
+    /// was logged once, at Error, naming the copy of <paramref name="lost"/> kept beside the last-known-good file, which
+    /// holds the lost policy's document. Returns the record.
+    /// </summary>
+    private static async Task<FakeLogRecord> AssertLostPolicyKeptAsync(GatewayHarness gateway, int eventId, PolicySnapshot lost)
+    {
+        Assert.True(await AdminClient.EventuallyAsync(
+            () => Task.FromResult(gateway.App.Services.GetFakeLogCollector().GetSnapshot().Any(r => r.Id.Id == eventId)), Deadline),
+            "the instance did not take Redis's policy and log the lost one");
+        var logs = gateway.App.Services.GetFakeLogCollector().GetSnapshot();
+        Assert.True(logs.Count(r => r.Id.Id == eventId) == 1, string.Join("\n", logs.Select(r => $"{r.Id.Id} {r.Level} {r.Message}")));
+        var record = logs.Single(r => r.Id.Id == eventId);
+        Assert.Equal(LogLevel.Error, record.Level);
+        var keptPath = Path.Combine(gateway.Directory, $"lost-policy-v{lost.Version}-{lost.ETag.Trim('"')}.json");
+        Assert.Contains(keptPath, record.Message, StringComparison.Ordinal);
+        Assert.Equal(lost.DocumentUtf8.ToArray(), await File.ReadAllBytesAsync(keptPath));
+        return record;
+    }
+
+    /// <summary>An admin change (MFA trusted by default) made through an instance of its own on <paramref name="redis"/>; the policy it made.</summary>
+    private static async Task<PolicySnapshot> ChangeMadeOnAsync(RedisServer redis)
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+        using var change = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
+            """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }""");
+        Assert.Equal(HttpStatusCode.NoContent, change.StatusCode);
+        return gateway.Service<PolicySnapshotStore>().Current!;
+    }
+
+    /// <summary>An instance on <paramref name="redis"/> whose warnings and errors are collected.</summary>
+    private static Task<GatewayHarness> StartLoggingAsync(RedisServer redis)
+        => GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString), configureBuilder: b => FakeLogs.Enable(b, LogLevel.Warning));
+
     /// <summary>An instance whose background check waits an hour: it reads Redis at start-up and when told to.</summary>
     private static Task<GatewayHarness> StartCheckingOnlyWhenToldAsync(RedisServer redis) => GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
     {
@@ -431,8 +465,7 @@ public sealed class RedisPolicySourceTests
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString),
-            configureBuilder: b => FakeLogs.Enable(b, LogLevel.Warning));
+        await using var gateway = await StartLoggingAsync(redis);
         var current = gateway.Service<PolicySnapshotStore>().Current!;
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         var db = connection.GetDatabase();
@@ -575,8 +608,7 @@ public sealed class RedisPolicySourceTests
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString),
-            configureBuilder: b => FakeLogs.Enable(b, LogLevel.Warning));
+        await using var first = await StartLoggingAsync(redis);
         var store = first.Service<PolicySnapshotStore>();
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         // Two changes, so the one made on what is left takes a lower version, not the same one (event 1111's case).
@@ -585,14 +617,7 @@ public sealed class RedisPolicySourceTests
         // A replica that saw neither change (the seed, version 1), where an instance started since makes another: on a
         // Redis of its own, so that this instance cannot see the replica before that change and write its policy back.
         await using var replica = await RedisServer.StartAsync();
-        PolicySnapshot taken;
-        await using (var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(replica.ConnectionString)))
-        {
-            using var other = await second.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
-                """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }""");
-            Assert.Equal(HttpStatusCode.NoContent, other.StatusCode);
-            taken = second.Service<PolicySnapshotStore>().Current!;
-        }
+        var taken = await ChangeMadeOnAsync(replica);
 
         Assert.True(taken.Version < lost.Version, $"the other change took version {taken.Version}, not one below {lost.Version}");
 
@@ -601,19 +626,11 @@ public sealed class RedisPolicySourceTests
 
         // Putting the lost policy back would undo that admin's change: Redis's is taken, and the lost one kept on disk.
         // The policy is taken, then the lost one kept on disk and the loss logged: wait for the log.
-        Assert.True(await AdminClient.EventuallyAsync(
-            () => Task.FromResult(first.App.Services.GetFakeLogCollector().GetSnapshot().Any(r => r.Id.Id == 1113)), Deadline),
-            "the first instance did not take Redis's policy and log the lost one");
+        await AssertLostPolicyKeptAsync(first, 1113, lost);
         Assert.Equal(taken.ETag, store.Current!.ETag);
         Assert.Equal($"{taken.Version} {taken.ETag}", (string?)await connection.GetDatabase().StringGetAsync("xtac:policy:current"));
         Assert.Equal(HttpStatusCode.Forbidden, await DecideAsync(first, TestIds.BlockedPartner));
-        var logs = first.App.Services.GetFakeLogCollector().GetSnapshot();
-        var record = Assert.Single(logs, r => r.Id.Id == 1113);
-        Assert.Equal(LogLevel.Error, record.Level);
-        Assert.DoesNotContain(logs, r => r.Id.Id == 1110);
-        var keptPath = Path.Combine(first.Directory, $"lost-policy-v{lost.Version}-{lost.ETag.Trim('"')}.json");
-        Assert.Contains(keptPath, record.Message, StringComparison.Ordinal);
-        Assert.Equal(lost.DocumentUtf8.ToArray(), await File.ReadAllBytesAsync(keptPath));
+        Assert.DoesNotContain(first.App.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 1110);
     }
 
     [SkippableFact]
@@ -621,8 +638,7 @@ public sealed class RedisPolicySourceTests
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString),
-            configureBuilder: b => FakeLogs.Enable(b, LogLevel.Warning));
+        await using var first = await StartLoggingAsync(redis);
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         var (lagging, laggingDocument, newest) = await TwoChangesAsync(first, connection.GetDatabase());
 
@@ -650,8 +666,7 @@ public sealed class RedisPolicySourceTests
         // Made by a gateway that recorded no last admin change (as before this was recorded at all).
         Assert.True(await db.KeyDeleteAsync("xtac:policy:lastchange"));
         // This instance reads the newest policy, and that no admin change is recorded: that much it knows.
-        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString),
-            configureBuilder: b => FakeLogs.Enable(b, LogLevel.Warning));
+        await using var first = await StartLoggingAsync(redis);
         Assert.Equal(newest.ETag, first.Service<PolicySnapshotStore>().Current!.ETag);
 
         await LaggingWriteBackAsync(connection, lagging, laggingDocument, newest.Version);
@@ -665,8 +680,7 @@ public sealed class RedisPolicySourceTests
     {
         RedisServer.SkipIfUnavailable();
         await using var redis = await RedisServer.StartAsync();
-        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString),
-            configureBuilder: b => FakeLogs.Enable(b, LogLevel.Warning));
+        await using var first = await StartLoggingAsync(redis);
         using (var lost = await first.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}", AllowBlockedPartner))
         {
             Assert.Equal(HttpStatusCode.NoContent, lost.StatusCode);
@@ -677,14 +691,7 @@ public sealed class RedisPolicySourceTests
         // The other change, made where Redis stood before the first one (the seed, version 1): on a Redis of its own,
         // so that this instance never sees the older version and writes its change back first (event 1110's case).
         await using var replica = await RedisServer.StartAsync();
-        PolicySnapshot taken;
-        await using (var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(replica.ConnectionString)))
-        {
-            using var other = await second.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
-                """{ "inboundTrust": { "isMfaAccepted": true, "isCompliantDeviceAccepted": false, "isHybridAzureADJoinedDeviceAccepted": false } }""");
-            Assert.Equal(HttpStatusCode.NoContent, other.StatusCode);
-            taken = second.Service<PolicySnapshotStore>().Current!;
-        }
+        var taken = await ChangeMadeOnAsync(replica);
 
         Assert.Equal(lostChange.Version, taken.Version);
         Assert.NotEqual(lostChange.ETag, taken.ETag);
@@ -693,19 +700,10 @@ public sealed class RedisPolicySourceTests
         await FailOverAsync(replica, redis, taken.ETag);
 
         // The policy is taken, then the lost one kept on disk and the loss logged: wait for the log.
-        Assert.True(await AdminClient.EventuallyAsync(
-            () => Task.FromResult(first.App.Services.GetFakeLogCollector().GetSnapshot().Any(r => r.Id.Id == 1111)), Deadline),
-            "the first instance did not take Redis's policy and log the lost one");
+        var record = await AssertLostPolicyKeptAsync(first, 1111, lostChange);
         Assert.Equal(taken.ETag, first.Service<PolicySnapshotStore>().Current!.ETag);
-        var logs = first.App.Services.GetFakeLogCollector().GetSnapshot();
-        Assert.True(logs.Count(r => r.Id.Id == 1111) == 1, string.Join("\n", logs.Select(r => $"{r.Id.Id} {r.Level} {r.Message}")));
-        var record = logs.Single(r => r.Id.Id == 1111);
-        Assert.Equal(LogLevel.Error, record.Level);
         Assert.Contains(lostChange.ETag, record.Message, StringComparison.Ordinal);
         Assert.Contains(taken.ETag, record.Message, StringComparison.Ordinal);
-        var keptPath = Path.Combine(first.Directory, $"lost-policy-v{lostChange.Version}-{lostChange.ETag.Trim('"')}.json");
-        Assert.Contains(keptPath, record.Message, StringComparison.Ordinal);
-        Assert.Equal(lostChange.DocumentUtf8.ToArray(), await File.ReadAllBytesAsync(keptPath));
     }
 
     [SkippableFact]
