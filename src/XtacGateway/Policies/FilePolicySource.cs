@@ -36,16 +36,13 @@ internal sealed partial class FilePolicySource(
     private byte[]? _lastReadHash;
     private bool _fileInForce;
 
-    /// <summary>The file was missing or unreadable at the last look.</summary>
-    private bool _fileUnreadable;
-
     /// <summary>Since when (a monotonic timestamp) the watcher has been leaving the file for its writer to finish; 0 when not.</summary>
     private long _waitingForWriterSince;
 
-    /// <summary>The file was found missing once: a second look in a row reports it (an unlink and re-create is not a loss).</summary>
-    private bool _missingOnce;
+    /// <summary>The file was gone at the last check: a second check in a row reports it (an unlink and re-create is not a loss).</summary>
+    private bool _goneAtLastCheck;
 
-    /// <summary>Why the file could not be read, while it cannot.</summary>
+    /// <summary>Why the file could not be read (missing included), while it cannot; null while it can.</summary>
     private string? _unreadableReason;
 
     public string PolicyPath { get; } = ResolvePath(options.Value.Policy.Path, environment.ContentRootPath);
@@ -83,15 +80,13 @@ internal sealed partial class FilePolicySource(
         try
         {
             var file = TargetFile();
-            var missing = !file.Exists;
-            var missingAgain = missing && _missingOnce;
-            _missingOnce = missing;
-            if (missing)
+            if (GoneAtThisCheckOnly(gone: !file.Exists))
             {
-                if (missingAgain)
-                {
-                    Report(inForce: false, "the file does not exist");
-                }
+                // The next check reports it if it is still missing.
+            }
+            else if (!file.Exists)
+            {
+                Report(inForce: false, "the file does not exist");
             }
             else if ((file.LastWriteTimeUtc, file.Length) != _lastStamp)
             {
@@ -109,7 +104,7 @@ internal sealed partial class FilePolicySource(
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // Mid-write or briefly missing (unlinked and created again); the next tick sees the finished file.
-            if (!GoneForTheFirstTime(ex))
+            if (!GoneAtThisCheckOnly(gone: ex is FileNotFoundException or DirectoryNotFoundException))
             {
                 Report(inForce: false, ex.Message);
             }
@@ -117,14 +112,13 @@ internal sealed partial class FilePolicySource(
     }
 
     /// <summary>
-    /// The file vanished (between the look and the read, or during it) and was present at the last check: like a file
-    /// missing at one check only, left for the next check to report.
+    /// Whether the file is gone at this check (missing, or vanished during the read) but was there at the last: left for
+    /// the next check to report. Remembers whether it is gone.
     /// </summary>
-    private bool GoneForTheFirstTime(Exception ex)
+    private bool GoneAtThisCheckOnly(bool gone)
     {
-        var gone = ex is FileNotFoundException or DirectoryNotFoundException;
-        var first = gone && !_missingOnce;
-        _missingOnce = gone;
+        var first = gone && !_goneAtLastCheck;
+        _goneAtLastCheck = gone;
         return first;
     }
 
@@ -318,7 +312,7 @@ internal sealed partial class FilePolicySource(
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            if (mayBeMidWrite && GoneForTheFirstTime(ex))
+            if (mayBeMidWrite && GoneAtThisCheckOnly(gone: ex is FileNotFoundException or DirectoryNotFoundException))
             {
                 return null;
             }
@@ -405,20 +399,20 @@ internal sealed partial class FilePolicySource(
     private void Report(bool inForce, string? unreadable = null, string? rejected = null)
     {
         _fileInForce = inForce;
-        var wasUnreadable = _fileUnreadable;
-        _fileUnreadable = unreadable is not null;
+        var wasUnreadable = _unreadableReason is not null;
         _unreadableReason = unreadable;
         if (unreadable is not null)
         {
-            // Whatever is written next is a new write: its writer gets the whole settle time.
+            // Forget the stamp: a file that comes back as it was (same time and length: mv, cp -p, a restore) is read
+            // again. Whatever is written next is a new write: its writer gets the whole settle time.
+            _lastStamp = default;
             _waitingForWriterSince = 0;
-        }
-
-        if (unreadable is not null && !wasUnreadable)
-        {
-            // Counted before the state is shown, so that whoever sees it degraded finds the failure counted.
-            Log.PolicyFileUnreadable(logger, PolicyPath, unreadable);
-            telemetry.PolicyReloaded("failure");
+            if (!wasUnreadable)
+            {
+                // Counted before the state is shown, so that whoever sees it degraded finds the failure counted.
+                Log.PolicyFileUnreadable(logger, PolicyPath, unreadable);
+                telemetry.PolicyReloaded("failure");
+            }
         }
 
         if (inForce)
@@ -429,11 +423,6 @@ internal sealed partial class FilePolicySource(
         }
 
         store.ReportSource(PolicySourceState.Degraded, unreadable ?? rejected);
-        if (unreadable is not null)
-        {
-            // Forget the stamp: a file that comes back as it was (same time and length: mv, cp -p, a restore) is read again.
-            _lastStamp = default;
-        }
     }
 
     [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(fileHash))]
