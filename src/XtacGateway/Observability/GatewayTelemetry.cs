@@ -182,20 +182,30 @@ internal sealed class GatewayTelemetry
     public void PolicyReloaded(string result)
     {
         _reloads.Add(1, new KeyValuePair<string, object?>("result", result));
-        if (CurrentPolicyLoad() is not { } load)
-        {
-            return;
-        }
-
-        load.SetTag("xtac.policy.result", result);
-        if (result != "success")
-        {
-            load.SetStatus(ActivityStatusCode.Error, result);
-        }
-        else if (_store.Current is { } snapshot)
+        if (PolicyLoadEnded(result) is { } load && result == "success" && _store.Current is { } snapshot)
         {
             load.SetTag("xtac.policy.version", snapshot.Version);
         }
+    }
+
+    /// <summary>
+    /// Tags the current load span with its result, without counting a reload: for a load that fails the way the one
+    /// before it did (a file still unreadable), which is counted once, as the source becomes so.
+    /// </summary>
+    public static Activity? PolicyLoadEnded(string result)
+    {
+        if (CurrentPolicyLoad() is not { } load)
+        {
+            return null;
+        }
+
+        load.SetTag("xtac.policy.result", result);
+        if (result is not ("success" or "unchanged"))
+        {
+            load.SetStatus(ActivityStatusCode.Error, result);
+        }
+
+        return load;
     }
 
     /// <summary>
@@ -239,7 +249,7 @@ internal sealed class GatewayTelemetry
     }
 
     /// <summary>The source holds the policy in force already: the load span says so, and nothing is counted.</summary>
-    public static void PolicyLoadUnchanged() => CurrentPolicyLoad()?.SetTag("xtac.policy.result", "unchanged");
+    public static void PolicyLoadUnchanged() => PolicyLoadEnded("unchanged");
 
     private static Activity? CurrentPolicyLoad()
         => Activity.Current is { } load && ReferenceEquals(load.Source, ActivitySource) && load.OperationName == PolicyLoadName ? load : null;

@@ -95,7 +95,9 @@ internal static class TelemetryExtensions
             otel.WithTracing(traces =>
             {
                 traces.AddSource(GatewayTelemetry.Name, "Yarp.ReverseProxy")
-                    .AddAspNetCoreInstrumentation(options => options.Filter = context => !context.IsManagementRequest())
+                    // Scrapes and probes arrive every few seconds and say nothing; an admin call is rare and is what
+                    // an ops team traces (a policy change, and the load a reload starts, which nests under it).
+                    .AddAspNetCoreInstrumentation(options => options.Filter = context => !context.IsManagementRequest() || context.Request.Path.StartsWithSegments("/admin"))
                     .AddHttpClientInstrumentation();
                 if (console)
                 {

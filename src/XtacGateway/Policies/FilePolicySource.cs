@@ -413,6 +413,10 @@ internal sealed partial class FilePolicySource(
                 Log.PolicyFileUnreadable(logger, PolicyPath, unreadable);
                 telemetry.PolicyReloaded("failure");
             }
+            else
+            {
+                GatewayTelemetry.PolicyLoadEnded("failure");
+            }
         }
 
         if (inForce)

@@ -7,6 +7,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using OpenTelemetry.Trace;
+using XtacGateway.Policies;
+using XtacGateway.Tests.Admin;
 using XtacGateway.Tests.Infrastructure;
 
 namespace XtacGateway.Tests.Observability;
@@ -156,6 +158,63 @@ public sealed class RequestSpanTests
         var rejected = Load("invalid")!;
         Assert.Equal(ActivityStatusCode.Error, rejected.Status);
         Assert.Equal("invalid", rejected.StatusDescription);
+    }
+
+    [Fact]
+    public async Task Reload_PolicyFileStillMissing_EveryLoadSpanCarriesFailure()
+    {
+        var spans = new ExportedItems<Activity>();
+        await using var gateway = await GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s => s["Xtac:Telemetry:Tracing"] = "true",
+            configureBuilder: b => b.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
+
+        File.Delete(gateway.PolicyPath);
+        await WaitUntilAsync(() => gateway.Service<PolicySnapshotStore>().SourceState == PolicySourceState.Degraded);
+
+        // The watcher counted the missing file once, outside any load; each load that finds it still missing is not
+        // counted again, but its span must still say it failed.
+        for (var i = 0; i < 2; i++)
+        {
+            using var reload = await gateway.AdminAsync(HttpMethod.Post, "/admin/policies/reload");
+            Assert.False(reload.IsSuccessStatusCode);
+        }
+
+        var recorded = spans.Snapshot();
+        var failed = recorded.Where(s => s.OperationName == "xtac.policy.load" && !Equals(s.GetTagItem("xtac.policy.result"), "success")).ToList();
+        Assert.Equal(2, failed.Count);
+        Assert.All(failed, load =>
+        {
+            Assert.Equal("failure", load.GetTagItem("xtac.policy.result"));
+            Assert.Equal(ActivityStatusCode.Error, load.Status);
+            Assert.Contains(recorded, s => s.SpanId == load.ParentSpanId && Equals(s.GetTagItem("url.path"), "/admin/policies/reload"));
+        });
+    }
+
+    [Fact]
+    public async Task Invoke_ManagementRequests_OnlyAdminCallsAreTraced()
+    {
+        var spans = new ExportedItems<Activity>();
+        await using var gateway = await GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s => s["Xtac:Telemetry:Tracing"] = "true",
+            configureBuilder: b => b.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
+
+        string[] scrapes = ["/metrics", "/health", "/healthz", "/readyz"];
+        foreach (var path in scrapes)
+        {
+            using var scrape = await gateway.Management.GetAsync(path);
+            Assert.True(scrape.IsSuccessStatusCode, path);
+        }
+
+        using (var admin = await gateway.AdminAsync(HttpMethod.Get, "/admin/policies/crossTenantAccessPolicy/partners"))
+        {
+            Assert.True(admin.IsSuccessStatusCode);
+        }
+
+        var paths = spans.Snapshot().Where(s => s.Kind == ActivityKind.Server).Select(s => s.GetTagItem("url.path") as string).ToList();
+        Assert.Single(paths, p => p == "/admin/policies/crossTenantAccessPolicy/partners");
+        Assert.DoesNotContain(paths, scrapes.Contains);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)
