@@ -77,6 +77,22 @@ public sealed class EndpointGateTests
     }
 
     [Fact]
+    public async Task Invoke_RoutePolicyFailsWithInternalReason_ForbiddenWithoutTheReason()
+    {
+        // Only reasons written for callers (the admin roles') are shown: another handler's may name what a caller must
+        // not learn.
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["ReverseProxy:Routes:public:AuthorizationPolicy"] = "internal",
+            configureBuilder: builder => builder.Services.AddAuthorization(o => o.AddPolicy("internal", p => p.AddRequirements(new FailsWithInternalReason()))));
+
+        using var response = await gateway.GetAsync("/public/status", gateway.Token());
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.DoesNotContain(FailsWithInternalReason.Reason, await response.Content.ReadAsStringAsync());
+        Assert.DoesNotContain(response.Headers.WwwAuthenticate, h => h.ToString().Contains(FailsWithInternalReason.Reason));
+        Assert.Empty(gateway.Backend.Requests);
+    }
+
+    [Fact]
     public async Task Invoke_FallbackPolicyConfigured_AppliesToRouteWithoutAuthorizationMetadata()
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), configureBuilder: builder =>
@@ -255,5 +271,17 @@ public sealed class EndpointGateTests
             });
             next(app);
         };
+    }
+
+    /// <summary>A requirement that is its own handler (ASP.NET Core runs such ones) and fails with a reason meant for logs.</summary>
+    private sealed class FailsWithInternalReason : AuthorizationHandler<FailsWithInternalReason>, IAuthorizationRequirement
+    {
+        public const string Reason = "internal: directory lookup for tenant failed";
+
+        protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, FailsWithInternalReason requirement)
+        {
+            context.Fail(new AuthorizationFailureReason(this, Reason));
+            return Task.CompletedTask;
+        }
     }
 }
