@@ -4,6 +4,8 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using XtacGateway.Policies;
 using XtacGateway.Tests.Admin;
 using XtacGateway.Tests.Infrastructure;
@@ -226,7 +228,7 @@ public sealed class GraphPolicySourceTests
         }
 
         graph.Failing = status;
-        await using var second = await StartGatewayAsync(graph, directory: temp.Path);
+        await using var second = await StartGatewayAsync(graph, directory: temp.Path, configureBuilder: b => FakeLogs.Enable(b, LogLevel.Information));
         var store = second.Service<PolicySnapshotStore>();
 
         Assert.Equal(etag, store.Current?.ETag);
@@ -234,6 +236,35 @@ public sealed class GraphPolicySourceTests
         Assert.Contains($"{status}", store.Source.Reason, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Forbidden, (await second.GetAsync("/", second.Token(TestIds.BlockedPartner))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await second.GetAsync("/", second.Token(TestIds.UnlistedTenant))).StatusCode);
+
+        // The log names the policy started from, and the failure's warning the version in force (restored before it).
+        var logs = second.App.Services.GetFakeLogCollector().GetSnapshot();
+        var restored = Assert.Single(logs, r => r.Id.Id == 1103);
+        Assert.Equal(LogLevel.Warning, restored.Level);
+        Assert.Equal($"{store.Current!.Version}", restored.GetStructuredStateValue("Version"));
+        Assert.Equal(Path.Combine(temp.Path, "last-known-good.json"), restored.GetStructuredStateValue("Path"));
+        var failed = logs.First(r => r.Id.Id == 1101);
+        Assert.Equal($"{store.Current.Version}", failed.GetStructuredStateValue("Version"));
+        Assert.Contains($"{status}", failed.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(logs, r => r.Id.Id == 1104);
+    }
+
+    [Fact]
+    public async Task Start_GraphFailsOnTheFirstRun_LogsThatCrossTenantRequestsAreDeniedAndIsNotReady()
+    {
+        await using var graph = await FakeGraph.StartAsync(transientCount: 0);
+        graph.Failing = 500;
+        await using var gateway = await StartGatewayAsync(graph, configureBuilder: b => FakeLogs.Enable(b, LogLevel.Information));
+
+        Assert.Null(gateway.Service<PolicySnapshotStore>().Current);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await gateway.Management.GetAsync("/readyz")).StatusCode);
+        var logs = gateway.App.Services.GetFakeLogCollector().GetSnapshot();
+        var noPolicy = Assert.Single(logs, r => r.Id.Id == 1104);
+        Assert.Equal(LogLevel.Error, noPolicy.Level);
+        Assert.Equal(Path.Combine(gateway.Directory, "last-known-good.json"), noPolicy.GetStructuredStateValue("Path"));
+        Assert.Contains("cross-tenant requests are denied", noPolicy.Message, StringComparison.Ordinal);
+        Assert.Equal("0", logs.First(r => r.Id.Id == 1101).GetStructuredStateValue("Version"));
+        Assert.DoesNotContain(logs, r => r.Id.Id == 1103);
     }
 
     /// <summary>When the requests for page two came, after the first.</summary>
@@ -360,7 +391,8 @@ public sealed class GraphPolicySourceTests
     }
 
     /// <summary>A gateway mirroring <paramref name="graph"/> with a fixed development token.</summary>
-    private static Task<GatewayHarness> StartGatewayAsync(FakeGraph graph, Action<Dictionary<string, string?>>? configure = null, string? directory = null)
+    private static Task<GatewayHarness> StartGatewayAsync(
+        FakeGraph graph, Action<Dictionary<string, string?>>? configure = null, string? directory = null, Action<WebApplicationBuilder>? configureBuilder = null)
         => GatewayHarness.StartAsync(TestPolicies.Standard(), s =>
         {
             s["Xtac:Policy:Source"] = "Graph";
@@ -368,7 +400,7 @@ public sealed class GraphPolicySourceTests
             s["Xtac:Policy:Graph:DevelopmentBearerToken"] = "fake-graph-token";
             s["Xtac:Policy:LastKnownGoodPath"] = "last-known-good.json";
             configure?.Invoke(s);
-        }, directory: directory);
+        }, configureBuilder: configureBuilder, directory: directory);
 
     /// <summary>
     /// A fake Microsoft Graph on loopback (real Kestrel): the default, partners in two pages, page two first answered
