@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -37,10 +38,10 @@ public static class PolicyParser
     /// <param name="resourceTenantId">The organisation the policy protects; when given, no partner may name it.</param>
     public static PolicyParseResult Parse(ReadOnlyMemory<byte> utf8Json, Guid? resourceTenantId = null)
     {
-        utf8Json = AsJsonText(utf8Json, out var notUtf8);
-        if (notUtf8 is not null)
+        utf8Json = AsJsonText(utf8Json, out var notText);
+        if (notText is not null)
         {
-            return PolicyParseResult.Failure([notUtf8]);
+            return PolicyParseResult.Failure([notText]);
         }
 
         var errors = Validate(utf8Json, resourceTenantId, out var valid);
@@ -78,10 +79,10 @@ public static class PolicyParser
         out ReadOnlyMemory<byte>? compactDocument)
     {
         compactDocument = null;
-        utf8Json = AsJsonText(utf8Json, out var notUtf8);
-        if (notUtf8 is not null)
+        utf8Json = AsJsonText(utf8Json, out var notText);
+        if (notText is not null)
         {
-            return [notUtf8];
+            return [notText];
         }
 
         var errors = Validate(utf8Json, resourceTenantId, out var valid);
@@ -180,38 +181,86 @@ public static class PolicyParser
     /// <summary>
     /// JSON text as the parsers take it: the bytes after a leading UTF-8 byte order mark, which Windows editors write
     /// (PowerShell 5.1's <c>-Encoding UTF8</c>) and JSON parsers may ignore (RFC 8259 §8.1), though System.Text.Json's
-    /// span parsers do not; and in <paramref name="notUtf8"/> the error, with the line and byte of the first bad
-    /// sequence, when they are not UTF-8. The reader looks at a string's bytes only when the string is read: without
-    /// this check a bad byte would surface later as an exception, not as an error of the document.
+    /// span parsers do not; and in <paramref name="notText"/> the error, with the line and byte where it is, when they
+    /// are not UTF-8 or escape half a surrogate pair. The reader looks at a string's bytes only when the string is read:
+    /// without this check either would surface later as an exception, not as an error of the document.
     /// </summary>
-    public static ReadOnlyMemory<byte> AsJsonText(ReadOnlyMemory<byte> bytes, out PolicyError? notUtf8)
+    public static ReadOnlyMemory<byte> AsJsonText(ReadOnlyMemory<byte> bytes, out PolicyError? notText)
     {
         if (bytes.Span.StartsWith(Encoding.UTF8.Preamble))
         {
             bytes = bytes[Encoding.UTF8.Preamble.Length..];
         }
 
-        notUtf8 = Utf8.IsValid(bytes.Span) ? null : NotUtf8Error(bytes.Span);
+        notText = Utf8.IsValid(bytes.Span) ? LoneSurrogateError(bytes.Span) : NotUtf8Error(bytes.Span);
         return bytes;
     }
 
     private static PolicyError NotUtf8Error(ReadOnlySpan<byte> bytes)
     {
-        var line = 1;
-        var lineStart = 0;
         var at = 0;
         while (at < bytes.Length && Rune.DecodeFromUtf8(bytes[at..], out _, out var consumed) == OperationStatus.Done)
         {
-            if (bytes[at] == (byte)'\n')
-            {
-                line++;
-                lineStart = at + 1;
-            }
-
             at += consumed;
         }
 
-        return new PolicyError("$", $"Not UTF-8 at line {line}, byte {at - lineStart + 1}: JSON text must be UTF-8.");
+        return new PolicyError("$", $"Not UTF-8 at {LineAndByte(bytes, at)}: JSON text must be UTF-8.");
+    }
+
+    /// <summary>
+    /// An escape of half a UTF-16 surrogate pair (<c>"\ud800"</c> with no low half after it, or a low half alone): JSON's
+    /// grammar allows it (RFC 8259 §8.2), but it spells no Unicode text, and System.Text.Json throws when it reads it.
+    /// </summary>
+    private static PolicyError? LoneSurrogateError(ReadOnlySpan<byte> json)
+    {
+        var at = 0;
+        while (json[at..].IndexOf((byte)'\\') is var next and >= 0)
+        {
+            at += next;
+            if (!TryReadUnicodeEscape(json, at, out var unit))
+            {
+                // Any other escape ("\\" too, so its second backslash is never read as the start of one), or a malformed
+                // one, which the parser reports.
+                at += 2;
+                continue;
+            }
+
+            if (char.IsHighSurrogate(unit) && TryReadUnicodeEscape(json, at + 6, out var low) && char.IsLowSurrogate(low))
+            {
+                at += 12;
+                continue;
+            }
+
+            if (char.IsSurrogate(unit))
+            {
+                return new PolicyError("$", $"Not Unicode text at {LineAndByte(json, at)}: '\\u{(int)unit:x4}' escapes half of a UTF-16 surrogate pair.");
+            }
+
+            at += 6;
+        }
+
+        return null;
+    }
+
+    private static bool TryReadUnicodeEscape(ReadOnlySpan<byte> json, int at, out char unit)
+    {
+        unit = default;
+        if (at + 6 > json.Length || json[at] != (byte)'\\' || json[at + 1] != (byte)'u'
+            || !ushort.TryParse(json.Slice(at + 2, 4), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var value))
+        {
+            return false;
+        }
+
+        unit = (char)value;
+        return true;
+    }
+
+    /// <summary>Where byte <paramref name="at"/> is, as people count: "line 3, byte 14".</summary>
+    private static string LineAndByte(ReadOnlySpan<byte> bytes, int at)
+    {
+        var before = bytes[..at];
+        var lineStart = before.LastIndexOf((byte)'\n') + 1;
+        return $"line {before.Count((byte)'\n') + 1}, byte {at - lineStart + 1}";
     }
 
     /// <summary>Describes a JSON syntax error with its line and byte, counted from one.</summary>

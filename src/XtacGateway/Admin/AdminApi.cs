@@ -585,8 +585,8 @@ internal static class AdminApi
             return (default, BodyTooLarge());
         }
 
-        var bytes = PolicyParser.AsJsonText(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), out var notUtf8);
-        return notUtf8 is null ? (bytes, null) : (default, Validation([notUtf8]));
+        var bytes = PolicyParser.AsJsonText(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), out var notText);
+        return notText is null ? (bytes, null) : (default, Validation([notText]));
     }
 
     private static IResult BodyTooLarge()

@@ -45,10 +45,10 @@ internal static class EvaluateCommand
             throw new UsageException(string.Join(" ", claimErrors));
         }
 
-        var inputJson = PolicyParser.AsJsonText(inputBytes, out var notUtf8);
-        if (notUtf8 is not null)
+        var inputJson = PolicyParser.AsJsonText(inputBytes, out var notText);
+        if (notText is not null)
         {
-            await stderr.WriteLineAsync($"{inputPath}: {notUtf8.Message}");
+            await stderr.WriteLineAsync($"{inputPath}: {notText.Message}");
             return CommandLine.UsageError;
         }
 

@@ -436,6 +436,35 @@ public sealed class PolicyParserTests
         Assert.Equal($"Not UTF-8 at line 3, byte {14 + property.Length}: JSON text must be UTF-8.", error.Message);
     }
 
+    [Theory]
+    [InlineData("{ \"tenantId\": \"\\ud800\" }", "\\ud800", 20)]
+    [InlineData("{ \"\\ud800x\": 1 }", "\\ud800", 8)]
+    [InlineData("{ \"note\": \"ok \\udc00\" }", "\\udc00", 19)]
+    [InlineData("{ \"note\": \"\\ud800\\u0041\" }", "\\ud800", 16)]
+    public void Parse_EscapeOfHalfASurrogatePair_ErrorAtRootWithLineAndByte(string partner, string escape, int column)
+    {
+        // Valid JSON syntax, but no text: System.Text.Json throws when it reads such a string, which must be an error of
+        // the document instead, whether or not a rule reads that string.
+        var result = PolicyParser.Parse($"{{\n  \"partners\": [\n    {partner}\n  ]\n}}\n", Ids.ResourceTenant);
+
+        Assert.False(result.IsValid);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal("$", error.Path);
+        Assert.Equal($"Not Unicode text at line 3, byte {column}: '{escape}' escapes half of a UTF-16 surrogate pair.", error.Message);
+    }
+
+    [Theory]
+    [InlineData("\\ud83d\\ude00")]
+    [InlineData("\\\\ud800")]
+    [InlineData("\\u00e9\\\"\\\\")]
+    public void Parse_WholeSurrogatePairOrEscapedBackslash_Valid(string note)
+    {
+        var document = ValidDocument();
+        var result = PolicyParser.Parse(document.ToJsonString().Replace("\"partners\":[{", $"\"partners\":[{{\"note\":\"{note}\",", StringComparison.Ordinal), Ids.ResourceTenant);
+
+        Assert.True(result.IsValid, string.Join("; ", result.Errors));
+    }
+
     [Fact]
     public void Parse_RootNotAnObject_ErrorAtRoot()
     {

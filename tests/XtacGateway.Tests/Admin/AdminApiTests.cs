@@ -367,21 +367,39 @@ public sealed class AdminApiTests
         Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
     }
 
-    [Theory]
-    [InlineData("PATCH", "/policies/crossTenantAccessPolicy/default", "{ \"tenantRestrictions\": \"\uFFFD\" }")]
-    [InlineData("PATCH", "/policies/crossTenantAccessPolicy/default", "{ \"\uFFFD\": 1 }")]
-    [InlineData("POST", "/policies/crossTenantAccessPolicy/partners", "{ \"tenantId\": \"\uFFFD\" }")]
-    [InlineData("POST", "/evaluate", "{ \"application\": { \"appId\": \"\uFFFD\" }, \"claims\": {} }")]
-    public async Task AdminCall_BodyNotUtf8_Returns400ProblemAndChangesNothing(string method, string path, string template)
+    public static TheoryData<string, string, string, bool> BodiesNotText()
     {
-        // JSON must be UTF-8 (RFC 8259); the parser looks at a string's bytes only when the string is read, so a bad
-        // byte in one must still be a 400, not a 500 at the first use.
+        // Where the bad text goes: a string value, a property name, a string a rule reads, the evaluation contract.
+        (string Method, string Path, string Template)[] calls =
+        [
+            ("PATCH", "/policies/crossTenantAccessPolicy/default", "{ \"tenantRestrictions\": \"\uFFFD\" }"),
+            ("PATCH", "/policies/crossTenantAccessPolicy/default", "{ \"\uFFFD\": 1 }"),
+            ("POST", "/policies/crossTenantAccessPolicy/partners", "{ \"tenantId\": \"\uFFFD\" }"),
+            ("POST", "/evaluate", "{ \"application\": { \"appId\": \"\uFFFD\" }, \"claims\": {} }"),
+        ];
+        var data = new TheoryData<string, string, string, bool>();
+        foreach (var (method, path, template) in calls)
+        {
+            data.Add(method, path, template, true);
+            data.Add(method, path, template, false);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(BodiesNotText))]
+    public async Task AdminCall_BodyNotUnicodeText_Returns400ProblemAndChangesNothing(string method, string path, string template, bool notUtf8)
+    {
+        // JSON must be UTF-8 (RFC 8259), and an escape of half a surrogate pair spells no text; the parser looks at a
+        // string only when it is read, so either must still be a 400, not a 500 at the first use.
         await using var gateway = await StartAsync();
         var etag = gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag;
         var marker = System.Text.Encoding.UTF8.GetBytes("\uFFFD");
         var text = System.Text.Encoding.UTF8.GetBytes(template);
         var at = text.AsSpan().IndexOf(marker);
-        byte[] body = [.. text[..at], 0xC3, 0x28, .. text[(at + marker.Length)..]];
+        byte[] bad = notUtf8 ? [0xC3, 0x28] : "\\ud800"u8.ToArray();
+        byte[] body = [.. text[..at], .. bad, .. text[(at + marker.Length)..]];
         using var request = new HttpRequestMessage(new HttpMethod(method), $"/admin{path}") { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new("application/json");
         request.Headers.Authorization = new("Bearer", gateway.AdminToken());
@@ -390,7 +408,7 @@ public sealed class AdminApiTests
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("UTF-8", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains(notUtf8 ? "JSON text must be UTF-8" : "escapes half of a UTF-16 surrogate pair", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
     }
 

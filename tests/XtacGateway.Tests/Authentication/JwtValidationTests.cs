@@ -32,6 +32,8 @@ public sealed class JwtValidationTests
         "not-a-jwt",
         "oversized-64kb",
         "id-token-with-app-roles",
+        "payload-escapes-half-a-surrogate-pair",
+        "header-escapes-half-a-surrogate-pair",
     ];
 
     [Fact]
@@ -190,6 +192,17 @@ public sealed class JwtValidationTests
                 payload["amr"] = new[] { "pwd", "mfa" };
                 payload["oid"] = Guid.NewGuid().ToString();
                 return $"{parts[0]}.{Jwt.Encode(payload)}.{parts[2]}";
+            }
+
+            case "payload-escapes-half-a-surrogate-pair":
+            case "header-escapes-half-a-surrogate-pair":
+            {
+                // Well-formed JSON that is no text: a reader throws when it reads the string, before any signature check.
+                var parts = Jwt.Parts(gateway.Token());
+                var part = kind.StartsWith("payload", StringComparison.Ordinal) ? 1 : 0;
+                var json = Encoding.UTF8.GetString(Base64UrlEncoder.DecodeBytes(parts[part]));
+                parts[part] = Base64UrlEncoder.Encode(Encoding.UTF8.GetBytes("{\"x\":\"\\ud800\"," + json[1..]));
+                return string.Join('.', parts);
             }
 
             case "bad-signature":

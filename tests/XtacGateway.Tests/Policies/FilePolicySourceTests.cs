@@ -358,20 +358,29 @@ public sealed class FilePolicySourceTests
         Assert.Equal(ownerOnly, File.GetUnixFileMode(gateway.PolicyPath));
     }
 
-    [Fact]
-    public async Task Reload_MalformedJsonEdit_KeepsPolicyAndVersion()
+    [Theory]
+    [InlineData("{ \"default\": { \"isServiceDefault\": true, ")]
+    [InlineData("{ \"default\": { \"isServiceDefault\": true, \"\\udc00\": 1 } }")]
+    public async Task Reload_EditNotJsonText_KeepsPolicyAndVersionAndTheWatcherRuns(string edit)
     {
+        // Malformed, or well-formed but escaping half a surrogate pair (which System.Text.Json throws on when it reads
+        // the name): either is an invalid edit, never an exception that ends the watcher.
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
         using var reloads = new PolicyReloads(gateway.Service<IMeterFactory>());
         var token = gateway.Token(TestIds.AllowedPartner);
         var versionBefore = await gateway.PolicyVersionAsync();
 
-        await gateway.WritePolicyAsync("{ \"default\": { \"isServiceDefault\": true, ");
+        await gateway.WritePolicyAsync(edit);
 
         await reloads.WaitForAsync("invalid", ReloadDeadline);
-        using var response = await gateway.GetAsync("/orders", token);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using (var response = await gateway.GetAsync("/orders", token))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
         Assert.Equal(versionBefore, await gateway.PolicyVersionAsync());
+        await gateway.WritePolicyAsync(PartnerNowBlocked);
+        Assert.True(await gateway.EventuallyAnswersAsync("/orders", token, HttpStatusCode.Forbidden, ReloadDeadline));
     }
 
     [Fact]
