@@ -68,6 +68,12 @@ internal sealed partial class FilePolicySource(
             {
                 await CheckAsync(stoppingToken);
             }
+            catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+            {
+                // Whatever a check throws that it does not expect must not end the watcher (a hosted service that fails
+                // stops the gateway): the file counts as unreadable, and the next tick reads it again.
+                Report(inForce: false, ex.Message);
+            }
             finally
             {
                 _gate.Release();
