@@ -286,12 +286,11 @@ internal static class AdminApi
             return invalid!;
         }
 
-        if (body.TryGetPropertyValue("tenantId", out var sent) && !(sent is JsonValue v && v.TryGetValue<string>(out var text) && Guid.TryParse(text, out var id) && id == tenant))
-        {
-            return Validation([new PolicyError("$.tenantId", $"'tenantId' cannot change: this partner is {tenant}.")]);
-        }
-
-        // The same tenant, perhaps spelled otherwise ({...}, upper case): nothing to merge, and the stored spelling stays.
+        // Reported with whatever else is wrong in the body. The same tenant, perhaps spelled otherwise ({...}, upper
+        // case), is no error: nothing to merge, and the stored spelling stays.
+        PolicyError[] tenantErrors = body.TryGetPropertyValue("tenantId", out var sent) && !(sent is JsonValue v && v.TryGetValue<string>(out var text) && Guid.TryParse(text, out var id) && id == tenant)
+            ? [new PolicyError("$.tenantId", $"'tenantId' cannot change: this partner is {tenant}.")]
+            : [];
         body.Remove("tenantId");
 
         var result = await editor.EditAsync(root =>
@@ -304,7 +303,14 @@ internal static class AdminApi
             }
 
             var changes = PolicyJson.Merge((JsonObject)partners[index]!, (JsonObject)body.DeepClone());
-            return new EditOutcome { ActivityDisplayName = "Update a partner cross-tenant access setting", TargetTenant = tenant, EditedPath = PolicyJson.PartnerPath(root, index), Changes = changes };
+            return new EditOutcome
+            {
+                ActivityDisplayName = "Update a partner cross-tenant access setting",
+                TargetTenant = tenant,
+                EditedPath = PolicyJson.PartnerPath(root, index),
+                Changes = changes,
+                BodyErrors = tenantErrors,
+            };
         }, IfMatch(context), Actor(context.User), context.RequestAborted);
         return ToResult(context, result, Results.NoContent());
     }

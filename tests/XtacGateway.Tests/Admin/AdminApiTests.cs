@@ -57,17 +57,19 @@ public sealed class AdminApiTests
         Assert.True(DateTimeOffset.Parse((string)entry["activityDateTime"]!) > DateTimeOffset.UtcNow.AddMinutes(-1));
     }
 
-    [Fact]
-    public async Task PatchPartner_TenantIdNull_400NamingIt()
+    [Theory]
+    [InlineData("null")]
+    [InlineData("\"" + "cccccccc-0000-4000-8000-000000000099" + "\"")]
+    public async Task PatchPartner_TenantIdChangedAndBadSetting_400NamingEach(string tenantId)
     {
         await using var gateway = await StartAsync();
         using var before = await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}");
 
         using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}",
-            $$"""{ "tenantId": null, "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""");
+            $$"""{ "tenantId": {{tenantId}}, "inboundTrust": { "isMfaAccepted": "yes" }, "b2bDirectConnectInbound": {{TestPolicies.AllowedAll}} }""");
 
         Assert.Equal(HttpStatusCode.BadRequest, patch.StatusCode);
-        Assert.Equal(["$.tenantId"], (await patch.JsonAsync())["errors"]!.AsObject().Select(e => e.Key));
+        Assert.Equal(["$.tenantId", "$.inboundTrust.isMfaAccepted"], (await patch.JsonAsync())["errors"]!.AsObject().Select(e => e.Key));
         using var after = await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}/partners/{TestIds.BlockedPartner}");
         Assert.Equal(before.ETag(), after.ETag());
     }
