@@ -181,6 +181,12 @@ internal static class AdminApi
                 root["default"] = defaults = [];
             }
 
+            // On a partner, null means "inherited from the default"; the default has nothing to inherit from, so a setting
+            // it has cannot be cleared (a GET's copy, which shows a setting the default lacks as null, still passes).
+            PolicyError[] clearedSettings = [.. body.Where(p => p.Value is null && s_defaultSettings.Contains(p.Key) && defaults[p.Key] is not null)
+                .Select(p => new PolicyError($"$.{p.Key}",
+                    $"The default's '{p.Key}' cannot be null: null means 'inherited from the default', which only a partner's settings can be. " +
+                    $"Send the setting, or go back to the service default with POST {Base}/default/resetToSystemDefault."))];
             var changes = PolicyJson.Merge(defaults, (JsonObject)body.DeepClone());
             var wasServiceDefault = defaults["isServiceDefault"]?.GetValueKind() == JsonValueKind.True;
             var isServiceDefault = wasServiceDefault && changes.Count == 0;
@@ -204,7 +210,7 @@ internal static class AdminApi
                 ActivityDisplayName = "Update the company default cross-tenant access setting",
                 EditedPath = "$.default",
                 Changes = changes,
-                BodyErrors = markerErrors,
+                BodyErrors = [.. markerErrors, .. clearedSettings],
             };
         }, IfMatch(context), Actor(context.User), context.RequestAborted);
         return ToResult(context, result, Results.NoContent());
@@ -609,6 +615,9 @@ internal static class AdminApi
             .ToArray();
         return new AuditActor(user.FindFirstValue("oid"), user.FindFirstValue("tid"), user.FindFirstValue("azp") ?? user.FindFirstValue("appid"), roles);
     }
+
+    /// <summary>The settings the default always has (every one but the read-only marker).</summary>
+    private static readonly HashSet<string> s_defaultSettings = [.. ServiceDefault().Select(p => p.Key).Where(k => k != "isServiceDefault")];
 
     /// <summary>What a new tenant has (domain.md section 2), and what <c>resetToSystemDefault</c> restores.</summary>
     internal static JsonObject ServiceDefault()

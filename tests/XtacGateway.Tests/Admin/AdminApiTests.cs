@@ -57,6 +57,24 @@ public sealed class AdminApiTests
         Assert.True(DateTimeOffset.Parse((string)entry["activityDateTime"]!) > DateTimeOffset.UtcNow.AddMinutes(-1));
     }
 
+    [Fact]
+    public async Task PatchDefault_SettingsItHasSetToNull_400NamingEachAndNothingChanged()
+    {
+        // A partner's null inherits from the default; the default's own would leave the stored policy saying nothing.
+        // (tenantRestrictions is not a setting the gateway reads.)
+        await using var gateway = await StartAsync();
+        var etag = gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag;
+
+        using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default",
+            """{ "b2bDirectConnectInbound": null, "inboundTrust": null, "tenantRestrictions": null }""");
+
+        Assert.Equal(HttpStatusCode.BadRequest, patch.StatusCode);
+        var errors = (await patch.JsonAsync())["errors"]!.AsObject();
+        Assert.Equal(["$.b2bDirectConnectInbound", "$.inboundTrust"], errors.Select(e => e.Key));
+        Assert.Contains("resetToSystemDefault", errors["$.inboundTrust"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
+    }
+
     [Theory]
     [InlineData("null")]
     [InlineData("\"" + "cccccccc-0000-4000-8000-000000000099" + "\"")]
