@@ -210,7 +210,7 @@ internal static class AdminApi
                 ActivityDisplayName = "Update the company default cross-tenant access setting",
                 EditedPath = "$.default",
                 Changes = changes,
-                BodyErrors = [.. markerErrors, .. clearedSettings],
+                BodyErrors = [.. markerErrors, .. clearedSettings, .. PropertySpelling.Miscased(body)],
             };
         }, IfMatch(context), Actor(context.User), context.RequestAborted);
         return ToResult(context, result, Results.NoContent());
@@ -264,6 +264,7 @@ internal static class AdminApi
                 TargetTenant = tenant,
                 EditedPath = PolicyJson.PartnerPath(root, partners.Count - 1),
                 Changes = PolicyJson.Diff(null, added),
+                BodyErrors = [.. PropertySpelling.Miscased(body)],
             };
         }, IfMatch(context), Actor(context.User), context.RequestAborted);
 
@@ -315,7 +316,7 @@ internal static class AdminApi
                 TargetTenant = tenant,
                 EditedPath = PolicyJson.PartnerPath(root, index),
                 Changes = changes,
-                BodyErrors = tenantErrors,
+                BodyErrors = [.. tenantErrors, .. PropertySpelling.Miscased(body)],
             };
         }, IfMatch(context), Actor(context.User), context.RequestAborted);
         return ToResult(context, result, Results.NoContent());

@@ -10,6 +10,9 @@ namespace XtacGateway.Tests.Admin;
 
 public sealed class AdminApiTests
 {
+    /// <summary><see cref="TestIds.BlockedPartner"/>, for attribute arguments.</summary>
+    private const string BlockedPartnerText = "cccccccc-0000-4000-8000-000000000003";
+
     private static readonly Guid ServiceProvider = new("5e5e5e5e-0000-4000-8000-000000000005");
 
     private static string PolicyWithServiceProvider() => TestPolicies.Document(
@@ -55,6 +58,28 @@ public sealed class AdminApiTests
         Assert.Equal("blocked", (string?)modified["oldValue"]!["usersAndGroups"]!["accessType"]);
         Assert.Equal("allowed", (string?)modified["newValue"]!["usersAndGroups"]!["accessType"]);
         Assert.True(DateTimeOffset.Parse((string)entry["activityDateTime"]!) > DateTimeOffset.UtcNow.AddMinutes(-1));
+    }
+
+    [Theory]
+    [InlineData("PATCH", "/partners/" + BlockedPartnerText, """{ "B2bDirectConnectInbound": null, "inboundTrust": { "IsMfaAccepted": true } }""",
+        "$.B2bDirectConnectInbound", "$.inboundTrust.IsMfaAccepted")]
+    [InlineData("POST", "/partners", """{ "tenantId": "cccccccc-0000-4000-8000-000000000099", "b2bDirectConnectInbound": { "UsersAndGroups": null } }""",
+        "$.b2bDirectConnectInbound.UsersAndGroups", null)]
+    [InlineData("PATCH", "/default", """{ "InboundTrust": { "isMfaAccepted": true, "ISCOMPLIANTDEVICEACCEPTED": true } }""",
+        "$.InboundTrust", "$.InboundTrust.ISCOMPLIANTDEVICEACCEPTED")]
+    public async Task AdminCall_PropertyNamedInAnotherCase_400NamingEachAndNothingChanged(string method, string path, string body, string first, string? second)
+    {
+        // Names are case-sensitive: stored as an unknown property, such a change would be answered 204 and enforce nothing.
+        await using var gateway = await StartAsync();
+        var etag = gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag;
+
+        using var response = await gateway.AdminAsync(new HttpMethod(method), $"{AdminClient.Base}{path}", body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var errors = (await response.JsonAsync())["errors"]!.AsObject();
+        Assert.Equal(second is null ? [first] : [first, second], errors.Select(e => e.Key));
+        Assert.Contains("names are case-sensitive", errors[first]![0]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
     }
 
     [Fact]
