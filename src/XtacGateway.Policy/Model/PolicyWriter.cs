@@ -17,6 +17,64 @@ public static class PolicyWriter
         return buffer.ToArray();
     }
 
+    /// <summary>
+    /// Writes an unindented document (<c>PolicySnapshot.DocumentUtf8</c>) to <paramref name="destination"/> indented, the
+    /// same bytes <see cref="WriteUtf8"/> writes for it: token by token, with no model of a large policy built and no
+    /// copy of it held.
+    /// </summary>
+    public static void Indent(ReadOnlySpan<byte> compactUtf8, Stream destination)
+    {
+        using (var writer = new Utf8JsonWriter(destination, new JsonWriterOptions { Indented = true }))
+        {
+            var reader = new Utf8JsonReader(compactUtf8);
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartObject:
+                        writer.WriteStartObject();
+                        break;
+                    case JsonTokenType.EndObject:
+                        writer.WriteEndObject();
+                        break;
+                    case JsonTokenType.StartArray:
+                        writer.WriteStartArray();
+                        break;
+                    case JsonTokenType.EndArray:
+                        writer.WriteEndArray();
+                        break;
+                    // Escaped text is read and escaped again by the same encoder that escaped it, so it comes out the same.
+                    case JsonTokenType.PropertyName when reader.ValueIsEscaped:
+                        writer.WritePropertyName(reader.GetString()!);
+                        break;
+                    case JsonTokenType.PropertyName:
+                        writer.WritePropertyName(reader.ValueSpan);
+                        break;
+                    case JsonTokenType.String when reader.ValueIsEscaped:
+                        writer.WriteStringValue(reader.GetString());
+                        break;
+                    case JsonTokenType.String:
+                        writer.WriteStringValue(reader.ValueSpan);
+                        break;
+                    case JsonTokenType.Number:
+                        // As written, and indented (a raw value would not be): only an unknown property holds one.
+                        using (var number = JsonDocument.ParseValue(ref reader))
+                        {
+                            number.RootElement.WriteTo(writer);
+                        }
+
+                        break;
+                    case JsonTokenType.True or JsonTokenType.False:
+                        writer.WriteBooleanValue(reader.TokenType == JsonTokenType.True);
+                        break;
+                    case JsonTokenType.Null:
+                        writer.WriteNullValue();
+                        break;
+                }
+            }
+        }
+    }
+
     public static string WriteString(PolicyDocument document, bool indented = true)
         => System.Text.Encoding.UTF8.GetString(WriteUtf8(document, indented));
 

@@ -1,4 +1,4 @@
-using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using XtacGateway.Observability;
@@ -149,14 +149,16 @@ internal sealed class PolicyEditor(
                     return new EditResult(EditResultKind.Unchanged, basis, Edited: Edited(root, outcome));
                 }
 
-                var parsed = PolicyParser.Parse(Encoding.UTF8.GetBytes(root.ToJsonString()), options.Value.ResourceTenantId);
-                if (!parsed.IsValid || outcome.BodyErrors.Count > 0)
+                // Validated and compiled in one pass over the bytes, partner by partner (no typed model of the whole policy);
+                // the source stores the draft as it is.
+                var draft = PolicyCompiler.Compile(Utf8Of(root), options.Value.ResourceTenantId!.Value, default, out var errors);
+                if (draft is null || outcome.BodyErrors.Count > 0)
                 {
                     return new EditResult(EditResultKind.Invalid, basis, "The change would make the policy invalid; nothing changed.",
-                        [.. outcome.BodyErrors, .. parsed.Errors.Select(e => RelativeTo(e, outcome.EditedPath))]);
+                        [.. outcome.BodyErrors, .. errors.Select(e => RelativeTo(e, outcome.EditedPath))]);
                 }
 
-                if (basis.DocumentUtf8.Span.SequenceEqual(PolicyWriter.WriteUtf8(parsed.Document!, indented: false)))
+                if (basis.DocumentUtf8.Span.SequenceEqual(draft.DocumentUtf8.Span))
                 {
                     // The body differed only in how it spelled the same settings (a null for an absent property, another
                     // order): the document would be written as the same bytes, so there is no version to make or change to audit.
@@ -178,7 +180,7 @@ internal sealed class PolicyEditor(
                     ModifiedProperties = outcome.Changes,
                 };
                 commits++;
-                var commit = await source.CommitAsync(parsed.Document!, basis.ETag, entry, cancellationToken);
+                var commit = await source.CommitAsync(draft, basis.ETag, entry, cancellationToken);
                 switch (commit.Status)
                 {
                     case PolicyCommitStatus.Committed:
@@ -242,6 +244,18 @@ internal sealed class PolicyEditor(
 
         AdminLog.PolicyChanged(logger, entry.ActivityDisplayName, entry.TargetTenantId,
             entry.InitiatedBy.ObjectId is { } actor ? loggedUserIds.Format(actor) : null, entry.InitiatedBy.TenantId, entry.PolicyVersion);
+    }
+
+    /// <summary>The edited document's JSON text, written as UTF-8 directly (a large policy's text is tens of MB).</summary>
+    private static ReadOnlyMemory<byte> Utf8Of(JsonObject root)
+    {
+        var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            root.WriteTo(writer);
+        }
+
+        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
     }
 
     private static JsonNode? Edited(JsonObject root, EditOutcome outcome) => outcome.EditedPath switch

@@ -45,6 +45,9 @@ internal sealed partial class FilePolicySource(
     /// <summary>Why the file could not be read (missing included), while it cannot; null while it can.</summary>
     private string? _unreadableReason;
 
+    /// <summary>During a commit's read-back: the hash of the bytes it wrote, and their compiled policy.</summary>
+    private (byte[] Hash, PolicySnapshot Draft)? _writtenDraft;
+
     public string PolicyPath { get; } = ResolvePath(options.Value.Policy.Path, environment.ContentRootPath);
 
     public override async Task StartAsync(CancellationToken cancellationToken)
@@ -144,7 +147,7 @@ internal sealed partial class FilePolicySource(
     }
 
     /// <summary>Writes the document to the file (temp file, then rename) if the file still holds the policy in force.</summary>
-    public async Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, AuditEntry audit, CancellationToken cancellationToken)
+    public async Task<PolicyCommitResult> CommitAsync(PolicySnapshot draft, string basisETag, AuditEntry audit, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken);
         FileStream? writerLock = null;
@@ -184,21 +187,36 @@ internal sealed partial class FilePolicySource(
             string written;
             try
             {
-                var bytes = PolicyWriter.WriteUtf8(document);
-                written = ETagOf(SHA256.HashData(bytes));
                 cancellationToken.ThrowIfCancellationRequested();
-                // Over the link's target, not the link: the path keeps naming the same file.
-                AtomicFile.Replace(TargetFile().FullName, stream => stream.Write(bytes));
+                byte[] hash = [];
+                // Over the link's target, not the link: the path keeps naming the same file. Indented, as people read
+                // and edit the file (the draft's document is the unindented form), and hashed as it is written.
+                AtomicFile.Replace(TargetFile().FullName, stream =>
+                {
+                    using var hashing = new Sha256WriteStream(stream);
+                    PolicyWriter.Indent(draft.DocumentUtf8.Span, hashing);
+                    hash = hashing.Hash();
+                });
+                written = ETagOf(hash);
+                _writtenDraft = (hash, draft);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 return new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail: $"The policy file cannot be written: {ex.Message}");
             }
 
-            // The file holds the change now: the caller going away must not stop it from taking effect here.
-            if (await LoadAsync(CancellationToken.None) is { } errors)
+            // The file holds the change now: the caller going away must not stop it from taking effect here. Read back
+            // (another writer may have replaced it since), but not compiled again when it is what was written.
+            try
             {
-                return new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail: Failure(errors, "the change was written but is not in force"));
+                if (await LoadAsync(CancellationToken.None) is { } errors)
+                {
+                    return new PolicyCommitResult(PolicyCommitStatus.Unavailable, Detail: Failure(errors, "the change was written but is not in force"));
+                }
+            }
+            finally
+            {
+                _writtenDraft = null;
             }
 
             // Another process replaced the file between this write and its read: what is in force is theirs, and the
@@ -341,8 +359,12 @@ internal sealed partial class FilePolicySource(
 
         var resourceTenant = options.Value.ResourceTenantId!.Value;
 
-        // Compiled from the bytes, partner by partner: the typed model of a large policy is never held whole.
-        var compiled = PolicyCompiler.Compile(bytes, resourceTenant, default, out var parseErrors);
+        // Compiled from the bytes, partner by partner: the typed model of a large policy is never held whole. Bytes this
+        // gateway has just written were compiled before they were written.
+        IReadOnlyList<PolicyError> parseErrors = [];
+        var compiled = _writtenDraft is { } draft && hash.AsSpan().SequenceEqual(draft.Hash)
+            ? draft.Draft
+            : PolicyCompiler.Compile(bytes, resourceTenant, default, out parseErrors);
         if (compiled is null && mayBeMidWrite && time.GetUtcNow() - new DateTimeOffset(stamp.Modified, TimeSpan.Zero) is var sinceWritten
             && sinceWritten >= TimeSpan.Zero && sinceWritten < options.Value.Policy.FileWriteSettle && MayWaitForWriter())
         {

@@ -187,7 +187,7 @@ internal sealed class GraphPolicySource(
         }
     }
 
-    public Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, AuditEntry audit, CancellationToken cancellationToken)
+    public Task<PolicyCommitResult> CommitAsync(PolicySnapshot draft, string basisETag, AuditEntry audit, CancellationToken cancellationToken)
         => Task.FromResult(new PolicyCommitResult(PolicyCommitStatus.ReadOnly, Detail: ReadOnlyDetail));
 
     private async Task<JsonNode> GetJsonAsync(HttpClient client, Uri url, CancellationToken cancellationToken)

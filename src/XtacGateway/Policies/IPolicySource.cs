@@ -17,12 +17,13 @@ internal interface IPolicySource
     Task ReloadAsync(CancellationToken cancellationToken);
 
     /// <summary>
-    /// Stores <paramref name="document"/> (already validated) as the new policy, but only if the policy in the source is
-    /// still the one with <paramref name="basisETag"/>: a compare-and-set, so concurrent editors cannot overwrite each other.
-    /// A source that can record <paramref name="audit"/> in the same step as the change (Redis) does, and says so in
+    /// Stores <paramref name="draft"/> (validated and compiled, not yet numbered; its document is
+    /// <see cref="PolicySnapshot.DocumentUtf8"/>) as the new policy, but only if the policy in the source is still the one
+    /// with <paramref name="basisETag"/>: a compare-and-set, so concurrent editors cannot overwrite each other. A source
+    /// that can record <paramref name="audit"/> in the same step as the change (Redis) does, and says so in
     /// <see cref="PolicyCommitResult.AuditRecorded"/>; the version and ETag are filled in by the commit.
     /// </summary>
-    Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, AuditEntry audit, CancellationToken cancellationToken);
+    Task<PolicyCommitResult> CommitAsync(PolicySnapshot draft, string basisETag, AuditEntry audit, CancellationToken cancellationToken);
 }
 
 internal enum PolicyCommitStatus

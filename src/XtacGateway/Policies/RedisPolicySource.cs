@@ -216,12 +216,12 @@ internal sealed class RedisPolicySource(
 
     public Task ReloadAsync(CancellationToken cancellationToken) => _health.ReportAsync(SyncAsync(cancellationToken), cancellationToken);
 
-    public async Task<PolicyCommitResult> CommitAsync(PolicyDocument document, string basisETag, AuditEntry audit, CancellationToken cancellationToken)
+    public async Task<PolicyCommitResult> CommitAsync(PolicySnapshot draft, string basisETag, AuditEntry audit, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            var result = await CompareAndSetAsync(PolicyCompiler.Compile(document, _resourceTenant), basisETag, store.Current?.Version ?? 0, audit, adminChange: true);
+            var result = await CompareAndSetAsync(draft, basisETag, store.Current?.Version ?? 0, audit, adminChange: true);
             if (result.Status == PolicyCommitStatus.Committed && !string.IsNullOrEmpty(basisETag) && basisETag != result.Snapshot!.ETag)
             {
                 await RemoveReplacedDocumentAsync(basisETag);

@@ -79,6 +79,22 @@ public sealed class PolicyCompilerFromBytesTests
     }
 
     [Fact]
+    public void Indent_CompactDocument_SameBytesAsTheWriterWritesIndented()
+    {
+        // Unknown properties too: text the encoder escapes, numbers as written, nested arrays, Graph's list envelope.
+        var json = MixedDocument();
+        json["note"] = "a+b <é> \"quoted\" \\ \u2028 😀";
+        json["numbers"] = new JsonArray(1.50e3, -0.0, 12345678901234567890m, new JsonArray(), new JsonObject());
+        json["partners"] = new JsonObject { ["@odata.context"] = "https://graph.microsoft.com/v1.0/$metadata#partners", ["value"] = json["partners"]!.DeepClone() };
+        var document = PolicyJson.ParseValid(json);
+
+        using var indented = new MemoryStream();
+        PolicyWriter.Indent(PolicyWriter.WriteUtf8(document, indented: false), indented);
+
+        Assert.Equal(Encoding.UTF8.GetString(PolicyWriter.WriteUtf8(document, indented: true)), Encoding.UTF8.GetString(indented.ToArray()));
+    }
+
+    [Fact]
     public void Compile_FromBytesAlreadyCompact_KeepsTheInputAsItsDocument()
     {
         var input = PolicyWriter.WriteUtf8(PolicyJson.ParseValid(MixedDocument()), indented: false);
