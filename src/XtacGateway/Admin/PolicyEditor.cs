@@ -72,7 +72,7 @@ internal sealed class PolicyEditor(
     private const int Attempts = 3;
     private readonly SemaphoreSlim _writes = new(1, 1);
 
-    public async Task<EditResult> EditAsync(Func<JsonObject, EditOutcome> edit, string? ifMatch, AuditActor actor, CancellationToken cancellationToken)
+    public async Task<EditResult> EditAsync(Func<EditablePolicy, EditOutcome> edit, string? ifMatch, AuditActor actor, CancellationToken cancellationToken)
     {
         // RFC 9110 13.1.1: "*" asks only that a policy exists, which every edit needs anyway. It names no version, so
         // losing a race to another instance is retried on the newer policy, as without If-Match, not answered 412.
@@ -127,8 +127,8 @@ internal sealed class PolicyEditor(
                 }
 
                 // The snapshot already holds this document unindented, exactly as the writer would write it.
-                var root = JsonNode.Parse(basis.DocumentUtf8.Span)!.AsObject();
-                var outcome = edit(root);
+                var policy = EditablePolicy.Read(basis.DocumentUtf8);
+                var outcome = edit(policy);
                 if ((outcome.Status != EditStatus.Changed || outcome.Changes.Count == 0) && await CopyIsStaleAsync(basis))
                 {
                     continue;
@@ -146,12 +146,12 @@ internal sealed class PolicyEditor(
 
                 if (outcome.Changes.Count == 0 && outcome.BodyErrors.Count == 0)
                 {
-                    return new EditResult(EditResultKind.Unchanged, basis, Edited: Edited(root, outcome));
+                    return new EditResult(EditResultKind.Unchanged, basis, Edited: policy.NodeAt(outcome.EditedPath));
                 }
 
                 // Validated and compiled in one pass over the bytes, partner by partner (no typed model of the whole policy);
                 // the source stores the draft as it is.
-                var draft = PolicyCompiler.Compile(Utf8Of(root), options.Value.ResourceTenantId!.Value, default, out var errors);
+                var draft = PolicyCompiler.Compile(policy.ToUtf8(), options.Value.ResourceTenantId!.Value, default, out var errors);
                 if (draft is null || outcome.BodyErrors.Count > 0)
                 {
                     return new EditResult(EditResultKind.Invalid, basis, "The change would make the policy invalid; nothing changed.",
@@ -167,7 +167,7 @@ internal sealed class PolicyEditor(
                         continue;
                     }
 
-                    return new EditResult(EditResultKind.Unchanged, basis, Edited: Edited(root, outcome));
+                    return new EditResult(EditResultKind.Unchanged, basis, Edited: policy.NodeAt(outcome.EditedPath));
                 }
 
                 var entry = new AuditEntry
@@ -186,7 +186,7 @@ internal sealed class PolicyEditor(
                     case PolicyCommitStatus.Committed:
                         var snapshot = commit.Snapshot!;
                         await RecordAsync(entry with { PolicyVersion = snapshot.Version, PolicyETag = snapshot.ETag }, commit.AuditRecorded);
-                        return new EditResult(EditResultKind.Committed, snapshot, Edited: Edited(root, outcome));
+                        return new EditResult(EditResultKind.Committed, snapshot, Edited: policy.NodeAt(outcome.EditedPath));
                     case PolicyCommitStatus.Conflict when ifMatch is null && commits < Attempts:
                         // Another instance changed the policy first: take its version and apply this change on top.
                         await source.ReloadAsync(cancellationToken);
@@ -246,26 +246,6 @@ internal sealed class PolicyEditor(
             entry.InitiatedBy.ObjectId is { } actor ? loggedUserIds.Format(actor) : null, entry.InitiatedBy.TenantId, entry.PolicyVersion);
     }
 
-    /// <summary>The edited document's JSON text, written as UTF-8 directly (a large policy's text is tens of MB).</summary>
-    private static ReadOnlyMemory<byte> Utf8Of(JsonObject root)
-    {
-        var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            root.WriteTo(writer);
-        }
-
-        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
-    }
-
-    private static JsonNode? Edited(JsonObject root, EditOutcome outcome) => outcome.EditedPath switch
-    {
-        "$.default" => root["default"],
-        { } path when path.EndsWith(']') && path.LastIndexOf('[') is var open and > 0
-            => PolicyJson.Partners(root)?[int.Parse(path.AsSpan(open + 1, path.Length - open - 2), System.Globalization.CultureInfo.InvariantCulture)],
-        _ => null,
-    };
-
     private static PolicyError RelativeTo(PolicyError error, string? editedPath)
     {
         if (editedPath is null)
@@ -298,46 +278,9 @@ internal sealed class PolicyEditor(
     }
 }
 
-/// <summary>Navigation and comparison on the policy document's JSON.</summary>
+/// <summary>Changes to, and comparisons of, the policy document's JSON.</summary>
 internal static class PolicyJson
 {
-    /// <summary>The partners array, whether the document holds a plain array or Graph's list envelope.</summary>
-    public static JsonArray? Partners(JsonObject root) => root["partners"] switch
-    {
-        JsonArray array => array,
-        JsonObject envelope => envelope["value"] as JsonArray,
-        _ => null,
-    };
-
-    /// <summary>Where partner <paramref name="index"/> sits, as the parser names it: in the array or in Graph's list envelope.</summary>
-    public static string PartnerPath(JsonObject root, int index)
-        => root["partners"] is JsonObject ? $"$.partners.value[{index}]" : $"$.partners[{index}]";
-
-    public static JsonArray EnsurePartners(JsonObject root)
-    {
-        if (Partners(root) is { } partners)
-        {
-            return partners;
-        }
-
-        var created = new JsonArray();
-        root["partners"] = created;
-        return created;
-    }
-
-    public static int IndexOf(JsonArray partners, Guid tenant)
-    {
-        for (var i = 0; i < partners.Count; i++)
-        {
-            if (partners[i]?["tenantId"] is JsonValue value && value.TryGetValue<string>(out var text) && Guid.TryParse(text, out var id) && id == tenant)
-            {
-                return i;
-            }
-        }
-
-        return -1;
-    }
-
     /// <summary>Sets each property of <paramref name="patch"/> on <paramref name="target"/>; returns the properties whose value changed.</summary>
     public static List<AuditModifiedProperty> Merge(JsonObject target, JsonObject patch)
     {
