@@ -6,6 +6,9 @@ namespace XtacGateway.Policy.Model;
 /// <summary>Writes a policy document in Graph's shape, keeping every property that was read.</summary>
 public static class PolicyWriter
 {
+    /// <summary>How much a writer on a stream may hold before it passes it on.</summary>
+    public const int FlushThreshold = 64 * 1024;
+
     public static byte[] WriteUtf8(PolicyDocument document, bool indented = true)
     {
         using var buffer = new ChunkedBufferWriter();
@@ -29,6 +32,12 @@ public static class PolicyWriter
             var reader = new Utf8JsonReader(compactUtf8);
             while (reader.Read())
             {
+                // A writer on a stream holds what it wrote until flushed: without this, all of it.
+                if (writer.BytesPending > FlushThreshold)
+                {
+                    writer.Flush();
+                }
+
                 switch (reader.TokenType)
                 {
                     case JsonTokenType.StartObject:

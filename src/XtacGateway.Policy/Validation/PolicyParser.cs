@@ -208,24 +208,56 @@ public static class PolicyParser
     }
 
     /// <summary>
-    /// An escape of half a UTF-16 surrogate pair (<c>"\ud800"</c> with no low half after it, or a low half alone): JSON's
-    /// grammar allows it (RFC 8259 §8.2), but it spells no Unicode text, and System.Text.Json throws when it reads it.
+    /// An escape of half a UTF-16 surrogate pair (<c>"\ud800"</c> with no low half after it, or a low half alone) in a
+    /// string or a property name: JSON's grammar allows it (RFC 8259 §8.2), but it spells no Unicode text, and
+    /// System.Text.Json throws when it reads it. Comments are no strings; a document the reader refuses is left to the
+    /// parser, which says why.
     /// </summary>
     private static PolicyError? LoneSurrogateError(ReadOnlySpan<byte> json)
     {
+        if (json.IndexOf("\\u"u8) < 0)
+        {
+            // No \u escape anywhere (most policies): no token need be read.
+            return null;
+        }
+
+        var reader = new Utf8JsonReader(json, s_readerOptions);
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && reader.ValueIsEscaped
+                    && LoneSurrogateIn(reader.ValueSpan) is var (at, unit))
+                {
+                    // The value starts after its opening quote.
+                    var position = (int)reader.TokenStartIndex + 1 + at;
+                    return new PolicyError("$", $"Not Unicode text at {LineAndByte(json, position)}: '\\u{(int)unit:x4}' escapes half of a UTF-16 surrogate pair.");
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Malformed: the parser reports it, with its line and byte.
+        }
+
+        return null;
+    }
+
+    /// <summary>The first escape of half a surrogate pair in a string's raw (still escaped) text: where, and which.</summary>
+    private static (int At, char Unit)? LoneSurrogateIn(ReadOnlySpan<byte> text)
+    {
         var at = 0;
-        while (json[at..].IndexOf((byte)'\\') is var next and >= 0)
+        while (at < text.Length && text[at..].IndexOf((byte)'\\') is var next and >= 0)
         {
             at += next;
-            if (!TryReadUnicodeEscape(json, at, out var unit))
+            if (!TryReadUnicodeEscape(text, at, out var unit))
             {
-                // Any other escape ("\\" too, so its second backslash is never read as the start of one), or a malformed
-                // one, which the parser reports.
+                // Any other escape ("\\" too, so its second backslash is never read as the start of one).
                 at += 2;
                 continue;
             }
 
-            if (char.IsHighSurrogate(unit) && TryReadUnicodeEscape(json, at + 6, out var low) && char.IsLowSurrogate(low))
+            if (char.IsHighSurrogate(unit) && TryReadUnicodeEscape(text, at + 6, out var low) && char.IsLowSurrogate(low))
             {
                 at += 12;
                 continue;
@@ -233,7 +265,7 @@ public static class PolicyParser
 
             if (char.IsSurrogate(unit))
             {
-                return new PolicyError("$", $"Not Unicode text at {LineAndByte(json, at)}: '\\u{(int)unit:x4}' escapes half of a UTF-16 surrogate pair.");
+                return (at, unit);
             }
 
             at += 6;

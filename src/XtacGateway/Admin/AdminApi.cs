@@ -90,7 +90,9 @@ internal static class AdminApi
 
     private static IResult GetDefault(HttpContext context, PolicySnapshotStore store)
         => InForce(context, store) is not { } snapshot ? NoPolicy()
-            : Results.Json(snapshot.Document.Default ?? new CrossTenantAccessPolicyConfigurationDefault(), PolicyJsonContext.Default.CrossTenantAccessPolicyConfigurationDefault);
+            // Read out of the document's bytes: a typed model of the whole policy would read every partner too.
+            : Results.Json(EditablePolicy.Read(snapshot.DocumentUtf8).ExistingDefault?.Deserialize(PolicyJsonContext.Default.CrossTenantAccessPolicyConfigurationDefault)
+                ?? new CrossTenantAccessPolicyConfigurationDefault(), PolicyJsonContext.Default.CrossTenantAccessPolicyConfigurationDefault);
 
     /// <summary>
     /// One page of partners, Graph's way: at most <c>$top</c> (default and most <see cref="PartnerPageSize"/>), and an
@@ -207,7 +209,7 @@ internal static class AdminApi
                 ActivityDisplayName = "Update the company default cross-tenant access setting",
                 EditedPath = "$.default",
                 Changes = changes,
-                BodyErrors = [.. markerErrors, .. clearedSettings, .. PropertySpelling.Miscased(body)],
+                BodyErrors = [.. markerErrors, .. clearedSettings, .. PropertySpelling.Miscased(body, typeof(CrossTenantAccessPolicyConfigurationDefault))],
             };
         }, IfMatch(context), Actor(context.User), context.RequestAborted);
         return ToResult(context, result, Results.NoContent());
@@ -260,7 +262,7 @@ internal static class AdminApi
                 TargetTenant = tenant,
                 EditedPath = policy.PartnerPath(index),
                 Changes = PolicyJson.Diff(null, added),
-                BodyErrors = [.. PropertySpelling.Miscased(body)],
+                BodyErrors = [.. PropertySpelling.Miscased(body, typeof(CrossTenantAccessPolicyConfigurationPartner))],
             };
         }, IfMatch(context), Actor(context.User), context.RequestAborted);
 
@@ -311,7 +313,7 @@ internal static class AdminApi
                 TargetTenant = tenant,
                 EditedPath = policy.PartnerPath(index),
                 Changes = changes,
-                BodyErrors = [.. tenantErrors, .. PropertySpelling.Miscased(body)],
+                BodyErrors = [.. tenantErrors, .. PropertySpelling.Miscased(body, typeof(CrossTenantAccessPolicyConfigurationPartner))],
             };
         }, IfMatch(context), Actor(context.User), context.RequestAborted);
         return ToResult(context, result, Results.NoContent());
@@ -542,9 +544,8 @@ internal static class AdminApi
     private static IResult BadTenantId(string tenantId)
         => Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid tenant ID", detail: $"'{tenantId}' is not a tenant ID (a GUID).");
 
-    /// <summary>A partner the snapshot is known to hold, from its document.</summary>
     /// <summary>
-    /// A partner the snapshot holds, as stored: read out of the document's bytes, not from a model of every partner (of
+    /// A partner the snapshot is known to hold, as stored: read out of the document's bytes, not from a model of every partner (of
     /// 100,000, say) built for the one asked for.
     /// </summary>
     private static CrossTenantAccessPolicyConfigurationPartner PartnerIn(PolicySnapshot snapshot, Guid tenant)

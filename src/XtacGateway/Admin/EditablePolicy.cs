@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using XtacGateway.Policy.Model;
 
 namespace XtacGateway.Admin;
 
@@ -22,6 +23,7 @@ internal sealed class EditablePolicy
     private JsonObject? _default;
     private bool _defaultRead;
     private int _count;
+    private int _removed;
 
     private EditablePolicy(ReadOnlyMemory<byte> document)
     {
@@ -129,6 +131,7 @@ internal sealed class EditablePolicy
     {
         Slot(index).Removed = true;
         _count--;
+        _removed++;
     }
 
     /// <summary>Where partner <paramref name="index"/> sits, as the parser names it: in the list or in Graph's list envelope.</summary>
@@ -152,7 +155,8 @@ internal sealed class EditablePolicy
     /// <summary>The edited document: the members as they were, but for the default and the partners the edit changed.</summary>
     public ReadOnlyMemory<byte> ToUtf8()
     {
-        var buffer = new MemoryStream(_document.Length + 1024);
+        // Room for what an edit adds (one partner, a default), so that the buffer is not copied into one twice its size.
+        var buffer = new MemoryStream(_document.Length + 64 * 1024);
         using (var writer = new Utf8JsonWriter(buffer))
         {
             writer.WriteStartObject();
@@ -220,6 +224,12 @@ internal sealed class EditablePolicy
             else
             {
                 writer.WriteRawValue(_document.Span[slot.Bytes!.Value], skipInputValidation: true);
+            }
+
+            // Into the buffer as it goes: the writer would otherwise hold a second copy of the whole list.
+            if (writer.BytesPending > PolicyWriter.FlushThreshold)
+            {
+                writer.Flush();
             }
         }
 
@@ -317,6 +327,11 @@ internal sealed class EditablePolicy
 
     private PartnerSlot Slot(int index)
     {
+        if (_removed == 0 && (uint)index < (uint)_partners.Count)
+        {
+            return _partners[index];
+        }
+
         var seen = 0;
         foreach (var slot in _partners)
         {

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization.Metadata;
 using XtacGateway.Policy.Model;
 using XtacGateway.Policy.Validation;
 
@@ -12,49 +13,60 @@ namespace XtacGateway.Admin;
 /// </summary>
 internal static class PropertySpelling
 {
-    /// <summary>The names a partner or the default may hold, at any depth, by themselves in any case.</summary>
-    private static readonly Dictionary<string, string> s_names = PolicyNames(
+    /// <summary>The model's types by what their JSON objects may hold: each property's exact name and type, and its name by any spelling.</summary>
+    private static readonly Dictionary<Type, (Dictionary<string, Type> Exact, Dictionary<string, string> AnyCase)> s_objects = Objects(
         typeof(CrossTenantAccessPolicyConfigurationPartner), typeof(CrossTenantAccessPolicyConfigurationDefault));
 
-    /// <summary>Every property under <paramref name="node"/> named as a policy property is, but in another case.</summary>
-    public static IEnumerable<PolicyError> Miscased(JsonNode? node)
+    /// <summary>
+    /// Every property of <paramref name="body"/>, an object of type <paramref name="type"/>, and of the known properties
+    /// under it, named as one of the model's properties there is but in another case. What an unknown property holds is
+    /// its own affair.
+    /// </summary>
+    public static IEnumerable<PolicyError> Miscased(JsonNode? body, Type type)
     {
-        if (node is JsonObject properties)
+        if (body is JsonArray items && PolicyJsonContext.Default.GetTypeInfo(type)?.ElementType is { } elementType)
         {
-            foreach (var (name, value) in properties)
+            foreach (var item in items)
             {
-                if (s_names.TryGetValue(name, out var spelled) && !string.Equals(name, spelled, StringComparison.Ordinal))
-                {
-                    yield return new PolicyError($"{properties.GetPath()}.{name}",
-                        $"'{name}' is not a property of the policy: names are case-sensitive, and the policy's is '{spelled}' (an unknown property would be kept, but never read).");
-                }
-
-                foreach (var error in Miscased(value))
+                foreach (var error in Miscased(item, elementType))
                 {
                     yield return error;
                 }
             }
         }
-        else if (node is JsonArray items)
+        else if (body is JsonObject properties && s_objects.TryGetValue(type, out var names))
         {
-            foreach (var item in items)
+            foreach (var (name, value) in properties)
             {
-                foreach (var error in Miscased(item))
+                if (names.Exact.TryGetValue(name, out var propertyType))
                 {
-                    yield return error;
+                    foreach (var error in Miscased(value, propertyType))
+                    {
+                        yield return error;
+                    }
+                }
+                else if (names.AnyCase.TryGetValue(name, out var spelled))
+                {
+                    yield return new PolicyError($"{properties.GetPath()}.{name}",
+                        $"'{name}' is not a property here: names are case-sensitive, and this one is '{spelled}' (an unknown property would be kept, but never read).");
+
+                    // Read as the property it was meant to be, so that one answer names every name to fix.
+                    foreach (var error in Miscased(value, names.Exact[spelled]))
+                    {
+                        yield return error;
+                    }
                 }
             }
         }
     }
 
-    /// <summary>The JSON names of the model's properties, from the serializer's own metadata: one list of them, the model.</summary>
-    private static Dictionary<string, string> PolicyNames(params Type[] roots)
+    /// <summary>From the serializer's own metadata, so the model is the one list of names.</summary>
+    private static Dictionary<Type, (Dictionary<string, Type>, Dictionary<string, string>)> Objects(params Type[] roots)
     {
-        var names = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        var visited = new HashSet<Type>();
+        var objects = new Dictionary<Type, (Dictionary<string, Type>, Dictionary<string, string>)>();
         void Visit(Type type)
         {
-            if (!visited.Add(type) || PolicyJsonContext.Default.GetTypeInfo(type) is not { } info)
+            if (objects.ContainsKey(type) || PolicyJsonContext.Default.GetTypeInfo(type) is not { } info)
             {
                 return;
             }
@@ -65,9 +77,18 @@ internal static class PropertySpelling
                 return;
             }
 
+            if (info.Kind != JsonTypeInfoKind.Object)
+            {
+                return;
+            }
+
+            var exact = new Dictionary<string, Type>(StringComparer.Ordinal);
+            var anyCase = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            objects[type] = (exact, anyCase);
             foreach (var property in info.Properties.Where(p => !p.IsExtensionData))
             {
-                names.TryAdd(property.Name, property.Name);
+                exact[property.Name] = property.PropertyType;
+                anyCase[property.Name] = property.Name;
                 Visit(property.PropertyType);
             }
         }
@@ -77,6 +98,6 @@ internal static class PropertySpelling
             Visit(root);
         }
 
-        return names;
+        return objects;
     }
 }

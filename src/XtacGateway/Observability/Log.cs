@@ -15,6 +15,9 @@ internal static partial class Log
     [LoggerMessage(1003, LogLevel.Warning, "Policy file {Path} could not be read: {Reason}")]
     public static partial void PolicyFileUnreadable(ILogger logger, string path, string reason);
 
+    [LoggerMessage(1004, LogLevel.Error, "Checking the policy file {Path} failed in a way the check does not expect; it is read again at the next check.")]
+    public static partial void PolicyFileCheckFailed(ILogger logger, string path, Exception exception);
+
     [LoggerMessage(2001, LogLevel.Information, "Denied {Reason} ({ErrorCode}) for app {AppId}, home tenant {HomeTenantId}, user {User}, policy version {PolicyVersion}, trace {TraceId}.")]
     public static partial void RequestDenied(ILogger logger, string reason, string? errorCode, Guid appId, Guid? homeTenantId, string? user, long policyVersion, string traceId);
 

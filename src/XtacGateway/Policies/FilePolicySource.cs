@@ -74,8 +74,9 @@ internal sealed partial class FilePolicySource(
             catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
                 // Whatever a check throws that it does not expect must not end the watcher (a hosted service that fails
-                // stops the gateway): the file counts as unreadable, and the next tick reads it again.
-                Report(inForce: false, ex.Message);
+                // stops the gateway): logged with its stack, the file counts as unreadable, and the next tick reads it again.
+                Log.PolicyFileCheckFailed(logger, PolicyPath, ex);
+                Report(inForce: false, $"{ex.GetType().Name}: {ex.Message}");
             }
             finally
             {

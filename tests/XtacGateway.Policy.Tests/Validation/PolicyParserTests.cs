@@ -465,6 +465,18 @@ public sealed class PolicyParserTests
         Assert.True(result.IsValid, string.Join("; ", result.Errors));
     }
 
+    [Theory]
+    [InlineData("\n// C:\\policies\\")]
+    [InlineData("\n/* the escape \\ud83d alone */")]
+    [InlineData("\n// \\ud800")]
+    public void Parse_CommentHoldingBackslashOrEscapeText_Valid(string comment)
+    {
+        // Comments are no strings: what they hold is not escaped text, even at the very end of the document.
+        var result = PolicyParser.Parse(ValidDocument().ToJsonString() + comment, Ids.ResourceTenant);
+
+        Assert.True(result.IsValid, string.Join("; ", result.Errors));
+    }
+
     [Fact]
     public void Parse_RootNotAnObject_ErrorAtRoot()
     {

@@ -82,6 +82,19 @@ public sealed class AdminApiTests
         Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
     }
 
+    [Theory]
+    [InlineData("/partners/" + BlockedPartnerText, """{ "tenantRestrictions": { "UsersAndGroups": { "AccessType": "blocked" } } }""")]
+    [InlineData("/default", """{ "TenantId": "not one of the default's properties in any case" }""")]
+    public async Task AdminCall_OtherCaseOutsideTheModelsOwnProperties_Applied(string path, string body)
+    {
+        // What an unknown property holds is its own affair, and a name only another type has is simply unknown.
+        await using var gateway = await StartAsync();
+
+        using var response = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}{path}", body);
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+    }
+
     [Fact]
     public async Task PatchDefault_SettingsItHasSetToNull_400NamingEachAndNothingChanged()
     {
