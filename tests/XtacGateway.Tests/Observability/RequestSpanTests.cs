@@ -21,10 +21,7 @@ public sealed class RequestSpanTests
     public async Task Invoke_DeniedRequest_SpanCarriesDecisionAndErrorStatus()
     {
         var spans = new ExportedItems<Activity>();
-        await using var gateway = await GatewayHarness.StartAsync(
-            TestPolicies.Standard(),
-            s => s["Xtac:Telemetry:Tracing"] = "true",
-            configureBuilder: b => b.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
+        await using var gateway = await StartTracedAsync(spans);
 
         // Spans are collected process-wide, so pick out this test's requests by their unique paths.
         var deniedPath = $"/denied-{Guid.NewGuid():N}";
@@ -137,10 +134,7 @@ public sealed class RequestSpanTests
     public async Task Reload_FileChangedThenInvalid_PolicyLoadSpansCarrySourceResultAndVersion()
     {
         var spans = new ExportedItems<Activity>();
-        await using var gateway = await GatewayHarness.StartAsync(
-            TestPolicies.Standard(),
-            s => s["Xtac:Telemetry:Tracing"] = "true",
-            configureBuilder: b => b.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
+        await using var gateway = await StartTracedAsync(spans);
 
         Activity? Load(string result)
             => spans.Snapshot().FirstOrDefault(s => s.OperationName == "xtac.policy.load" && Equals(s.GetTagItem("xtac.policy.result"), result));
@@ -164,10 +158,7 @@ public sealed class RequestSpanTests
     public async Task Reload_PolicyFileStillMissing_EveryLoadSpanCarriesFailure()
     {
         var spans = new ExportedItems<Activity>();
-        await using var gateway = await GatewayHarness.StartAsync(
-            TestPolicies.Standard(),
-            s => s["Xtac:Telemetry:Tracing"] = "true",
-            configureBuilder: b => b.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
+        await using var gateway = await StartTracedAsync(spans);
 
         File.Delete(gateway.PolicyPath);
         await WaitUntilAsync(() => gateway.Service<PolicySnapshotStore>().SourceState == PolicySourceState.Degraded);
@@ -195,10 +186,7 @@ public sealed class RequestSpanTests
     public async Task Invoke_ManagementRequests_OnlyAdminCallsAreTraced()
     {
         var spans = new ExportedItems<Activity>();
-        await using var gateway = await GatewayHarness.StartAsync(
-            TestPolicies.Standard(),
-            s => s["Xtac:Telemetry:Tracing"] = "true",
-            configureBuilder: b => b.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
+        await using var gateway = await StartTracedAsync(spans);
 
         string[] scrapes = ["/metrics", "/health", "/healthz", "/readyz"];
         foreach (var path in scrapes)
@@ -216,6 +204,13 @@ public sealed class RequestSpanTests
         Assert.Single(paths, p => p == "/admin/policies/crossTenantAccessPolicy/partners");
         Assert.DoesNotContain(paths, scrapes.Contains);
     }
+
+    /// <summary>A gateway recording every span, into <paramref name="spans"/>.</summary>
+    private static Task<GatewayHarness> StartTracedAsync(ExportedItems<Activity> spans)
+        => GatewayHarness.StartAsync(
+            TestPolicies.Standard(),
+            s => s["Xtac:Telemetry:Tracing"] = "true",
+            configureBuilder: b => b.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
 
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
