@@ -127,11 +127,12 @@ internal static class AdminApi
             }
         }
 
-        var partners = snapshot.Document.Partners;
-        start = Math.Min(start, partners.Count);
-        var end = (int)Math.Min((long)start + size, partners.Count);
-        var page = new PartnerCollectionResponse { Value = [.. partners.Skip(start).Take(end - start)] };
-        if (end < partners.Count)
+        // The page's partners read out of the document's bytes: a typed model of every partner is not built for a page.
+        var document = EditablePolicy.Read(snapshot.DocumentUtf8);
+        start = Math.Min(start, document.PartnerCount);
+        var end = (int)Math.Min((long)start + size, document.PartnerCount);
+        var page = new PartnerCollectionResponse { Value = [.. Enumerable.Range(start, end - start).Select(i => AsPartner(document.Partner(i)))] };
+        if (end < document.PartnerCount)
         {
             var next = SkipToken.NextLink(context.Request, size, PartnerPageToken.Write(snapshot.ETag, end));
             page.AdditionalData = new() { ["@odata.nextLink"] = JsonSerializer.SerializeToElement(next, PolicyJsonContext.Default.String) };
