@@ -90,7 +90,7 @@ internal static class AdminApi
 
     private static IResult GetDefault(HttpContext context, PolicySnapshotStore store)
         => InForce(context, store) is not { } snapshot ? NoPolicy()
-            // Read out of the document's bytes: a typed model of the whole policy would read every partner too.
+            // Read out of the document's bytes, no partner looked at (a typed model would hold every one of them).
             : Results.Json(EditablePolicy.Read(snapshot.DocumentUtf8).ExistingDefault?.Deserialize(PolicyJsonContext.Default.CrossTenantAccessPolicyConfigurationDefault)
                 ?? new CrossTenantAccessPolicyConfigurationDefault(), PolicyJsonContext.Default.CrossTenantAccessPolicyConfigurationDefault);
 

@@ -22,7 +22,7 @@ internal sealed class EditablePolicy
 
     private JsonObject? _default;
     private bool _defaultRead;
-    private int _count;
+    private bool _partnersRead;
     private int _removed;
 
     private EditablePolicy(ReadOnlyMemory<byte> document)
@@ -36,9 +36,9 @@ internal sealed class EditablePolicy
             var value = ReadValue(ref reader, out var kind);
             if (name == "partners" && kind is JsonTokenType.StartArray or JsonTokenType.StartObject)
             {
+                // Found when first asked for: an edit of the default, or a read of it, needs none of them.
                 _partnersMember = _members.Count;
                 _envelope = kind == JsonTokenType.StartObject ? [] : null;
-                ReadPartners(value);
             }
             else if (name == "default")
             {
@@ -53,7 +53,7 @@ internal sealed class EditablePolicy
     public static EditablePolicy Read(ReadOnlyMemory<byte> document) => new(document);
 
     /// <summary>The partners the edited document holds.</summary>
-    public int PartnerCount => _count;
+    public int PartnerCount => Partners.Count - _removed;
 
     /// <summary>The default configuration, as a node the edit may change (an empty one when the document has none).</summary>
     public JsonObject Default
@@ -95,7 +95,7 @@ internal sealed class EditablePolicy
     public int IndexOf(Guid tenant)
     {
         var index = 0;
-        foreach (var slot in _partners)
+        foreach (var slot in Partners)
         {
             if (slot.Removed)
             {
@@ -123,14 +123,13 @@ internal sealed class EditablePolicy
     /// <summary>Adds <paramref name="partner"/> at the end of the list; returns its index.</summary>
     public int AddPartner(JsonObject partner)
     {
-        _partners.Add(new PartnerSlot { Node = partner });
-        return _count++;
+        Partners.Add(new PartnerSlot { Node = partner });
+        return PartnerCount - 1;
     }
 
     public void RemovePartner(int index)
     {
         Slot(index).Removed = true;
-        _count--;
         _removed++;
     }
 
@@ -147,7 +146,7 @@ internal sealed class EditablePolicy
 
         return path is not null && path.EndsWith(']') && path.LastIndexOf('[') is var open and > 0
             && int.TryParse(path.AsSpan(open + 1, path.Length - open - 2), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index)
-            && index < _count
+            && index < PartnerCount
             ? Slot(index).Node
             : null;
     }
@@ -167,7 +166,7 @@ internal sealed class EditablePolicy
                 {
                     WriteNode(writer, _default);
                 }
-                else if (i == _partnersMember)
+                else if (i == _partnersMember && _partnersRead)
                 {
                     WritePartners(writer);
                 }
@@ -183,7 +182,7 @@ internal sealed class EditablePolicy
                 _default.WriteTo(writer);
             }
 
-            if (_partnersMember < 0 && _count > 0)
+            if (_partnersMember < 0 && _partners.Count > 0)
             {
                 writer.WritePropertyName("partners");
                 WritePartners(writer);
@@ -301,7 +300,6 @@ internal sealed class EditablePolicy
             }
 
             _partners.Add(new PartnerSlot { Bytes = new Range(elementStart, start + (int)reader.BytesConsumed), Tenant = tenant });
-            _count++;
         }
     }
 
@@ -325,15 +323,34 @@ internal sealed class EditablePolicy
         }
     }
 
+    /// <summary>Every partner slot, removed ones too; the document's partners are found on the first call.</summary>
+    private List<PartnerSlot> Partners
+    {
+        get
+        {
+            if (!_partnersRead)
+            {
+                _partnersRead = true;
+                if (_partnersMember >= 0)
+                {
+                    ReadPartners(_members[_partnersMember].Value);
+                }
+            }
+
+            return _partners;
+        }
+    }
+
     private PartnerSlot Slot(int index)
     {
-        if (_removed == 0 && (uint)index < (uint)_partners.Count)
+        var partners = Partners;
+        if (_removed == 0 && (uint)index < (uint)partners.Count)
         {
-            return _partners[index];
+            return partners[index];
         }
 
         var seen = 0;
-        foreach (var slot in _partners)
+        foreach (var slot in partners)
         {
             if (!slot.Removed && seen++ == index)
             {
@@ -341,7 +358,7 @@ internal sealed class EditablePolicy
             }
         }
 
-        throw new ArgumentOutOfRangeException(nameof(index), index, $"The policy holds {_count} partners.");
+        throw new ArgumentOutOfRangeException(nameof(index), index, $"The policy holds {PartnerCount} partners.");
     }
 
     private readonly record struct TopLevelMember(string Name, Range Value);

@@ -75,7 +75,12 @@ internal sealed partial class FilePolicySource(
             {
                 // Whatever a check throws that it does not expect must not end the watcher (a hosted service that fails
                 // stops the gateway): logged with its stack, the file counts as unreadable, and the next tick reads it again.
-                Log.PolicyFileCheckFailed(logger, PolicyPath, ex);
+                if (_unreadableReason is null)
+                {
+                    // Once, as the file becomes unreadable so, like event 1003: the next tick may well throw the same.
+                    Log.PolicyFileCheckFailed(logger, PolicyPath, ex);
+                }
+
                 Report(inForce: false, $"{ex.GetType().Name}: {ex.Message}");
             }
             finally
