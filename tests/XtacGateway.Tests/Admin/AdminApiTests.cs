@@ -113,6 +113,20 @@ public sealed class AdminApiTests
         Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
     }
 
+    [Fact]
+    public async Task PatchPartner_NotAPartnerWithAnotherTenantIdInTheBody_404()
+    {
+        // As Graph answers a PATCH of a partner that does not exist, whatever the body holds; nothing is created.
+        await using var gateway = await StartAsync();
+        var etag = gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag;
+
+        using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/partners/{TestIds.UnlistedTenant}",
+            $$"""{ "tenantId": "{{TestIds.BlockedPartner}}", "isServiceProvider": true }""");
+
+        Assert.Equal(HttpStatusCode.NotFound, patch.StatusCode);
+        Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
+    }
+
     [Theory]
     [InlineData("null")]
     [InlineData("\"" + "cccccccc-0000-4000-8000-000000000099" + "\"")]
