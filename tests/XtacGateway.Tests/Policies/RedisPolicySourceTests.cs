@@ -174,9 +174,8 @@ public sealed class RedisPolicySourceTests
     public async Task Patch_OnOneInstance_ChangesTheOthersDecisionsWithinTwoSeconds()
     {
         RedisServer.SkipIfUnavailable();
-        await using var redis = await RedisServer.StartAsync();
-        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
-        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+        await using var fleet = await TwoInstances.StartAsync();
+        var (_, first, second) = fleet;
         Assert.Equal(first.Service<PolicySnapshotStore>().Current!.ETag, second.Service<PolicySnapshotStore>().Current!.ETag);
         Assert.Equal(HttpStatusCode.Forbidden, await DecideAsync(second, TestIds.BlockedPartner));
 
@@ -196,9 +195,8 @@ public sealed class RedisPolicySourceTests
     public async Task ReadAudit_StreamHasMoreEntriesThanTop_NextLinksGiveEveryEntryOnceOnAnyInstance()
     {
         RedisServer.SkipIfUnavailable();
-        await using var redis = await RedisServer.StartAsync();
-        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
-        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+        await using var fleet = await TwoInstances.StartAsync();
+        var (_, first, second) = fleet;
         var versions = await first.FiveAuditedChangesAsync();
 
         // The link is the stream's own position: the other instance follows it just as well.
@@ -228,9 +226,8 @@ public sealed class RedisPolicySourceTests
     public async Task TwoAdminsOnTwoInstances_SameIfMatch_OneWinsTheOtherGets412()
     {
         RedisServer.SkipIfUnavailable();
-        await using var redis = await RedisServer.StartAsync();
-        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
-        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+        await using var fleet = await TwoInstances.StartAsync();
+        var (redis, first, second) = fleet;
         var etag = first.Service<PolicySnapshotStore>().Current!.ETag;
 
         var results = await Task.WhenAll(
@@ -272,9 +269,8 @@ public sealed class RedisPolicySourceTests
     {
         // "*" pins no version: the instance that loses the race applies its change on the winner's policy, as without If-Match.
         RedisServer.SkipIfUnavailable();
-        await using var redis = await RedisServer.StartAsync();
-        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
-        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+        await using var fleet = await TwoInstances.StartAsync();
+        var (_, first, second) = fleet;
 
         for (var round = 0; round < 4; round++)
         {
@@ -710,9 +706,8 @@ public sealed class RedisPolicySourceTests
     public async Task Sync_RedisStoppedThenBack_KeepsDecidingDegradedThenTakesAChange()
     {
         RedisServer.SkipIfUnavailable();
-        await using var redis = await RedisServer.StartAsync();
-        await using var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
-        await using var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+        await using var fleet = await TwoInstances.StartAsync();
+        var (redis, first, second) = fleet;
         using var reloads = new PolicyReloads(second.Service<IMeterFactory>());
 
         await redis.StopAsync();
@@ -956,4 +951,26 @@ public sealed class RedisPolicySourceTests
     [InlineData("}xtac{", false)]
     public void HasHashTag_Prefix_TrueOnlyWhenRedisHashesPartOfIt(string prefix, bool expected)
         => Assert.Equal(expected, RedisPolicySource.HasHashTag(prefix));
+
+    /// <summary>Two gateways on one real Redis, disposed in the reverse order they started.</summary>
+    private sealed class TwoInstances(RedisServer redis, GatewayHarness first, GatewayHarness second) : IAsyncDisposable
+    {
+        public static async Task<TwoInstances> StartAsync()
+        {
+            var redis = await RedisServer.StartAsync();
+            var first = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+            var second = await GatewayHarness.StartAsync(TestPolicies.Standard(), RedisSettings(redis.ConnectionString));
+            return new TwoInstances(redis, first, second);
+        }
+
+        public void Deconstruct(out RedisServer server, out GatewayHarness one, out GatewayHarness other)
+            => (server, one, other) = (redis, first, second);
+
+        public async ValueTask DisposeAsync()
+        {
+            await second.DisposeAsync();
+            await first.DisposeAsync();
+            await redis.DisposeAsync();
+        }
+    }
 }
