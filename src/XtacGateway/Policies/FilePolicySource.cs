@@ -199,9 +199,13 @@ internal sealed partial class FilePolicySource(
                 // and edit the file (the draft's document is the unindented form), and hashed as it is written.
                 AtomicFile.Replace(TargetFile().FullName, stream =>
                 {
-                    using var hashing = new Sha256WriteStream(stream);
-                    PolicyWriter.Indent(draft.DocumentUtf8.Span, hashing);
-                    hash = hashing.Hash();
+                    using var sha256 = SHA256.Create();
+                    using (var hashing = new CryptoStream(stream, sha256, CryptoStreamMode.Write, leaveOpen: true))
+                    {
+                        PolicyWriter.Indent(draft.DocumentUtf8.Span, hashing);
+                    }
+
+                    hash = sha256.Hash!;
                 });
                 written = ETagOf(hash);
                 _writtenDraft = (hash, draft);
