@@ -176,6 +176,7 @@ internal static class AdminApi
         // for by its name.
         var sentMarker = body["isServiceDefault"];
         body.Remove("isServiceDefault");
+        var miscased = PropertySpelling.Miscased(body, typeof(CrossTenantAccessPolicyConfigurationDefault)).ToArray();
 
         var result = await editor.EditAsync(policy =>
         {
@@ -210,7 +211,7 @@ internal static class AdminApi
                 ActivityDisplayName = "Update the company default cross-tenant access setting",
                 EditedPath = "$.default",
                 Changes = changes,
-                BodyErrors = [.. markerErrors, .. clearedSettings, .. PropertySpelling.Miscased(body, typeof(CrossTenantAccessPolicyConfigurationDefault))],
+                BodyErrors = [.. markerErrors, .. clearedSettings, .. miscased],
             };
         }, IfMatch(context), Actor(context.User), context.RequestAborted);
         return ToResult(context, result, Results.NoContent());
@@ -237,10 +238,11 @@ internal static class AdminApi
             return invalid!;
         }
 
+        var miscased = PropertySpelling.Miscased(body, typeof(CrossTenantAccessPolicyConfigurationPartner)).ToArray();
         if (body.All(property => property.Value is null))
         {
             // Nothing to diff ({} or every property null), so the editor would see no change: the missing tenantId is the error.
-            return Validation([new PolicyError("$.tenantId", "A partner needs a 'tenantId': the partner organisation's tenant ID (a GUID).")]);
+            return Validation([new PolicyError("$.tenantId", "A partner needs a 'tenantId': the partner organisation's tenant ID (a GUID)."), .. miscased]);
         }
 
         // A missing or malformed tenantId is left to the policy's validation, which reports it with every other error.
@@ -263,7 +265,7 @@ internal static class AdminApi
                 TargetTenant = tenant,
                 EditedPath = policy.PartnerPath(index),
                 Changes = PolicyJson.Diff(null, added),
-                BodyErrors = [.. PropertySpelling.Miscased(body, typeof(CrossTenantAccessPolicyConfigurationPartner))],
+                BodyErrors = miscased,
             };
         }, IfMatch(context), Actor(context.User), context.RequestAborted);
 
@@ -298,6 +300,7 @@ internal static class AdminApi
             ? [new PolicyError("$.tenantId", $"'tenantId' cannot change: this partner is {tenant}.")]
             : [];
         body.Remove("tenantId");
+        PolicyError[] bodyErrors = [.. tenantErrors, .. PropertySpelling.Miscased(body, typeof(CrossTenantAccessPolicyConfigurationPartner))];
 
         var result = await editor.EditAsync(policy =>
         {
@@ -314,7 +317,7 @@ internal static class AdminApi
                 TargetTenant = tenant,
                 EditedPath = policy.PartnerPath(index),
                 Changes = changes,
-                BodyErrors = [.. tenantErrors, .. PropertySpelling.Miscased(body, typeof(CrossTenantAccessPolicyConfigurationPartner))],
+                BodyErrors = bodyErrors,
             };
         }, IfMatch(context), Actor(context.User), context.RequestAborted);
         return ToResult(context, result, Results.NoContent());
