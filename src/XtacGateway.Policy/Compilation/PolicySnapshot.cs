@@ -132,6 +132,51 @@ public sealed class PolicySnapshot
             ? decided
             : new Decision(DecisionReason.PolicyUnavailable, SettingsSource.None, caller.HomeTenantId, app.AppId);
 
+    /// <summary>
+    /// Every reason and settings source that <see cref="Decide"/> or <see cref="DecideWithoutPolicy"/> can give for
+    /// <paramref name="app"/>, whatever the caller and the policy, so that telemetry can report each count from zero
+    /// (a Prometheus series born at one hides its first decision from <c>rate</c> and <c>increase</c>).
+    /// </summary>
+    public static IReadOnlyList<(DecisionReason Reason, SettingsSource Source)> PossibleDecisions(AppPolicy app)
+    {
+        // Mirrors the rules above: a blocking app allows nobody; under OR only the first control's reason can deny
+        // (any satisfied control allows), under AND each control's can (the first unmet one names the denial).
+        var controls = app.ControlArray;
+        DecisionReason[] grantReasons = controls.Length == 0 ? []
+            : app.Blocks ? [DecisionReason.BlockedByGrantControls]
+            : [.. (app.Operator == GrantOperator.Or ? controls[..1] : controls).Select(GrantReason).Distinct()];
+
+        var possible = new List<(DecisionReason, SettingsSource)>
+        {
+            (DecisionReason.UnknownHomeTenant, SettingsSource.None),
+            (DecisionReason.UnsupportedIdentityProvider, SettingsSource.None),
+            (DecisionReason.PolicyUnavailable, SettingsSource.None),
+        };
+        if (!app.Blocks)
+        {
+            possible.Add((DecisionReason.InternalUser, SettingsSource.None));
+        }
+
+        possible.AddRange(grantReasons.Select(r => (r, SettingsSource.None)));
+        foreach (var source in (ReadOnlySpan<SettingsSource>)[SettingsSource.Default, SettingsSource.Partner])
+        {
+            if (!app.Blocks)
+            {
+                possible.Add((DecisionReason.Allowed, source));
+            }
+
+            possible.Add((DecisionReason.InboundPolicyBlocked, source));
+            possible.AddRange(grantReasons.Select(r => (r, source)));
+        }
+
+        // Only a partner's settings may name users and groups (the default targets AllUsers), so only they can need
+        // a fact the token lacks.
+        possible.Add((DecisionReason.HomeIdentityUnavailable, SettingsSource.Partner));
+        possible.Add((DecisionReason.GroupMembershipUnavailable, SettingsSource.Partner));
+
+        return possible;
+    }
+
     /// <summary>Section 6a steps 1-2, and 5-6 for an internal caller: everything decided before the cross-tenant settings are read.</summary>
     private static bool TryDecideWithoutSettings(CallerFacts caller, AppPolicy app, Guid resourceTenantId, out Decision decision)
     {
@@ -238,12 +283,7 @@ public sealed class PolicySnapshot
             }
             else
             {
-                firstUnmet ??= control switch
-                {
-                    GrantControl.Mfa => DecisionReason.MfaRequired,
-                    GrantControl.CompliantDevice => DecisionReason.CompliantDeviceRequired,
-                    _ => DecisionReason.HybridJoinedDeviceRequired,
-                };
+                firstUnmet ??= GrantReason(control);
 
                 if (app.Operator == GrantOperator.And)
                 {
@@ -254,6 +294,13 @@ public sealed class PolicySnapshot
 
         return firstUnmet;
     }
+
+    private static DecisionReason GrantReason(GrantControl control) => control switch
+    {
+        GrantControl.Mfa => DecisionReason.MfaRequired,
+        GrantControl.CompliantDevice => DecisionReason.CompliantDeviceRequired,
+        _ => DecisionReason.HybridJoinedDeviceRequired,
+    };
 
     /// <summary>
     /// The document's bytes as kept: as given when small, Brotli-compressed when large. A 100,000-partner document is

@@ -124,20 +124,24 @@ internal sealed class RouteRule
     }
 }
 
-/// <summary>Refuses any route that cannot be enforced: at start-up that stops the gateway (fail closed); on reload YARP keeps the old routes.</summary>
-internal sealed class RouteRuleConfigFilter : IProxyConfigFilter
+/// <summary>
+/// Refuses any route that cannot be enforced: at start-up that stops the gateway (fail closed); on reload YARP keeps the
+/// old routes. Has telemetry count each accepted route's decisions from zero.
+/// </summary>
+internal sealed class RouteRuleConfigFilter(GatewayTelemetry telemetry) : IProxyConfigFilter
 {
     public ValueTask<ClusterConfig> ConfigureClusterAsync(ClusterConfig cluster, CancellationToken cancel) => new(cluster);
 
     public ValueTask<RouteConfig> ConfigureRouteAsync(RouteConfig route, ClusterConfig? cluster, CancellationToken cancel)
     {
-        RouteRule.Parse(route, out var errors);
+        var rule = RouteRule.Parse(route, out var errors);
         AddUnservedSettings(route, errors);
         if (errors.Count > 0)
         {
             throw new InvalidOperationException(string.Join(" ", errors));
         }
 
+        telemetry.AddRoute(rule!);
         return new(route);
     }
 

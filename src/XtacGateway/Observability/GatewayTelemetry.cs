@@ -6,7 +6,9 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
+using XtacGateway.Enforcement;
 using XtacGateway.Policies;
+using XtacGateway.Policy.Compilation;
 using XtacGateway.Policy.Evaluation;
 
 namespace XtacGateway.Observability;
@@ -63,7 +65,7 @@ internal sealed class GatewayTelemetry
 
         _tokenCacheLookups = meter.CreateObservableCounter("xtac.token_cache.lookups", ObserveTokenCache, "{lookup}", "Verified-token cache lookups, by result (hit or miss).");
         // No policy, no value: a 0 would draw a starting instance as version drift, and NaN never crosses an alert's bound.
-        IEnumerable<Measurement<T>> OfPolicy<T>(Func<XtacGateway.Policy.Compilation.PolicySnapshot, T> read) where T : struct
+        IEnumerable<Measurement<T>> OfPolicy<T>(Func<PolicySnapshot, T> read) where T : struct
             => store.Current is { } snapshot ? [new(read(snapshot))] : [];
         meter.CreateObservableGauge("xtac.policy.version", () => OfPolicy(s => s.Version), "{version}", "Version of the policy snapshot in force.");
         meter.CreateObservableGauge("xtac.policy.fingerprint", () => OfPolicy(s => Fingerprint(s.ETag)), "{fingerprint}",
@@ -129,7 +131,7 @@ internal sealed class GatewayTelemetry
         var elapsed = startTimestamp == 0 ? default : Stopwatch.GetElapsedTime(startTimestamp);
         if (_indexedDecisions is { Enabled: true })
         {
-            DecisionsOf(appSlot, appTag).Increment(Cell(decision.Reason, decision.Source));
+            DecisionsOf(appSlot, appTag).Counts.Increment(Cell(decision.Reason, decision.Source));
         }
         else if (_tenantDecisions is { Enabled: true } counter)
         {
@@ -147,6 +149,26 @@ internal sealed class GatewayTelemetry
         {
             // No tags: OpenTelemetry keeps an untagged series without a tag-set lookup.
             _decisionDuration.Record(elapsed.TotalSeconds);
+        }
+    }
+
+    /// <summary>
+    /// Reports every decision the route's app can get (<see cref="PolicySnapshot.PossibleDecisions"/>) from zero,
+    /// before any is made: a Prometheus series that first appears at one hides that decision from <c>rate</c> and
+    /// <c>increase</c>, so an alert on the first denial of its kind would never fire. With the tenant dimension on,
+    /// series wait for their tenant's first decision.
+    /// </summary>
+    public void AddRoute(RouteRule rule)
+    {
+        if (_indexedDecisions is null || rule.App is not { } app)
+        {
+            return;
+        }
+
+        var decisions = DecisionsOf(rule.AppSlot, rule.AppTag);
+        foreach (var (reason, source) in PolicySnapshot.PossibleDecisions(app))
+        {
+            decisions.ReportFromZero(Cell(reason, source));
         }
     }
 
@@ -277,10 +299,10 @@ internal sealed class GatewayTelemetry
 
     private static int Cell(DecisionReason reason, SettingsSource source) => ((int)reason * s_sourceCount) + (int)source;
 
-    private StripedCounts DecisionsOf(int appSlot, string appTag)
+    private AppDecisions DecisionsOf(int appSlot, string appTag)
     {
         var apps = Volatile.Read(ref _apps);
-        return (uint)appSlot < (uint)apps.Length && apps[appSlot] is { } app ? app.Counts : AddApp(appSlot, appTag).Counts;
+        return (uint)appSlot < (uint)apps.Length && apps[appSlot] is { } app ? app : AddApp(appSlot, appTag);
     }
 
     private AppDecisions AddApp(int appSlot, string appTag)
@@ -312,7 +334,7 @@ internal sealed class GatewayTelemetry
 
             for (var cell = 0; cell < app.Counts.Length; cell++)
             {
-                if (app.Counts.Sum(cell) is var count and > 0)
+                if (app.Counts.Sum(cell) is var count && (count > 0 || app.IsReportedFromZero(cell)))
                 {
                     yield return new Measurement<long>(count, app.Tags[cell]);
                 }
@@ -336,8 +358,12 @@ internal sealed class GatewayTelemetry
     /// <summary>One app's decision counts, with each count's tag set built once.</summary>
     private sealed class AppDecisions
     {
+        // One bit a cell: which counts are exported while still zero.
+        private long _reportedFromZero;
+
         public AppDecisions(string appTag, int cells)
         {
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(cells, sizeof(long) * 8);
             Counts = new StripedCounts(cells);
             Tags = new KeyValuePair<string, object?>[cells][];
             for (var reason = 0; reason < s_reasonCount; reason++)
@@ -359,6 +385,10 @@ internal sealed class GatewayTelemetry
         public StripedCounts Counts { get; }
 
         public KeyValuePair<string, object?>[][] Tags { get; }
+
+        public void ReportFromZero(int cell) => Interlocked.Or(ref _reportedFromZero, 1L << cell);
+
+        public bool IsReportedFromZero(int cell) => (Volatile.Read(ref _reportedFromZero) & (1L << cell)) != 0;
     }
 
     private static string TenantTag(Guid tenant) => tenant.ToString();

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging.Testing;
 using OpenTelemetry.Trace;
 using XtacGateway.Observability;
 using XtacGateway.Policies;
+using XtacGateway.Policy.Compilation;
 using XtacGateway.Policy.Evaluation;
 using XtacGateway.Tests.Infrastructure;
 
@@ -29,9 +30,9 @@ public sealed class GatewayTelemetryTests
         (await gateway.GetAsync("/mfa/x", gateway.Token())).Dispose();
         (await gateway.GetAsync("/b", gateway.Token())).Dispose();
 
-        // Counted by index and reported as running totals when read.
+        // Counted by index and reported as running totals when read (the routes' other possible decisions at zero).
         decisions.RecordObservableInstruments();
-        var measured = decisions.GetMeasurementSnapshot();
+        var measured = decisions.GetMeasurementSnapshot().Where(m => m.Value > 0).ToList();
         Assert.Equal(3, measured.Count);
         Assert.Equal(2, Assert.Single(measured, m => Tags(m, "allow", "Allowed", TestIds.OpenApp, "partner")).Value);
         Assert.Equal(1, Assert.Single(measured, m => Tags(m, "deny", "InboundPolicyBlocked", TestIds.OpenApp, "partner")).Value);
@@ -39,6 +40,34 @@ public sealed class GatewayTelemetryTests
         Assert.All(measured, m => Assert.False(m.Tags.ContainsKey("xtac.home_tenant")));
         Assert.Equal(4, durations.GetMeasurementSnapshot().Count);
         Assert.All(durations.GetMeasurementSnapshot(), m => Assert.InRange(m.Value, 0, 1));
+    }
+
+    [Fact]
+    public async Task AddRoute_BeforeAnyRequest_ReportsEachAppsPossibleDecisionsAtZero()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        using var decisions = Collector<long>(gateway, "xtac.decisions");
+
+        decisions.RecordObservableInstruments();
+
+        var measured = decisions.GetMeasurementSnapshot();
+        Assert.All(measured, m => Assert.Equal(0, m.Value));
+        // The public route is forwarded without a decision, so it has no series.
+        Assert.Equal([TestIds.OpenApp.ToString(), TestIds.MfaApp.ToString()], measured.Select(m => (string)m.Tags["xtac.app"]!).Distinct().Order());
+        AssertSeries(AppPolicy.Open(TestIds.OpenApp));
+        AssertSeries(AppPolicy.Create(TestIds.MfaApp, GrantOperator.Or, GrantControl.Mfa));
+
+        void AssertSeries(AppPolicy app)
+        {
+            var expected = PolicySnapshot.PossibleDecisions(app)
+                .Select(p => new Decision(p.Reason, p.Source, null, app.AppId))
+                .Select(d => $"{d.Verdict}/{d.ReasonName}/{d.SourceName}")
+                .Order();
+            var reported = measured.Where(m => Equals(m.Tags["xtac.app"], app.AppId.ToString()))
+                .Select(m => $"{m.Tags["xtac.decision"]}/{m.Tags["xtac.reason"]}/{m.Tags["xtac.settings_source"]}")
+                .Order();
+            Assert.Equal(expected, reported);
+        }
     }
 
     [Fact]
@@ -287,7 +316,7 @@ public sealed class GatewayTelemetryTests
         var record = Assert.Single(gateway.App.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 2001);
         Assert.Equal(LogLevel.Information, record.Level);
         var version = $"policy version {gateway.Service<PolicySnapshotStore>().Current!.Version},";
-        foreach (var expected in new[] { "InboundPolicyBlocked", "AADSTS500213", TestIds.OpenApp.ToString(), TestIds.BlockedPartner.ToString(), version, traceId! })
+        foreach (var expected in new[] { "InboundPolicyBlocked", "AADSTS500213", TestIds.OpenApp.ToString(), TestIds.BlockedPartner.ToString(), "settings partner,", version, traceId! })
         {
             Assert.Contains(expected, record.Message, StringComparison.Ordinal);
         }
@@ -313,7 +342,7 @@ public sealed class GatewayTelemetryTests
         var version = $"policy version {gateway.Service<PolicySnapshotStore>().Current!.Version},";
         // The request's trace, as YARP handed it to the app.
         var traceId = Assert.Single(gateway.Backend.Requests).Headers["traceparent"].ToString().Split('-')[1];
-        foreach (var expected in new[] { oid.ToString(), TestIds.OpenApp.ToString(), TestIds.AllowedPartner.ToString(), version, $"trace {traceId}" })
+        foreach (var expected in new[] { oid.ToString(), TestIds.OpenApp.ToString(), TestIds.AllowedPartner.ToString(), "settings partner,", version, $"trace {traceId}" })
         {
             Assert.Contains(expected, record.Message, StringComparison.Ordinal);
         }

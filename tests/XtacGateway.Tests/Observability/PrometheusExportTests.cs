@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using XtacGateway.Observability;
 using XtacGateway.Policy.Evaluation;
 using XtacGateway.Tests.Infrastructure;
@@ -11,7 +12,7 @@ namespace XtacGateway.Tests.Observability;
 /// a gateway of a parallel test would add its series to the scrape.
 /// </summary>
 [Collection(RunsAloneCollection.Name)]
-public sealed class PrometheusExportTests
+public sealed partial class PrometheusExportTests
 {
     [Fact]
     public async Task Metrics_Scraped_ExposesGatewaySeriesOnManagementListenerOnly()
@@ -21,10 +22,14 @@ public sealed class PrometheusExportTests
 
         var text = await gateway.Management.GetStringAsync("/metrics");
         var series = text.Split('\n').Where(l => l.StartsWith("xtac_decisions_total{", StringComparison.Ordinal)).ToArray();
-        Assert.True(series.Length == 1, string.Join("\n", series));
-        var line = series[0];
+        var counted = series.Where(l => !ZeroValue().IsMatch(l.TrimEnd())).ToArray();
+        Assert.True(counted.Length == 1, string.Join("\n", series));
+        var line = counted[0];
         Assert.Contains("xtac_reason=\"InboundPolicyBlocked\"", line, StringComparison.Ordinal);
         Assert.Matches(@"\} 1( \d+)?$", line.TrimEnd());
+        // A decision not made yet is a series at zero, so its first occurrence shows in rate() and increase().
+        Assert.Contains(series, l => l.Contains($"xtac_app=\"{TestIds.MfaApp}\"", StringComparison.Ordinal)
+            && l.Contains("xtac_reason=\"MfaRequired\"", StringComparison.Ordinal) && ZeroValue().IsMatch(l.TrimEnd()));
         Assert.Contains(text.Split('\n'), l => l.StartsWith("xtac_policy_version", StringComparison.Ordinal));
 
         using var throughProxy = await gateway.Client.GetAsync("/metrics");
@@ -54,7 +59,7 @@ public sealed class PrometheusExportTests
 
         var bounds = (await gateway.Management.GetStringAsync("/metrics")).Split('\n')
             .Where(l => l.StartsWith("xtac_decision_duration_seconds_bucket{", StringComparison.Ordinal))
-            .Select(l => System.Text.RegularExpressions.Regex.Match(l, "le=\"([^\"]+)\"").Groups[1].Value)
+            .Select(l => Regex.Match(l, "le=\"([^\"]+)\"").Groups[1].Value)
             .Where(le => le != "+Inf")
             .Select(le => double.Parse(le, System.Globalization.CultureInfo.InvariantCulture))
             .ToArray();
@@ -72,7 +77,7 @@ public sealed class PrometheusExportTests
 
         var bounds = (await gateway.Management.GetStringAsync("/metrics")).Split('\n')
             .Where(l => l.StartsWith("http_server_request_duration_seconds_bucket{", StringComparison.Ordinal))
-            .Select(l => System.Text.RegularExpressions.Regex.Match(l, "le=\"([^\"]+)\"").Groups[1].Value)
+            .Select(l => Regex.Match(l, "le=\"([^\"]+)\"").Groups[1].Value)
             .Where(le => le != "+Inf")
             .Select(le => double.Parse(le, System.Globalization.CultureInfo.InvariantCulture))
             .Distinct()
@@ -322,7 +327,7 @@ public sealed class PrometheusExportTests
         void Add(string title, string? expression, bool needsTenantDimension)
         {
             // Grafana's label_values(metric, label) variable query, as the PromQL that finds the same label values.
-            var concrete = System.Text.RegularExpressions.Regex.Replace(expression!, @"^label_values\((\w+), *(\w+)\)$", "group by ($2) ($1)")
+            var concrete = Regex.Replace(expression!, @"^label_values\((\w+), *(\w+)\)$", "group by ($2) ($1)")
                 .Replace("$__rate_interval", "15s", StringComparison.Ordinal)
                 .Replace("$__range", "5m", StringComparison.Ordinal)
                 .Replace("$job", PrometheusServer.JobName, StringComparison.Ordinal);
@@ -330,4 +335,8 @@ public sealed class PrometheusExportTests
             expressions.Add((title, concrete, needsTenantDimension));
         }
     }
+
+    /// <summary>A Prometheus sample line whose value is zero, with or without a timestamp.</summary>
+    [GeneratedRegex(@"\} 0( \d+)?$")]
+    private static partial Regex ZeroValue();
 }
