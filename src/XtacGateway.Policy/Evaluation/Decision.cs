@@ -69,7 +69,7 @@ internal static class DecisionText
             DecisionReason.Allowed => $"The {d.SourceName} cross-tenant access settings for home tenant {tenant} allow this user to reach application {d.AppId}.",
             DecisionReason.InternalUser => $"The caller belongs to the resource tenant, so cross-tenant access settings do not apply to application {d.AppId}.",
             // Not which settings (partner or default): denied callers read this, and whether their tenant has partner
-            // settings is the resource tenant's business. The decision's source stays in logs, spans and metrics.
+            // settings is the resource tenant's business. The decision's source stays in the decision logs and metrics.
             DecisionReason.InboundPolicyBlocked => $"The inbound B2B direct connect settings for home tenant {tenant} block this user or application {d.AppId}.",
             DecisionReason.MfaRequired => $"Application {d.AppId} requires multifactor authentication, and the token shows {Shown()}.",
             DecisionReason.CompliantDeviceRequired => $"Application {d.AppId} requires a compliant device, and the token shows {Shown()}.",

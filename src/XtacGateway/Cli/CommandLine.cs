@@ -83,7 +83,7 @@ internal static class CommandLine
               XtacGateway evaluate --policy FILE --input FILE [--resource-tenant GUID]
               XtacGateway token [--tenant GUID] [--oid GUID] [--group GUID]... [--amr VALUE]... [--wids GUID]...
                                 [--idp URL] [--app GUID] [--role NAME]... [--claim NAME=VALUE]... [--expires-in SECONDS]
-              XtacGateway healthcheck [URL]                exit 0 when URL (default http://127.0.0.1:8080/healthz) answers 200
+              XtacGateway healthcheck [URL]                exit 0 when URL (default http://127.0.0.1:8080/healthz) answers 2xx
             """);
         return Success;
     }

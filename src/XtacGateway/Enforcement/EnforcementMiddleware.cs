@@ -86,14 +86,14 @@ internal sealed class EnforcementMiddleware(
         if (!decision.IsAllowed)
         {
             var traceId = activity?.TraceId.ToHexString() ?? context.TraceIdentifier;
-            Log.RequestDenied(logger, decision.ReasonName, decision.ErrorCode, app.AppId, decision.HomeTenantId, caller.LogUser, version, traceId);
+            Log.RequestDenied(logger, decision.ReasonName, decision.ErrorCode, app.AppId, decision.HomeTenantId, decision.SourceName, caller.LogUser, version, traceId);
             GatewayTelemetry.MarkAnsweredByGateway(context);
             return DenialResponse.WriteAsync(context, decision, traceId, _policyRetryAfter);
         }
 
         if (logger.IsEnabled(LogLevel.Debug))
         {
-            Log.RequestAllowed(logger, decision.ReasonName, app.AppId, decision.HomeTenantId, caller.LogUser, version, activity?.TraceId.ToHexString() ?? context.TraceIdentifier);
+            Log.RequestAllowed(logger, decision.ReasonName, app.AppId, decision.HomeTenantId, decision.SourceName, caller.LogUser, version, activity?.TraceId.ToHexString() ?? context.TraceIdentifier);
         }
 
         var headers = context.Request.Headers;

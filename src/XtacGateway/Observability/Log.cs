@@ -1,6 +1,9 @@
 namespace XtacGateway.Observability;
 
-/// <summary>Every log line the gateway writes, with stable event IDs.</summary>
+/// <summary>
+/// The policy file's and the request decisions' log lines. Others keep their stable event IDs beside their callers:
+/// the policy sources (11xx, <c>PolicySourceLog</c>), admin (3xxx), signing keys (4xxx), user IDs (2003), shutdown (5001).
+/// </summary>
 internal static partial class Log
 {
     [LoggerMessage(1001, LogLevel.Information, "Policy version {Version} loaded from {Source}: {Partners} partners.")]
@@ -18,9 +21,9 @@ internal static partial class Log
     [LoggerMessage(1004, LogLevel.Error, "Checking the policy file {Path} failed in a way the check does not expect; it is read again at the next check.")]
     public static partial void PolicyFileCheckFailed(ILogger logger, string path, Exception exception);
 
-    [LoggerMessage(2001, LogLevel.Information, "Denied {Reason} ({ErrorCode}) for app {AppId}, home tenant {HomeTenantId}, user {User}, policy version {PolicyVersion}, trace {TraceId}.")]
-    public static partial void RequestDenied(ILogger logger, string reason, string? errorCode, Guid appId, Guid? homeTenantId, string? user, long policyVersion, string traceId);
+    [LoggerMessage(2001, LogLevel.Information, "Denied {Reason} ({ErrorCode}) for app {AppId}, home tenant {HomeTenantId}, settings {SettingsSource}, user {User}, policy version {PolicyVersion}, trace {TraceId}.")]
+    public static partial void RequestDenied(ILogger logger, string reason, string? errorCode, Guid appId, Guid? homeTenantId, string settingsSource, string? user, long policyVersion, string traceId);
 
-    [LoggerMessage(2002, LogLevel.Debug, "Allowed {Reason} for app {AppId}, home tenant {HomeTenantId}, user {User}, policy version {PolicyVersion}, trace {TraceId}.")]
-    public static partial void RequestAllowed(ILogger logger, string reason, Guid appId, Guid? homeTenantId, string? user, long policyVersion, string traceId);
+    [LoggerMessage(2002, LogLevel.Debug, "Allowed {Reason} for app {AppId}, home tenant {HomeTenantId}, settings {SettingsSource}, user {User}, policy version {PolicyVersion}, trace {TraceId}.")]
+    public static partial void RequestAllowed(ILogger logger, string reason, Guid appId, Guid? homeTenantId, string settingsSource, string? user, long policyVersion, string traceId);
 }
