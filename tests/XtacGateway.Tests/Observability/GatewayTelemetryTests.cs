@@ -109,15 +109,28 @@ public sealed class GatewayTelemetryTests
     }
 
     [Fact]
-    public async Task RecordDecision_TenantDimensionOn_TagsHomeTenant()
+    public async Task RecordDecision_TenantDimensionOn_TagsEveryDecisionWithItsHomeTenant()
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Telemetry:TenantDimension"] = "true");
         using var decisions = Collector<long>(gateway, "xtac.decisions");
 
         (await gateway.GetAsync("/a", gateway.Token(TestIds.BlockedPartner))).Dispose();
+        (await gateway.GetAsync("/a", gateway.Token(TestIds.UnlistedTenant))).Dispose();
+        (await gateway.GetAsync("/a", gateway.Token(TestIds.ResourceTenant))).Dispose();
+        (await gateway.GetAsync("/a", gateway.Token(claims: c => c["idp"] = "live.com"))).Dispose();
 
-        var measurement = Assert.Single(decisions.GetMeasurementSnapshot());
-        Assert.Equal(TestIds.BlockedPartner.ToString(), measurement.Tags["xtac.home_tenant"]);
+        // Counted as they happen, each with all five tags; a caller without a usable home tenant is "none".
+        var measured = decisions.GetMeasurementSnapshot()
+            .Select(m => string.Join(" ", new[] { "xtac.decision", "xtac.reason", "xtac.app", "xtac.settings_source", "xtac.home_tenant" }.Select(k => m.Tags[k])) + $" {m.Value}");
+        var app = TestIds.OpenApp;
+        Assert.Equal(
+            [
+                $"deny InboundPolicyBlocked {app} partner {TestIds.BlockedPartner} 1",
+                $"deny InboundPolicyBlocked {app} default {TestIds.UnlistedTenant} 1",
+                $"allow InternalUser {app} none {TestIds.ResourceTenant} 1",
+                $"deny UnsupportedIdentityProvider {app} none none 1",
+            ],
+            measured);
     }
 
     [Fact]
