@@ -108,9 +108,14 @@ internal sealed class IdentityHeaderOptions
 
     /// <summary>
     /// Further incoming identity headers removed before forwarding (every <c>X-Xtac-*</c> header always is). Configured
-    /// names are appended to these defaults by the configuration binder, so App Service's headers always go.
+    /// names are appended to these defaults by the configuration binder, so App Service's headers always go: its
+    /// principal and, from its token store, the caller's tokens (an app once behind App Service may still read them).
     /// </summary>
-    public string[] Remove { get; set; } = ["X-MS-CLIENT-PRINCIPAL", "X-MS-CLIENT-PRINCIPAL-ID", "X-MS-CLIENT-PRINCIPAL-NAME", "X-MS-CLIENT-PRINCIPAL-IDP"];
+    public string[] Remove { get; set; } =
+    [
+        "X-MS-CLIENT-PRINCIPAL", "X-MS-CLIENT-PRINCIPAL-ID", "X-MS-CLIENT-PRINCIPAL-NAME", "X-MS-CLIENT-PRINCIPAL-IDP",
+        "X-MS-TOKEN-AAD-ID-TOKEN", "X-MS-TOKEN-AAD-ACCESS-TOKEN", "X-MS-TOKEN-AAD-EXPIRES-ON", "X-MS-TOKEN-AAD-REFRESH-TOKEN",
+    ];
 }
 
 internal sealed class ShutdownOptions

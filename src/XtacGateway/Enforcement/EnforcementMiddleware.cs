@@ -33,8 +33,14 @@ internal sealed class EnforcementMiddleware(
     public const string DecisionHeader = "X-Xtac-Decision";
     private const string ReservedPrefix = "X-Xtac-";
 
-    private readonly string[] _removedHeaders = options.Value.Headers.Remove;
-    private readonly string[] _removedHeadersDashed = [.. options.Value.Headers.Remove.Select(name => name.Replace('_', '-'))];
+    /// <summary>
+    /// Headers by which IIS's URL Rewrite and some frameworks (Symfony, Zend) serve another path than the request's:
+    /// the gateway decided for the path it routed, so the upstream must serve that one.
+    /// </summary>
+    private static readonly string[] s_pathOverrideHeaders = ["X-Original-URL", "X-Rewrite-URL"];
+
+    private readonly string[] _removedHeaders = [.. options.Value.Headers.Remove, .. s_pathOverrideHeaders];
+    private readonly string[] _removedHeadersDashed = [.. options.Value.Headers.Remove.Concat(s_pathOverrideHeaders).Select(name => name.Replace('_', '-'))];
     private readonly bool _stripAuthorization = options.Value.Headers.StripAuthorization;
     private readonly Guid _resourceTenant = options.Value.ResourceTenantId!.Value;
 

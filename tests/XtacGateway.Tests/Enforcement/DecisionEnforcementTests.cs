@@ -346,6 +346,9 @@ public sealed class DecisionEnforcementTests
             r.Headers.Add("x-xtac-decision", "InternalUser");
             r.Headers.Add("X-Xtac-User-Object-Id", Guid.NewGuid().ToString());
             r.Headers.Add("X-MS-CLIENT-PRINCIPAL-ID", "attacker");
+            // A public route must not become a way to have the upstream serve a protected path.
+            r.Headers.Add("X-Original-URL", "/mfa/admin");
+            r.Headers.Add("X-Rewrite-URL", "/mfa/admin");
             r.Headers.Add("X-Unrelated", "kept");
         });
 
@@ -355,6 +358,8 @@ public sealed class DecisionEnforcementTests
         Assert.Equal("/public/status", seen.Path);
         Assert.DoesNotContain(seen.Headers.Keys, k => k.StartsWith("X-Xtac-", StringComparison.OrdinalIgnoreCase));
         Assert.False(seen.Headers.ContainsKey("X-MS-CLIENT-PRINCIPAL-ID"));
+        Assert.False(seen.Headers.ContainsKey("X-Original-URL"));
+        Assert.False(seen.Headers.ContainsKey("X-Rewrite-URL"));
         Assert.Equal("kept", seen.Headers["X-Unrelated"]);
     }
 

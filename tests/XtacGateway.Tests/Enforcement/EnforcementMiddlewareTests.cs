@@ -21,6 +21,10 @@ public sealed class EnforcementMiddlewareTests
             // Spellings a CGI-style upstream reads as the same headers (HTTP_X_XTAC_HOME_TENANT_ID).
             r.Headers.Add("X_Xtac_Home_Tenant_Id", TestIds.ResourceTenant.ToString());
             r.Headers.Add("x_ms_client_principal", "attacker");
+            r.Headers.Add("X-MS-TOKEN-AAD-ID-TOKEN", "attacker");
+            // Would have IIS's URL Rewrite serve another path than the one routed and decided.
+            r.Headers.Add("X-Original-URL", "/mfa/admin");
+            r.Headers.Add("X_Rewrite_URL", "/mfa/admin");
         });
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -33,6 +37,9 @@ public sealed class EnforcementMiddlewareTests
         Assert.False(seen.Headers.ContainsKey("X-MS-CLIENT-PRINCIPAL-ID"));
         Assert.False(seen.Headers.ContainsKey("X_Xtac_Home_Tenant_Id"));
         Assert.False(seen.Headers.ContainsKey("x_ms_client_principal"));
+        Assert.False(seen.Headers.ContainsKey("X-MS-TOKEN-AAD-ID-TOKEN"));
+        Assert.False(seen.Headers.ContainsKey("X-Original-URL"));
+        Assert.False(seen.Headers.ContainsKey("X_Rewrite_URL"));
         Assert.True(seen.Headers.ContainsKey("Authorization"));
     }
 
