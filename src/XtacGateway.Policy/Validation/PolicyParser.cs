@@ -19,11 +19,20 @@ namespace XtacGateway.Policy.Validation;
 /// </remarks>
 public static class PolicyParser
 {
+    /// <summary>How deeply a policy document may nest (unknown properties are kept, so they count too).</summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>
+    /// How many levels JSON that carries a policy document or a part of one (an audit entry and a page of them, the
+    /// last-known-good file) may add above <see cref="MaxDepth"/>: whatever a policy holds, its carriers can hold it.
+    /// </summary>
+    public const int CarrierExtraDepth = 8;
+
     private static readonly JsonReaderOptions s_readerOptions = new()
     {
         CommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = false,
-        MaxDepth = 64,
+        MaxDepth = MaxDepth,
     };
 
     private static readonly JsonDocumentOptions s_documentOptions = new()

@@ -164,7 +164,7 @@ internal static class AdminApi
 
     private static async Task<IResult> PatchDefault(HttpContext context, PolicyEditor editor)
     {
-        var (body, invalid) = await ReadObjectAsync(context);
+        var (body, invalid) = await ReadObjectAsync(context, s_defaultBody);
         if (body is null)
         {
             return invalid!;
@@ -232,7 +232,7 @@ internal static class AdminApi
 
     private static async Task<IResult> AddPartner(HttpContext context, PolicyEditor editor)
     {
-        var (body, invalid) = await ReadObjectAsync(context);
+        var (body, invalid) = await ReadObjectAsync(context, s_partnerBody);
         if (body is null)
         {
             return invalid!;
@@ -288,7 +288,7 @@ internal static class AdminApi
             return BadTenantId(tenantId);
         }
 
-        var (body, invalid) = await ReadObjectAsync(context);
+        var (body, invalid) = await ReadObjectAsync(context, s_partnerBody);
         if (body is null)
         {
             return invalid!;
@@ -573,9 +573,10 @@ internal static class AdminApi
 
     /// <summary>
     /// The request body as a JSON object, or the 400 to answer: malformed JSON (with its line and position), a
-    /// property given twice (which JSON objects would otherwise only notice when first used, as a 500), not an object.
+    /// property given twice (which JSON objects would otherwise only notice when first used, as a 500), nesting deeper
+    /// than the policy can hold it, not an object.
     /// </summary>
-    private static async Task<(JsonObject? Body, IResult? Invalid)> ReadObjectAsync(HttpContext context)
+    private static async Task<(JsonObject? Body, IResult? Invalid)> ReadObjectAsync(HttpContext context, JsonDocumentOptions options)
     {
         var (bytes, invalid) = await ReadUtf8BodyAsync(context);
         if (invalid is not null)
@@ -585,7 +586,7 @@ internal static class AdminApi
 
         try
         {
-            var node = JsonNode.Parse(bytes.Span, documentOptions: s_strictJson);
+            var node = JsonNode.Parse(bytes.Span, documentOptions: options);
             return node is JsonObject body ? (body, null) : (null, InvalidBody());
         }
         catch (JsonException ex)
@@ -615,7 +616,10 @@ internal static class AdminApi
         => Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Request body too large",
             detail: $"The admin API takes request bodies of up to {MaxBodyBytes / (1024 * 1024)} MiB; nothing changed.");
 
-    private static readonly JsonDocumentOptions s_strictJson = new() { AllowDuplicateProperties = false };
+    // A body lands one level into the document (the default) or two (a partner, in the partners array): refused at
+    // its own line and byte when it would nest the document deeper than a policy may be.
+    private static readonly JsonDocumentOptions s_defaultBody = new() { AllowDuplicateProperties = false, MaxDepth = PolicyParser.MaxDepth - 1 };
+    private static readonly JsonDocumentOptions s_partnerBody = new() { AllowDuplicateProperties = false, MaxDepth = PolicyParser.MaxDepth - 2 };
 
     private static AuditActor Actor(ClaimsPrincipal user)
     {

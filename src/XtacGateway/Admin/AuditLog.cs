@@ -5,6 +5,7 @@ using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 using XtacGateway.Policies;
+using XtacGateway.Policy.Validation;
 
 namespace XtacGateway.Admin;
 
@@ -73,7 +74,8 @@ internal sealed class AuditPositionException(string message, bool isStale) : Exc
     public bool IsStale { get; } = isStale;
 }
 
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    MaxDepth = PolicyParser.MaxDepth + PolicyParser.CarrierExtraDepth)]
 [JsonSerializable(typeof(AuditEntry))]
 [JsonSerializable(typeof(AuditEntryList))]
 [JsonSerializable(typeof(JsonObject))]

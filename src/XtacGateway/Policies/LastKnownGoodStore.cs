@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using XtacGateway.Policy.Compilation;
+using XtacGateway.Policy.Validation;
 
 namespace XtacGateway.Policies;
 
@@ -286,7 +287,7 @@ internal sealed class LastKnownGoodStore(
         string? etag = null;
         DateTimeOffset? loadedAt = null;
         Range? document = null;
-        var reader = new Utf8JsonReader(json);
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = PolicyParser.MaxDepth + PolicyParser.CarrierExtraDepth });
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
             throw new InvalidOperationException("The last-known-good file is not a JSON object.");

@@ -283,6 +283,42 @@ public sealed class AdminApiTests
     }
 
     [Fact]
+    public async Task PatchDefault_UnknownPropertyAsDeepAsAPolicyMayGo_AppliedAuditedAndListed()
+    {
+        await using var gateway = await StartAsync();
+        // The document is 64 levels deep with it (the default, then 62 arrays): the deepest a policy may be. An audit
+        // entry and the audit list hold it a few levels further down.
+        var deep = new string('[', 62) + new string(']', 62);
+
+        using var patch = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default", $$"""{ "x-note": {{deep}}, "inboundTrust": { "isMfaAccepted": true } }""");
+
+        Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+        using var audit = await gateway.AdminAsync(HttpMethod.Get, "/admin/audit");
+        Assert.Equal(HttpStatusCode.OK, audit.StatusCode);
+        var page = JsonNode.Parse(await audit.Content.ReadAsStringAsync(), documentOptions: new() { MaxDepth = 128 })!;
+        var entry = Assert.Single(page["value"]!.AsArray())!;
+        Assert.Equal(["inboundTrust", "isServiceDefault", "x-note"], entry["modifiedProperties"]!.AsArray().Select(p => (string?)p!["displayName"]).Order());
+    }
+
+    [Fact]
+    public async Task PatchDefault_UnknownPropertyDeeperThanAPolicyMayGo_Returns400AndChangesNothing()
+    {
+        await using var gateway = await StartAsync();
+        var etag = gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag;
+        var deep = new string('[', 63) + new string(']', 63);
+
+        using var response = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default", $$"""{ "x-note": {{deep}} }""");
+
+        // Located in the body as sent, not in the document it would have made.
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "nothing changed");
+        var error = (string?)(await response.JsonAsync())["errors"]!["$"]![0];
+        Assert.StartsWith("Malformed JSON at line 1, byte 75:", error, StringComparison.Ordinal);
+        Assert.Contains("depth of 63", error, StringComparison.Ordinal);
+        Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
+        Assert.Empty((await (await gateway.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray());
+    }
+
+    [Fact]
     public async Task PatchDefault_InvalidBody_Returns400WithEveryJsonPathAndChangesNothing()
     {
         await using var gateway = await StartAsync();

@@ -36,6 +36,21 @@ public sealed class LastKnownGoodStoreTests : IDisposable
     }
 
     [Fact]
+    public void TryLoad_DocumentAsDeepAsAPolicyMayGo_ReadsBack()
+    {
+        // 64 levels, the document and 63 arrays: the deepest a policy may be. The file holds it one level further down.
+        var deep = new string('[', 63) + new string(']', 63);
+        var document = TestPolicies.Standard().TrimEnd()[..^1] + $$""", "x-note": {{deep}} }""";
+        var draft = PolicyCompiler.Compile(Encoding.UTF8.GetBytes(document), TestIds.ResourceTenant, default, out var errors);
+        Assert.True(draft is not null, string.Join("; ", errors));
+        var store = CreateStore();
+
+        store.Save(draft.WithVersion(new PolicyVersion(3, PolicyCompiler.ComputeETag(draft.DocumentUtf8.Span), DateTimeOffset.UnixEpoch)));
+
+        Assert.Equal(draft.DocumentUtf8.ToArray(), store.TryLoad(TestIds.ResourceTenant)?.DocumentUtf8.ToArray());
+    }
+
+    [Fact]
     public void RestoreIfEmpty_SavedWithASourceMark_RestoresTheMarkWithThePolicy()
     {
         var store = CreateStore();
