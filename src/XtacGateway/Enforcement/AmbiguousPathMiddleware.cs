@@ -7,8 +7,8 @@ namespace XtacGateway.Enforcement;
 /// <summary>
 /// Refuses a request whose path servers read differently. Routing picks the route, and so the app and its grant
 /// controls, from the path as Kestrel decoded it; an upstream may merge <c>//</c>, decode <c>%2F</c> or <c>%5C</c>,
-/// read <c>\</c> as <c>/</c>, or drop <c>;parameters</c> from a segment (nginx, Tomcat, Jetty and IIS each do some of
-/// these). <c>//mfa/x</c> matches the catch-all route here and reaches <c>/mfa/x</c> there, without the MFA its route
+/// read <c>\</c> as <c>/</c>, drop <c>;parameters</c> from a segment (nginx, Tomcat, Jetty and IIS each do some of
+/// these), or serve files through Windows, which trims a segment's trailing dots and spaces. <c>//mfa/x</c> matches the catch-all route here and reaches <c>/mfa/x</c> there, without the MFA its route
 /// requires. Answered 400 before routing, so nothing is forwarded; <c>Xtac:Paths:RejectAmbiguous=false</c> turns it off.
 /// </summary>
 internal sealed class AmbiguousPathMiddleware(RequestDelegate next)
@@ -23,6 +23,7 @@ internal sealed class AmbiguousPathMiddleware(RequestDelegate next)
         Escape = 2,
         Backslash = 4,
         Parameter = 8,
+        TrailingDotOrSpace = 16,
     }
 
     public Task Invoke(HttpContext context)
@@ -38,13 +39,20 @@ internal sealed class AmbiguousPathMiddleware(RequestDelegate next)
             statusCode: StatusCodes.Status400BadRequest,
             title: "Ambiguous request path",
             detail: $"The request path has {Describe(found)}, which servers behind the gateway may read as another path than the one " +
-                "its routes were matched against. Send the path with single slashes, no encoded '/' or '\\', and no ';' parameters.")
+                "its routes were matched against. Send the path with single slashes, no encoded '/' or '\\', no ';' parameters, " +
+                "and no segment ending in '.' or ' '.")
             .ExecuteAsync(context);
     }
 
     private static Ambiguity Find(string path)
     {
         var found = path.Contains("//", StringComparison.Ordinal) ? Ambiguity.EmptySegment : Ambiguity.None;
+
+        // Kestrel has already removed the "." and ".." segments, so what ends in a dot here is a name ("/mfa./x").
+        if (path.EndsWith('.') || path.EndsWith(' ') || path.Contains("./", StringComparison.Ordinal) || path.Contains(" /", StringComparison.Ordinal))
+        {
+            found |= Ambiguity.TrailingDotOrSpace;
+        }
 
         // Most paths have none of these characters, so one scan clears them.
         if (path.AsSpan().IndexOfAny(s_suspect) < 0)
@@ -89,7 +97,7 @@ internal sealed class AmbiguousPathMiddleware(RequestDelegate next)
 
     private static string Describe(Ambiguity found)
     {
-        var parts = new List<string>(4);
+        var parts = new List<string>(5);
         if (found.HasFlag(Ambiguity.EmptySegment))
         {
             parts.Add("an empty segment ('//')");
@@ -108,6 +116,11 @@ internal sealed class AmbiguousPathMiddleware(RequestDelegate next)
         if (found.HasFlag(Ambiguity.Parameter))
         {
             parts.Add("a ';' parameter");
+        }
+
+        if (found.HasFlag(Ambiguity.TrailingDotOrSpace))
+        {
+            parts.Add("a segment ending in '.' or ' ' (which Windows trims from file names)");
         }
 
         return string.Join(" and ", parts);

@@ -18,6 +18,10 @@ public sealed class AmbiguousPathTests
     [InlineData("/\\mfa/x", "a backslash")]
     [InlineData("/mfa;x/y", "a ';' parameter")]
     [InlineData("/mfa%252Fx", "an escape left after decoding")]
+    [InlineData("/mfa./x", "a segment ending in '.' or ' '")]
+    [InlineData("/mfa%2E/x", "a segment ending in '.' or ' '")]
+    [InlineData("/mfa%20/x", "a segment ending in '.' or ' '")]
+    [InlineData("/mfa/x.", "a segment ending in '.' or ' '")]
     public async Task Invoke_PathAnUpstreamMayReadAsAnother_400NamingWhyAndNothingForwarded(string target, string why)
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
@@ -34,6 +38,8 @@ public sealed class AmbiguousPathTests
     [InlineData("/orders/a%20b", 200, "/orders/a%20b")]
     [InlineData("/orders/100%25", 200, "/orders/100%25")]
     [InlineData("/orders/100%25x", 200, "/orders/100%25x")]
+    [InlineData("/orders/v1.2/report.pdf", 200, "/orders/v1.2/report.pdf")]
+    [InlineData("/orders/.well-known/x", 200, "/orders/.well-known/x")]
     [InlineData("/orders/x?next=//mfa/x;y%2F", 200, "/orders/x")]
     [InlineData("/mfa/x", 403, null)]
     [InlineData("/x/../mfa/x", 403, null)]
