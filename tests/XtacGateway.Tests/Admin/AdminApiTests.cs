@@ -89,10 +89,18 @@ public sealed class AdminApiTests
     {
         // What an unknown property holds is its own affair, and a name only another type has is simply unknown.
         await using var gateway = await StartAsync();
+        var etag = gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag;
 
         using var response = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}{path}", body);
 
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.NotEqual(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
+        // Stored as sent, names in their own case, and audited.
+        var stored = await (await gateway.AdminAsync(HttpMethod.Get, $"{AdminClient.Base}{path}")).JsonAsync();
+        var (name, value) = JsonNode.Parse(body)!.AsObject().Single();
+        Assert.True(JsonNode.DeepEquals(value, stored[name]), $"{name}: {stored[name]?.ToJsonString()}");
+        var entry = Assert.Single((await (await gateway.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray())!;
+        Assert.Contains(name, entry["modifiedProperties"]!.AsArray().Select(p => (string?)p!["displayName"]));
     }
 
     [Fact]
@@ -545,9 +553,12 @@ public sealed class AdminApiTests
     {
         await using var gateway = await StartAsync();
         var etag = gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag;
+        // One byte over: the JSON around the padding is 17 bytes.
+        var body = $$"""{ "padding": "{{new string('x', (4 * 1024 * 1024) + 1 - 17)}}" }""";
+        Assert.Equal((4 * 1024 * 1024) + 1, System.Text.Encoding.UTF8.GetByteCount(body));
         using var request = new HttpRequestMessage(new HttpMethod(method), $"/admin{path}")
         {
-            Content = new StringContent($$"""{ "padding": "{{new string('x', 5 * 1024 * 1024)}}" }""", System.Text.Encoding.UTF8, "application/json"),
+            Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
         };
         request.Headers.Authorization = new("Bearer", gateway.AdminToken());
         // As a well-behaved client sends a large body: the refusal arrives before the body is sent.

@@ -39,7 +39,9 @@ public sealed class SigningKeyIssuerTests
             Assert.Equal(HttpStatusCode.ServiceUnavailable, rotated.StatusCode);
             Assert.Equal(TimeSpan.FromSeconds(5), rotated.Headers.RetryAfter?.Delta);
             Assert.Single(gateway.Backend.Requests);
-            Assert.True(issuer.KeysStalled);
+            // The refresh did reach the issuer (one, not one per wait), and was given up on, not answered.
+            Assert.True(await Eventually.TrueAsync(() => Task.FromResult(issuer.StalledKeyRequests > 0), TimeSpan.FromSeconds(10)), "no refresh reached the issuer");
+            Assert.Equal(1, issuer.StalledKeyRequests);
 
             // Tokens signed with a known key never wait on it.
             using var known = await gateway.GetAsync("/a", issuer.Mint("any-tenant", TestIds.AllowedPartner)).WaitAsync(TimeSpan.FromSeconds(30));
@@ -65,7 +67,8 @@ public sealed class SigningKeyIssuerTests
 
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal("/public/page", Assert.Single(gateway.Backend.Requests).Path);
-            Assert.True(issuer.KeysStalled);
+            // Answered while the gateway's read of the keys hung at the issuer.
+            Assert.True(await Eventually.TrueAsync(() => Task.FromResult(issuer.StalledKeyRequests > 0), TimeSpan.FromSeconds(10)), "no key read was held");
         }
         finally
         {

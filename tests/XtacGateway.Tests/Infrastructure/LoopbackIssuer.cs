@@ -19,6 +19,7 @@ internal sealed class LoopbackIssuer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly Dictionary<string, RSA> _keys = new() { ["bound"] = RSA.Create(2048), ["any-tenant"] = RSA.Create(2048) };
     private int _metadataRequests;
+    private int _stalledKeyRequests;
 
     private LoopbackIssuer(WebApplication app) => _app = app;
 
@@ -36,6 +37,9 @@ internal sealed class LoopbackIssuer : IAsyncDisposable
 
     /// <summary>While true, the key set is not answered until it turns false or the caller gives up: a stalled egress.</summary>
     public bool KeysStalled { get; set; }
+
+    /// <summary>Key set requests held by <see cref="KeysStalled"/>: a refresh that reached the issuer and got no answer.</summary>
+    public int StalledKeyRequests => Volatile.Read(ref _stalledKeyRequests);
 
     /// <summary>While true, the key set is published empty, as a misconfigured or intercepting endpoint could answer.</summary>
     public bool PublishesNoKeys { get; set; }
@@ -64,6 +68,11 @@ internal sealed class LoopbackIssuer : IAsyncDisposable
             () => Results.Json(new JsonObject { ["issuer"] = issuer.IssuerTemplate, ["jwks_uri"] = $"{issuer.BaseUrl}/discovery/v2.0/keys" }));
         app.MapGet("/discovery/v2.0/keys", async (HttpContext context) =>
         {
+            if (issuer.KeysStalled)
+            {
+                Interlocked.Increment(ref issuer._stalledKeyRequests);
+            }
+
             while (issuer.KeysStalled && !context.RequestAborted.IsCancellationRequested)
             {
                 await Task.Delay(50);

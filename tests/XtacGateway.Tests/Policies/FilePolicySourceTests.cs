@@ -413,11 +413,11 @@ public sealed class FilePolicySourceTests
 
         File.Delete(gateway.PolicyPath);
 
-        await AssertOldPolicyDecidesAsync(gateway, allowedToken, blockedToken, TimeSpan.FromSeconds(1));
-
-        Assert.Equal(versionBefore, await gateway.PolicyVersionAsync());
+        // Seen missing first, so that what follows is the gateway's answer to a missing file.
         Assert.True(await Eventually.TrueAsync(async () => await PolicyReadinessAsync(gateway) == (HttpStatusCode.OK, "Degraded"), ReloadDeadline),
             "the missing file was not reported");
+        await AssertOldPolicyDecidesAsync(gateway, allowedToken, blockedToken, TimeSpan.FromSeconds(1));
+        Assert.Equal(versionBefore, await gateway.PolicyVersionAsync());
         // A failed reload, for an alert to see, counted once however many checks (every 100 ms here) found it missing.
         await Task.Delay(TimeSpan.FromSeconds(0.5));
         Assert.Equal(["failure"], reloads.Results);
