@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.AspNetCore.Authentication;
@@ -39,7 +40,9 @@ internal sealed class EnforcementMiddleware(
     /// </summary>
     private static readonly string[] s_pathOverrideHeaders = ["X-Original-URL", "X-Rewrite-URL"];
 
-    private readonly string[] _removedHeaders = [.. options.Value.Headers.Remove, .. s_pathOverrideHeaders];
+    // Looked up only for a header whose name is as long as one of them: most headers are passed over by one array read.
+    private readonly FrozenSet<string> _removedHeaders = options.Value.Headers.Remove.Concat(s_pathOverrideHeaders).ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+    private readonly bool[] _removedHeaderLengths = LengthsOf(options.Value.Headers.Remove.Concat(s_pathOverrideHeaders));
     private readonly string[] _removedHeadersDashed = [.. options.Value.Headers.Remove.Concat(s_pathOverrideHeaders).Select(name => name.Replace('_', '-'))];
     private readonly bool _stripAuthorization = options.Value.Headers.StripAuthorization;
     private readonly Guid _resourceTenant = options.Value.ResourceTenantId!.Value;
@@ -122,6 +125,17 @@ internal sealed class EnforcementMiddleware(
     private static bool IsTraced([NotNullWhen(true)] Activity? activity)
         => activity is { IsAllDataRequested: true } && activity.Source.HasListeners();
 
+    private static bool[] LengthsOf(IEnumerable<string> names)
+    {
+        var lengths = new bool[names.Select(n => n.Length).DefaultIfEmpty(0).Max() + 1];
+        foreach (var name in names)
+        {
+            lengths[name.Length] = true;
+        }
+
+        return lengths;
+    }
+
     /// <summary>
     /// <c>X_Xtac_Home_Tenant_Id</c> and the like: upstreams that read headers CGI-style (<c>HTTP_X_XTAC_HOME_TENANT_ID</c>)
     /// cannot tell them from the trusted headers, so they are removed like the dashed spellings.
@@ -153,26 +167,24 @@ internal sealed class EnforcementMiddleware(
     private void RemoveSpoofableHeaders(IHeaderDictionary headers)
     {
         // Collect first: a header dictionary cannot change while it is enumerated.
-        List<string>? reserved = null;
+        List<string>? spoofable = null;
         foreach (var header in headers)
         {
-            if (header.Key.StartsWith(ReservedPrefix, StringComparison.OrdinalIgnoreCase) || IsUnderscoreSpelling(header.Key))
+            var name = header.Key;
+            if (name.StartsWith(ReservedPrefix, StringComparison.OrdinalIgnoreCase)
+                || (name.Length < _removedHeaderLengths.Length && _removedHeaderLengths[name.Length] && _removedHeaders.Contains(name))
+                || IsUnderscoreSpelling(name))
             {
-                (reserved ??= []).Add(header.Key);
+                (spoofable ??= []).Add(name);
             }
         }
 
-        if (reserved is not null)
+        if (spoofable is not null)
         {
-            foreach (var name in reserved)
+            foreach (var name in spoofable)
             {
                 headers.Remove(name);
             }
-        }
-
-        foreach (var name in _removedHeaders)
-        {
-            headers.Remove(name);
         }
 
         if (_stripAuthorization)
