@@ -7,6 +7,7 @@ using XtacGateway.Enforcement;
 using XtacGateway.Hosting;
 using XtacGateway.Observability;
 using XtacGateway.Policies;
+using Yarp.ReverseProxy.Configuration;
 
 namespace XtacGateway;
 
@@ -67,6 +68,7 @@ internal static class GatewayApplication
         services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
             .AddConfigFilter<RouteRuleConfigFilter>();
+        services.AddSingleton<IConfigChangeListener, DecisionSeriesOfAppliedRoutes>();
 
         builder.AddSampleApp();
         return builder;

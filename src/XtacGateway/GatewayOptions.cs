@@ -135,6 +135,12 @@ internal sealed class PathOptions
     /// backslash, a <c>;</c> parameter), so that no request reaches an app under a route other than its own.
     /// </summary>
     public bool RejectAmbiguous { get; set; } = true;
+
+    /// <summary>
+    /// With <see cref="RejectAmbiguous"/>, also answer 400 to a path with a segment ending in '.' or ' ', which Windows
+    /// trims from file names. Off for apps whose paths end so (DNS names with their root dot) behind no Windows file server.
+    /// </summary>
+    public bool RejectTrailingDotOrSpace { get; set; } = true;
 }
 
 internal sealed class DevelopmentIssuerOptions

@@ -616,10 +616,11 @@ internal static class AdminApi
         => Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Request body too large",
             detail: $"The admin API takes request bodies of up to {MaxBodyBytes / (1024 * 1024)} MiB; nothing changed.");
 
-    // A body lands one level into the document (the default) or two (a partner, in the partners array): refused at
-    // its own line and byte when it would nest the document deeper than a policy may be.
+    // A body lands one level into the document (the default) or up to three (a partner, in the partners array, which
+    // Graph's list shape wraps in an object): refused at its own line and byte when it could nest the document deeper
+    // than a policy may be.
     private static readonly JsonDocumentOptions s_defaultBody = new() { AllowDuplicateProperties = false, MaxDepth = PolicyParser.MaxDepth - 1 };
-    private static readonly JsonDocumentOptions s_partnerBody = new() { AllowDuplicateProperties = false, MaxDepth = PolicyParser.MaxDepth - 2 };
+    private static readonly JsonDocumentOptions s_partnerBody = new() { AllowDuplicateProperties = false, MaxDepth = PolicyParser.MaxDepth - 3 };
 
     private static AuditActor Actor(ClaimsPrincipal user)
     {

@@ -11,8 +11,10 @@ namespace XtacGateway.Enforcement;
 /// these), or serve files through Windows, which trims a segment's trailing dots and spaces. <c>//mfa/x</c> matches the catch-all route here and reaches <c>/mfa/x</c> there, without the MFA its route
 /// requires. Answered 400 before routing, so nothing is forwarded; <c>Xtac:Paths:RejectAmbiguous=false</c> turns it off.
 /// </summary>
-internal sealed class AmbiguousPathMiddleware(RequestDelegate next)
+internal sealed class AmbiguousPathMiddleware(RequestDelegate next, IOptions<GatewayOptions> options)
 {
+    private readonly bool _rejectTrailingDotOrSpace = options.Value.Paths.RejectTrailingDotOrSpace;
+
     private static readonly SearchValues<char> s_suspect = SearchValues.Create("\\;%");
 
     [Flags]
@@ -28,7 +30,7 @@ internal sealed class AmbiguousPathMiddleware(RequestDelegate next)
 
     public Task Invoke(HttpContext context)
     {
-        var found = context.Request.Path.Value is { } path ? Find(path) : Ambiguity.None;
+        var found = context.Request.Path.Value is { } path ? Find(path, _rejectTrailingDotOrSpace) : Ambiguity.None;
         if (found == Ambiguity.None)
         {
             return next(context);
@@ -44,12 +46,13 @@ internal sealed class AmbiguousPathMiddleware(RequestDelegate next)
             .ExecuteAsync(context);
     }
 
-    private static Ambiguity Find(string path)
+    private static Ambiguity Find(string path, bool trailingDotOrSpace)
     {
         var found = path.Contains("//", StringComparison.Ordinal) ? Ambiguity.EmptySegment : Ambiguity.None;
 
         // Kestrel has already removed the "." and ".." segments, so what ends in a dot here is a name ("/mfa./x").
-        if (path.EndsWith('.') || path.EndsWith(' ') || path.Contains("./", StringComparison.Ordinal) || path.Contains(" /", StringComparison.Ordinal))
+        if (trailingDotOrSpace
+            && (path.EndsWith('.') || path.EndsWith(' ') || path.Contains("./", StringComparison.Ordinal) || path.Contains(" /", StringComparison.Ordinal)))
         {
             found |= Ambiguity.TrailingDotOrSpace;
         }

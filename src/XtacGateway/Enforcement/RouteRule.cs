@@ -124,24 +124,20 @@ internal sealed class RouteRule
     }
 }
 
-/// <summary>
-/// Refuses any route that cannot be enforced: at start-up that stops the gateway (fail closed); on reload YARP keeps the
-/// old routes. Has telemetry count each accepted route's decisions from zero.
-/// </summary>
-internal sealed class RouteRuleConfigFilter(GatewayTelemetry telemetry) : IProxyConfigFilter
+/// <summary>Refuses any route that cannot be enforced: at start-up that stops the gateway (fail closed); on reload YARP keeps the old routes.</summary>
+internal sealed class RouteRuleConfigFilter : IProxyConfigFilter
 {
     public ValueTask<ClusterConfig> ConfigureClusterAsync(ClusterConfig cluster, CancellationToken cancel) => new(cluster);
 
     public ValueTask<RouteConfig> ConfigureRouteAsync(RouteConfig route, ClusterConfig? cluster, CancellationToken cancel)
     {
-        var rule = RouteRule.Parse(route, out var errors);
+        RouteRule.Parse(route, out var errors);
         AddUnservedSettings(route, errors);
         if (errors.Count > 0)
         {
             throw new InvalidOperationException(string.Join(" ", errors));
         }
 
-        telemetry.AddRoute(rule!);
         return new(route);
     }
 
@@ -162,5 +158,27 @@ internal sealed class RouteRuleConfigFilter(GatewayTelemetry telemetry) : IProxy
         {
             errors.Add($"Route '{route.RouteId}' sets 'RateLimiterPolicy' to '{limiter}', but the gateway runs no rate limiter: remove it, and limit in front of the gateway.");
         }
+    }
+}
+
+/// <summary>
+/// Once YARP has applied a route configuration (never one it refused), has telemetry report the decisions its routes
+/// can give from zero (<see cref="GatewayTelemetry.ReportFromZero"/>).
+/// </summary>
+internal sealed class DecisionSeriesOfAppliedRoutes(GatewayTelemetry telemetry) : IConfigChangeListener
+{
+    public void ConfigurationApplied(IReadOnlyList<IProxyConfig> proxyConfigs)
+        => telemetry.ReportFromZero(proxyConfigs.SelectMany(config => config.Routes).Select(RouteRule.For));
+
+    public void ConfigurationLoaded(IReadOnlyList<IProxyConfig> proxyConfigs)
+    {
+    }
+
+    public void ConfigurationLoadingFailed(IProxyConfigProvider configProvider, Exception exception)
+    {
+    }
+
+    public void ConfigurationApplyingFailed(IReadOnlyList<IProxyConfig> proxyConfigs, Exception exception)
+    {
     }
 }

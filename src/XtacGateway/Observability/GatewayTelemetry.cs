@@ -153,22 +153,48 @@ internal sealed class GatewayTelemetry
     }
 
     /// <summary>
-    /// Reports every decision the route's app can get (<see cref="PolicySnapshot.PossibleDecisions"/>) from zero,
-    /// before any is made: a Prometheus series that first appears at one hides that decision from <c>rate</c> and
-    /// <c>increase</c>, so an alert on the first denial of its kind would never fire. With the tenant dimension on,
-    /// series wait for their tenant's first decision.
+    /// Reports every decision the routes in force can give (<see cref="PolicySnapshot.PossibleDecisions"/> of each
+    /// route's app) from zero, before any is made, and no other at zero: a Prometheus series that first appears at one
+    /// hides that decision from <c>rate</c> and <c>increase</c>, so an alert on the first denial of its kind would never
+    /// fire. Counts already made stay reported whatever the routes. With the tenant dimension on, series wait for their
+    /// tenant's first decision.
     /// </summary>
-    public void AddRoute(RouteRule rule)
+    public void ReportFromZero(IEnumerable<RouteRule> routesInForce)
     {
-        if (_indexedDecisions is null || rule.App is not { } app)
+        if (_indexedDecisions is null)
         {
             return;
         }
 
-        var decisions = DecisionsOf(rule.AppSlot, rule.AppTag);
-        foreach (var (reason, source) in PolicySnapshot.PossibleDecisions(app))
+        var cellsByApp = new Dictionary<int, (string Tag, long Cells)>();
+        foreach (var rule in routesInForce)
         {
-            decisions.ReportFromZero(Cell(reason, source));
+            if (rule.App is not { } app)
+            {
+                continue;
+            }
+
+            var cells = cellsByApp.GetValueOrDefault(rule.AppSlot).Cells;
+            foreach (var (reason, source) in PolicySnapshot.PossibleDecisions(app))
+            {
+                cells |= 1L << Cell(reason, source);
+            }
+
+            cellsByApp[rule.AppSlot] = (rule.AppTag, cells);
+        }
+
+        foreach (var (slot, (tag, cells)) in cellsByApp)
+        {
+            DecisionsOf(slot, tag).ReportFromZero(cells);
+        }
+
+        var apps = Volatile.Read(ref _apps);
+        for (var slot = 0; slot < apps.Length; slot++)
+        {
+            if (apps[slot] is { } gone && !cellsByApp.ContainsKey(slot))
+            {
+                gone.ReportFromZero(0);
+            }
         }
     }
 
@@ -386,7 +412,7 @@ internal sealed class GatewayTelemetry
 
         public KeyValuePair<string, object?>[][] Tags { get; }
 
-        public void ReportFromZero(int cell) => Interlocked.Or(ref _reportedFromZero, 1L << cell);
+        public void ReportFromZero(long cells) => Volatile.Write(ref _reportedFromZero, cells);
 
         public bool IsReportedFromZero(int cell) => (Volatile.Read(ref _reportedFromZero) & (1L << cell)) != 0;
     }

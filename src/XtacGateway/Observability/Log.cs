@@ -1,8 +1,9 @@
 namespace XtacGateway.Observability;
 
 /// <summary>
-/// The policy file's and the request decisions' log lines. Others keep their stable event IDs beside their callers:
-/// the policy sources (11xx, <c>PolicySourceLog</c>), admin (3xxx), signing keys (4xxx), user IDs (2003), shutdown (5001).
+/// Policy loads' (10xx, every source) and request decisions' log lines. Others keep their stable event IDs beside
+/// their callers: the policy sources' own (11xx, <c>PolicySourceLog</c>), admin (3xxx), signing keys (4xxx), user IDs
+/// (2003), shutdown (5001).
 /// </summary>
 internal static partial class Log
 {

@@ -308,20 +308,27 @@ public sealed class AdminApiTests
         Assert.Equal(["inboundTrust", "isServiceDefault", "x-note"], entry["modifiedProperties"]!.AsArray().Select(p => (string?)p!["displayName"]).Order());
     }
 
-    [Fact]
-    public async Task PatchDefault_UnknownPropertyDeeperThanAPolicyMayGo_Returns400AndChangesNothing()
+    [Theory]
+    [InlineData("PATCH", "/default", 63)]
+    [InlineData("PATCH", "/partners/" + BlockedPartnerText, 61)]
+    [InlineData("POST", "/partners", 61)]
+    public async Task AdminCall_UnknownPropertyDeeperThanAPolicyMayGo_Returns400AtItsByteAndChangesNothing(string method, string path, int bodyDepth)
     {
+        // The default is one level into the document, a partner two (three in Graph's list shape, which the limit allows
+        // for): the body may nest that much less than a policy.
         await using var gateway = await StartAsync();
         var etag = gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag;
-        var deep = new string('[', 63) + new string(']', 63);
+        var deep = new string('[', bodyDepth) + new string(']', bodyDepth);
 
-        using var response = await gateway.AdminAsync(HttpMethod.Patch, $"{AdminClient.Base}/default", $$"""{ "x-note": {{deep}} }""");
+        var newPartner = method == "POST" ? """, "tenantId": "eeeeeeee-0000-4000-8000-000000000004" """ : "";
+
+        using var response = await gateway.AdminAsync(new HttpMethod(method), $"{AdminClient.Base}{path}", $$"""{ "x-note": {{deep}}{{newPartner}} }""");
 
         // Located in the body as sent, not in the document it would have made.
         await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "nothing changed");
         var error = (string?)(await response.JsonAsync())["errors"]!["$"]![0];
-        Assert.StartsWith("Malformed JSON at line 1, byte 75:", error, StringComparison.Ordinal);
-        Assert.Contains("depth of 63", error, StringComparison.Ordinal);
+        Assert.StartsWith($"Malformed JSON at line 1, byte {12 + bodyDepth}:", error, StringComparison.Ordinal);
+        Assert.Contains($"depth of {bodyDepth}", error, StringComparison.Ordinal);
         Assert.Equal(etag, gateway.Service<XtacGateway.Policies.PolicySnapshotStore>().Current!.ETag);
         Assert.Empty((await (await gateway.AdminAsync(HttpMethod.Get, "/admin/audit")).JsonAsync())["value"]!.AsArray());
     }

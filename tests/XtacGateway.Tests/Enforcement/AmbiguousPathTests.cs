@@ -67,6 +67,19 @@ public sealed class AmbiguousPathTests
         Assert.Equal("//orders", Assert.Single(gateway.Backend.Requests).Path);
     }
 
+    [Fact]
+    public async Task Invoke_RejectTrailingDotOrSpaceOff_ForwardedAsSentAndTheRestStillChecked()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), s => s["Xtac:Paths:RejectTrailingDotOrSpace"] = "false");
+
+        var (status, _) = await RawGetAsync(gateway, "/orders/zones/example.com.", gateway.Token());
+        var (ambiguous, _) = await RawGetAsync(gateway, "//orders", gateway.Token());
+
+        Assert.Equal(200, status);
+        Assert.Equal("/orders/zones/example.com.", Assert.Single(gateway.Backend.Requests).Path);
+        Assert.Equal(400, ambiguous);
+    }
+
     private static Task<(int Status, string Response)> RawGetAsync(GatewayHarness gateway, string target, string token)
         => RawHttp.GetAsync(gateway.Client.BaseAddress!, target, $"Authorization: Bearer {token}");
 }

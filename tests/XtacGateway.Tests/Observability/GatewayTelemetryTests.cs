@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
@@ -43,32 +44,58 @@ public sealed class GatewayTelemetryTests
     }
 
     [Fact]
-    public async Task AddRoute_BeforeAnyRequest_ReportsEachAppsPossibleDecisionsAtZero()
+    public async Task ReportFromZero_BeforeAnyRequest_ReportsEachAppsPossibleDecisionsAtZero()
     {
         await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
-        using var decisions = Collector<long>(gateway, "xtac.decisions");
 
-        decisions.RecordObservableInstruments();
+        var measured = DecisionSeries(gateway);
 
-        var measured = decisions.GetMeasurementSnapshot();
         Assert.All(measured, m => Assert.Equal(0, m.Value));
         // The public route is forwarded without a decision, so it has no series.
         Assert.Equal([TestIds.OpenApp.ToString(), TestIds.MfaApp.ToString()], measured.Select(m => (string)m.Tags["xtac.app"]!).Distinct().Order());
-        AssertSeries(AppPolicy.Open(TestIds.OpenApp));
-        AssertSeries(AppPolicy.Create(TestIds.MfaApp, GrantOperator.Or, GrantControl.Mfa));
-
-        void AssertSeries(AppPolicy app)
-        {
-            var expected = PolicySnapshot.PossibleDecisions(app)
-                .Select(p => new Decision(p.Reason, p.Source, null, app.AppId))
-                .Select(d => $"{d.Verdict}/{d.ReasonName}/{d.SourceName}")
-                .Order();
-            var reported = measured.Where(m => Equals(m.Tags["xtac.app"], app.AppId.ToString()))
-                .Select(m => $"{m.Tags["xtac.decision"]}/{m.Tags["xtac.reason"]}/{m.Tags["xtac.settings_source"]}")
-                .Order();
-            Assert.Equal(expected, reported);
-        }
+        Assert.Equal(Possible(AppPolicy.Open(TestIds.OpenApp)), Reported(measured, TestIds.OpenApp));
+        Assert.Equal(Possible(AppPolicy.Create(TestIds.MfaApp, GrantOperator.Or, GrantControl.Mfa)), Reported(measured, TestIds.MfaApp));
     }
+
+    [Fact]
+    public async Task ReportFromZero_RoutesReloaded_ZeroSeriesFollowTheRoutesInForce()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard());
+        (await gateway.GetAsync("/mfa/x", gateway.Token())).Dispose();
+        var configuration = (IConfigurationRoot)gateway.App.Configuration;
+
+        // The MFA route now blocks everyone, and the open route fronts another app.
+        var otherApp = Guid.NewGuid();
+        configuration["ReverseProxy:Routes:mfa:Metadata:Xtac.GrantControls"] = "block";
+        configuration["ReverseProxy:Routes:open:Metadata:Xtac.AppId"] = otherApp.ToString();
+        configuration.Reload();
+
+        var blocking = Possible(AppPolicy.Create(TestIds.MfaApp, GrantOperator.Or, GrantControl.Block));
+        await WaitUntilAsync(() => Reported(DecisionSeries(gateway).Where(m => m.Value == 0), TestIds.MfaApp).SequenceEqual(blocking));
+        var measured = DecisionSeries(gateway);
+        // A count already made stays, though its route can no longer give it; the app no route names has no zero series.
+        Assert.Equal(1, Assert.Single(measured, m => m.Value > 0 && Equals(m.Tags["xtac.reason"], "MfaRequired")).Value);
+        Assert.Empty(Reported(measured, TestIds.OpenApp));
+        Assert.Equal(Possible(AppPolicy.Open(otherApp)), Reported(measured, otherApp));
+    }
+
+    private static List<CollectedMeasurement<long>> DecisionSeries(GatewayHarness gateway)
+    {
+        using var decisions = Collector<long>(gateway, "xtac.decisions");
+        decisions.RecordObservableInstruments();
+        return [.. decisions.GetMeasurementSnapshot()];
+    }
+
+    private static string[] Possible(AppPolicy app)
+        => [.. PolicySnapshot.PossibleDecisions(app)
+            .Select(p => new Decision(p.Reason, p.Source, null, app.AppId))
+            .Select(d => $"{d.Verdict}/{d.ReasonName}/{d.SourceName}")
+            .Order()];
+
+    private static string[] Reported(IEnumerable<CollectedMeasurement<long>> measured, Guid app)
+        => [.. measured.Where(m => Equals(m.Tags["xtac.app"], app.ToString()))
+            .Select(m => $"{m.Tags["xtac.decision"]}/{m.Tags["xtac.reason"]}/{m.Tags["xtac.settings_source"]}")
+            .Order()];
 
     [Fact]
     public void StartDecisionTiming_IntervalFour_TimesEveryFourthDecisionOnAThread()
