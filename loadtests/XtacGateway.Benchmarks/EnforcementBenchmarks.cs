@@ -156,13 +156,14 @@ public class EnforcementBenchmarks
         return activity;
     }
 
-    private void Setup(bool metrics, bool tracing, int durationSampleInterval = 16, double spanRatio = 1)
+    private void Setup(bool metrics, bool tracing, int? durationSampleInterval = null, double spanRatio = 1)
     {
         var services = GatewayServices.WithTelemetry();
         services.AddSingleton<CallerContextProvider>();
         services.AddSingleton<LoggedUserIds>();
         services.Configure<GatewayOptions>(o => o.ResourceTenantId = LoadTestPolicy.ResourceTenant);
-        services.Configure<TelemetryOptions>(o => o.DurationSampleInterval = durationSampleInterval);
+        // The gateway's own default unless a variant says otherwise.
+        services.Configure<TelemetryOptions>(o => o.DurationSampleInterval = durationSampleInterval ?? o.DurationSampleInterval);
         // As TelemetryExtensions.AddXtacTelemetry registers it, minus the ASP.NET Core and runtime sources.
         var otel = metrics || tracing ? services.AddOpenTelemetry() : null;
         if (metrics)

@@ -451,7 +451,7 @@ internal sealed class TelemetryOptions : IValidatableObject
     /// count is then a sample; <c>xtac.decisions</c> counts every decision.
     /// </summary>
     [Range(1, 1_000_000)]
-    public int DurationSampleInterval { get; set; } = 16;
+    public int DurationSampleInterval { get; set; } = 64;
 
     /// <summary>
     /// Also export the in-flight instruments that change on every request: <c>http.server.active_requests</c>,
