@@ -9,7 +9,8 @@ namespace XtacGateway.Enforcement;
 /// controls, from the path as Kestrel decoded it; an upstream may merge <c>//</c>, decode <c>%2F</c> or <c>%5C</c>,
 /// read <c>\</c> as <c>/</c>, drop <c>;parameters</c> from a segment (nginx, Tomcat, Jetty and IIS each do some of
 /// these), or serve files through Windows, which trims a segment's trailing dots and spaces. <c>//mfa/x</c> matches the catch-all route here and reaches <c>/mfa/x</c> there, without the MFA its route
-/// requires. Answered 400 before routing, so nothing is forwarded; <c>Xtac:Paths:RejectAmbiguous=false</c> turns it off.
+/// requires. Answered 400 before routing, so nothing is forwarded; <c>Xtac:Paths:RejectAmbiguous=false</c> turns it off,
+/// <c>Xtac:Paths:RejectTrailingDotOrSpace=false</c> only the trailing dot and space.
 /// </summary>
 internal sealed class AmbiguousPathMiddleware(RequestDelegate next, IOptions<GatewayOptions> options)
 {

@@ -168,7 +168,7 @@ internal sealed class RouteRuleConfigFilter : IProxyConfigFilter
 internal sealed class DecisionSeriesOfAppliedRoutes(GatewayTelemetry telemetry) : IConfigChangeListener
 {
     public void ConfigurationApplied(IReadOnlyList<IProxyConfig> proxyConfigs)
-        => telemetry.ReportFromZero(proxyConfigs.SelectMany(config => config.Routes).Select(RouteRule.For));
+        => telemetry.ReportFromZero(proxyConfigs.SelectMany(config => config.Routes ?? []).Select(RouteRule.For));
 
     public void ConfigurationLoaded(IReadOnlyList<IProxyConfig> proxyConfigs)
     {

@@ -71,12 +71,35 @@ public sealed class GatewayTelemetryTests
         configuration.Reload();
 
         var blocking = Possible(AppPolicy.Create(TestIds.MfaApp, GrantOperator.Or, GrantControl.Block));
-        await WaitUntilAsync(() => Reported(DecisionSeries(gateway).Where(m => m.Value == 0), TestIds.MfaApp).SequenceEqual(blocking));
+        var open = Possible(AppPolicy.Open(otherApp));
+        await WaitUntilAsync(() => DecisionSeries(gateway) is var now
+            && Reported(now.Where(m => m.Value == 0), TestIds.MfaApp).SequenceEqual(blocking) && Reported(now, otherApp).SequenceEqual(open));
         var measured = DecisionSeries(gateway);
         // A count already made stays, though its route can no longer give it; the app no route names has no zero series.
         Assert.Equal(1, Assert.Single(measured, m => m.Value > 0 && Equals(m.Tags["xtac.reason"], "MfaRequired")).Value);
         Assert.Empty(Reported(measured, TestIds.OpenApp));
-        Assert.Equal(Possible(AppPolicy.Open(otherApp)), Reported(measured, otherApp));
+        Assert.Equal(open, Reported(measured, otherApp));
+    }
+
+    [Fact]
+    public async Task ReportFromZero_ReloadRefused_ZeroSeriesStayThoseOfTheRoutesInForce()
+    {
+        await using var gateway = await GatewayHarness.StartAsync(TestPolicies.Standard(), configureBuilder: b => FakeLogs.Enable(b));
+        var before = Reported(DecisionSeries(gateway), TestIds.MfaApp);
+        var configuration = (IConfigurationRoot)gateway.App.Configuration;
+
+        // Another app behind the open route, and a grant control the route check refuses: YARP keeps the old routes.
+        var otherApp = Guid.NewGuid();
+        configuration["ReverseProxy:Routes:open:Metadata:Xtac.AppId"] = otherApp.ToString();
+        configuration["ReverseProxy:Routes:mfa:Metadata:Xtac.GrantControls"] = "mfa,fingerprint";
+        configuration.Reload();
+
+        await WaitUntilAsync(() => gateway.App.Services.GetFakeLogCollector().GetSnapshot()
+            .Any(r => $"{r.Message} {r.Exception}".Contains("fingerprint", StringComparison.Ordinal)));
+        var measured = DecisionSeries(gateway);
+        Assert.Empty(Reported(measured, otherApp));
+        Assert.Equal(Possible(AppPolicy.Open(TestIds.OpenApp)), Reported(measured, TestIds.OpenApp));
+        Assert.Equal(before, Reported(measured, TestIds.MfaApp));
     }
 
     private static List<CollectedMeasurement<long>> DecisionSeries(GatewayHarness gateway)
