@@ -107,14 +107,17 @@ internal sealed class IdentityHeaderOptions
     public bool StripAuthorization { get; set; }
 
     /// <summary>
-    /// Further incoming identity headers removed before forwarding (every <c>X-Xtac-*</c> header always is). Configured
-    /// names are appended to these defaults by the configuration binder, so App Service's headers always go: its
-    /// principal and, from its token store, the caller's tokens (an app once behind App Service may still read them).
+    /// Further incoming headers removed before forwarding (every <c>X-Xtac-*</c> header always is). Configured names are
+    /// appended to these defaults by the configuration binder, so these always go: App Service's principal and, from its
+    /// token store, the caller's tokens (an app once behind App Service may still read them); and the headers by which
+    /// IIS's URL Rewrite and some frameworks (Symfony, Zend) serve another path than the one the gateway routed and
+    /// decided for.
     /// </summary>
     public string[] Remove { get; set; } =
     [
         "X-MS-CLIENT-PRINCIPAL", "X-MS-CLIENT-PRINCIPAL-ID", "X-MS-CLIENT-PRINCIPAL-NAME", "X-MS-CLIENT-PRINCIPAL-IDP",
         "X-MS-TOKEN-AAD-ID-TOKEN", "X-MS-TOKEN-AAD-ACCESS-TOKEN", "X-MS-TOKEN-AAD-EXPIRES-ON", "X-MS-TOKEN-AAD-REFRESH-TOKEN",
+        "X-Original-URL", "X-Rewrite-URL",
     ];
 }
 

@@ -23,10 +23,11 @@ public static class PolicyParser
     public const int MaxDepth = 64;
 
     /// <summary>
-    /// How many levels JSON that carries a policy document or a part of one (an audit entry and a page of them, the
-    /// last-known-good file) may add above <see cref="MaxDepth"/>: whatever a policy holds, its carriers can hold it.
+    /// How deeply JSON that carries a policy document or a part of one (an audit entry and a page of them, the
+    /// last-known-good file) may nest: a few levels above <see cref="MaxDepth"/>, so whatever a policy holds, its
+    /// carriers can hold it.
     /// </summary>
-    public const int CarrierExtraDepth = 8;
+    public const int CarrierMaxDepth = MaxDepth + 8;
 
     private static readonly JsonReaderOptions s_readerOptions = new()
     {

@@ -75,7 +75,7 @@ internal sealed class AuditPositionException(string message, bool isStale) : Exc
 }
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-    MaxDepth = PolicyParser.MaxDepth + PolicyParser.CarrierExtraDepth)]
+    MaxDepth = PolicyParser.CarrierMaxDepth)]
 [JsonSerializable(typeof(AuditEntry))]
 [JsonSerializable(typeof(AuditEntryList))]
 [JsonSerializable(typeof(JsonObject))]

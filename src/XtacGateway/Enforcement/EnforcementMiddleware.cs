@@ -34,16 +34,8 @@ internal sealed class EnforcementMiddleware(
     public const string DecisionHeader = "X-Xtac-Decision";
     private const string ReservedPrefix = "X-Xtac-";
 
-    /// <summary>
-    /// Headers by which IIS's URL Rewrite and some frameworks (Symfony, Zend) serve another path than the request's:
-    /// the gateway decided for the path it routed, so the upstream must serve that one.
-    /// </summary>
-    private static readonly string[] s_pathOverrideHeaders = ["X-Original-URL", "X-Rewrite-URL"];
-
-    // Looked up only for a header whose name is as long as one of them: most headers are passed over by one array read.
-    private readonly FrozenSet<string> _removedHeaders = options.Value.Headers.Remove.Concat(s_pathOverrideHeaders).ToFrozenSet(StringComparer.OrdinalIgnoreCase);
-    private readonly bool[] _removedHeaderLengths = LengthsOf(options.Value.Headers.Remove.Concat(s_pathOverrideHeaders));
-    private readonly string[] _removedHeadersDashed = [.. options.Value.Headers.Remove.Concat(s_pathOverrideHeaders).Select(name => name.Replace('_', '-'))];
+    private readonly FrozenSet<string> _removedHeaders = options.Value.Headers.Remove.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+    private readonly FrozenSet<string> _removedHeadersDashed = options.Value.Headers.Remove.Select(name => name.Replace('_', '-')).ToFrozenSet(StringComparer.OrdinalIgnoreCase);
     private readonly bool _stripAuthorization = options.Value.Headers.StripAuthorization;
     private readonly Guid _resourceTenant = options.Value.ResourceTenantId!.Value;
 
@@ -125,17 +117,6 @@ internal sealed class EnforcementMiddleware(
     private static bool IsTraced([NotNullWhen(true)] Activity? activity)
         => activity is { IsAllDataRequested: true } && activity.Source.HasListeners();
 
-    private static bool[] LengthsOf(IEnumerable<string> names)
-    {
-        var lengths = new bool[names.Select(n => n.Length).DefaultIfEmpty(0).Max() + 1];
-        foreach (var name in names)
-        {
-            lengths[name.Length] = true;
-        }
-
-        return lengths;
-    }
-
     /// <summary>
     /// <c>X_Xtac_Home_Tenant_Id</c> and the like: upstreams that read headers CGI-style (<c>HTTP_X_XTAC_HOME_TENANT_ID</c>)
     /// cannot tell them from the trusted headers, so they are removed like the dashed spellings.
@@ -148,20 +129,7 @@ internal sealed class EnforcementMiddleware(
         }
 
         var dashed = name.Replace('_', '-');
-        if (dashed.StartsWith(ReservedPrefix, StringComparison.OrdinalIgnoreCase))
-        {
-            return true;
-        }
-
-        foreach (var removed in _removedHeadersDashed)
-        {
-            if (dashed.Equals(removed, StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
-        }
-
-        return false;
+        return dashed.StartsWith(ReservedPrefix, StringComparison.OrdinalIgnoreCase) || _removedHeadersDashed.Contains(dashed);
     }
 
     private void RemoveSpoofableHeaders(IHeaderDictionary headers)
@@ -172,7 +140,7 @@ internal sealed class EnforcementMiddleware(
         {
             var name = header.Key;
             if (name.StartsWith(ReservedPrefix, StringComparison.OrdinalIgnoreCase)
-                || (name.Length < _removedHeaderLengths.Length && _removedHeaderLengths[name.Length] && _removedHeaders.Contains(name))
+                || _removedHeaders.Contains(name)
                 || IsUnderscoreSpelling(name))
             {
                 (spoofable ??= []).Add(name);

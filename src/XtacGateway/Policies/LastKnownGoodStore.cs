@@ -287,7 +287,7 @@ internal sealed class LastKnownGoodStore(
         string? etag = null;
         DateTimeOffset? loadedAt = null;
         Range? document = null;
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = PolicyParser.MaxDepth + PolicyParser.CarrierExtraDepth });
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = PolicyParser.CarrierMaxDepth });
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
             throw new InvalidOperationException("The last-known-good file is not a JSON object.");
